@@ -1,0 +1,144 @@
+"""Configuration, read from the environment.
+
+Everything secret or deployment-specific comes from environment variables.
+The defaults are safe for a developer's machine only: `ProductionConfig`
+refuses to start while any development secret is still in place.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent
+
+# Development-only secrets. Anything running with these is not production.
+DEV_SECRET_KEY = "dev-only-secret-key-change-me"
+DEV_ENCRYPTION_KEY = "ZGV2LW9ubHktZW5jcnlwdGlvbi1rZXktY2hhbmdlLW0="
+DEV_RECEIPT_PEPPER = "dev-only-receipt-pepper-change-me"
+DEVELOPMENT_SECRETS = {DEV_SECRET_KEY, DEV_ENCRYPTION_KEY, DEV_RECEIPT_PEPPER}
+
+
+def _env_int(name: str, default: int) -> int:
+    return int(os.environ.get(name, default))
+
+
+def _env_bool(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+class Config:
+    ENV_NAME = "development"
+
+    SECRET_KEY = os.environ.get("SECRET_KEY", DEV_SECRET_KEY)
+    # Comma-separated Fernet keys; the first encrypts, all decrypt (rotation).
+    ENCRYPTION_KEYS = [
+        key.strip()
+        for key in os.environ.get("ENCRYPTION_KEYS", DEV_ENCRYPTION_KEY).split(",")
+        if key.strip()
+    ]
+    # Secret mixed into the slow hash of receipt codes.
+    RECEIPT_PEPPER = os.environ.get("RECEIPT_PEPPER", DEV_RECEIPT_PEPPER)
+    # scrypt cost for receipt codes: 2**14 takes tens of milliseconds.
+    RECEIPT_SCRYPT_N = _env_int("RECEIPT_SCRYPT_N", 2**14)
+
+    # None means the instance folder's SQLite file (set in create_app).
+    SQLALCHEMY_DATABASE_URI = os.environ.get("DATABASE_URL")
+    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+
+    # argon2id cost for staff passwords (argon2-cffi's RFC 9106 low-memory profile).
+    PASSWORD_TIME_COST = _env_int("PASSWORD_TIME_COST", 3)
+    PASSWORD_MEMORY_COST = _env_int("PASSWORD_MEMORY_COST", 65536)
+
+    # Mail. Without MAIL_SERVER, `send-mail` prints mail to the console.
+    MAIL_SERVER = os.environ.get("MAIL_SERVER")
+    MAIL_PORT = _env_int("MAIL_PORT", 25)
+    MAIL_USE_TLS = _env_bool("MAIL_USE_TLS", False)
+    MAIL_USE_SSL = _env_bool("MAIL_USE_SSL", False)
+    MAIL_USERNAME = os.environ.get("MAIL_USERNAME")
+    MAIL_PASSWORD = os.environ.get("MAIL_PASSWORD")
+    MAIL_DEFAULT_SENDER = os.environ.get(
+        "MAIL_DEFAULT_SENDER", "Meldpunt Stagediscriminatie <meldpunt@localhost>"
+    )
+    MAIL_TIMEOUT = _env_int("MAIL_TIMEOUT", 10)
+    MAIL_MAX_ATTEMPTS = _env_int("MAIL_MAX_ATTEMPTS", 8)
+
+    # Absolute links in mail (there is no request when cron sends it).
+    PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "http://127.0.0.1:5000")
+
+    BABEL_DEFAULT_LOCALE = "nl"
+    BABEL_DEFAULT_TIMEZONE = "Europe/Amsterdam"
+    # More languages arrive with their catalogues.
+    LANGUAGES = ["nl"]
+
+    # A student may take an hour or more to write: the CSRF token lives as long
+    # as the browser session, and an expired one re-shows the form intact.
+    WTF_CSRF_TIME_LIMIT = None
+
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_COOKIE_SECURE = _env_bool("SESSION_COOKIE_SECURE", False)
+    REMEMBER_COOKIE_HTTPONLY = True
+    PERMANENT_SESSION_LIFETIME = _env_int("SESSION_LIFETIME_SECONDS", 12 * 3600)
+    # How long a student stays on their case page after entering the code.
+    FOLLOW_UP_SESSION_SECONDS = _env_int("FOLLOW_UP_SESSION_SECONDS", 30 * 60)
+
+    CASES_PER_PAGE = 25
+
+
+class DevelopmentConfig(Config):
+    pass
+
+
+class TestConfig(Config):
+    ENV_NAME = "test"
+    TESTING = True
+    SQLALCHEMY_DATABASE_URI = os.environ.get("DATABASE_URL", "sqlite://")
+    SECRET_KEY = "test-secret-key"
+    RECEIPT_PEPPER = "test-receipt-pepper"
+    RECEIPT_SCRYPT_N = 2**4
+    PASSWORD_TIME_COST = 1
+    PASSWORD_MEMORY_COST = 8
+    MAIL_SERVER = None
+    WTF_CSRF_ENABLED = False  # tests that prove CSRF turn it on (fixture csrf_enabled)
+    SERVER_NAME = "meldpunt.test"
+    PUBLIC_BASE_URL = "http://meldpunt.test"
+
+
+class ProductionConfig(Config):
+    ENV_NAME = "production"
+    SESSION_COOKIE_SECURE = True
+    REMEMBER_COOKIE_SECURE = True
+
+    @classmethod
+    def check(cls) -> None:
+        """Refuse to run in production with development secrets or SQLite."""
+        problems = []
+        if cls.SECRET_KEY in DEVELOPMENT_SECRETS:
+            problems.append("SECRET_KEY")
+        if any(key in DEVELOPMENT_SECRETS for key in cls.ENCRYPTION_KEYS):
+            problems.append("ENCRYPTION_KEYS")
+        if cls.RECEIPT_PEPPER in DEVELOPMENT_SECRETS:
+            problems.append("RECEIPT_PEPPER")
+        if not cls.SQLALCHEMY_DATABASE_URI:
+            problems.append("DATABASE_URL")
+        if not cls.MAIL_SERVER:
+            problems.append("MAIL_SERVER")
+        if problems:
+            raise RuntimeError(
+                "Refusing to start in production: set " + ", ".join(problems)
+            )
+
+
+CONFIGS = {
+    "development": DevelopmentConfig,
+    "test": TestConfig,
+    "production": ProductionConfig,
+}
+
+
+def config_from_env() -> type[Config]:
+    return CONFIGS[os.environ.get("STAGEPACT_ENV", "development")]

@@ -1,0 +1,146 @@
+"""The audit trail: one append-only, hash-chained event per action.
+
+`record` adds the event to the current transaction, so that it commits or
+rolls back with the change it describes. Each event's hash covers its own
+fields and the hash of the event before it; `verify_chain` walks the chain and
+names the first event that does not fit. Details hold codes, ids and field
+names, never the content of personal fields.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from flask_login import current_user
+
+from .extensions import db
+from .models import AuditEvent, AuditHead, Case, User, utcnow
+
+GENESIS_HASH = "0" * 64
+
+
+def _canonical(event: AuditEvent) -> bytes:
+    fields = [
+        event.prev_hash,
+        event.created_at.isoformat(timespec="microseconds"),
+        event.actor_type,
+        "" if event.actor_id is None else str(event.actor_id),
+        "" if event.institution_id is None else str(event.institution_id),
+        "" if event.case_id is None else str(event.case_id),
+        event.action,
+        event.details,
+    ]
+    return json.dumps(fields, ensure_ascii=True, separators=(",", ":")).encode()
+
+
+def compute_hash(event: AuditEvent) -> str:
+    return hashlib.sha256(_canonical(event)).hexdigest()
+
+
+def _locked_head() -> AuditHead:
+    """The head row, locked until the transaction ends (one writer at a time)."""
+    head = db.session.scalar(
+        sa.select(AuditHead).where(AuditHead.id == 1).with_for_update()
+    )
+    if head is None:
+        head = AuditHead(id=1, last_event_id=0, last_hash=GENESIS_HASH, event_count=0)
+        db.session.add(head)
+    return head
+
+
+def record(
+    action: str,
+    *,
+    case: Case | None = None,
+    institution_id: int | None = None,
+    actor: User | str | None = None,
+    **details,
+) -> AuditEvent:
+    """Append one event to the chain in the current transaction.
+
+    `actor` is a user, or one of "reporter", "system", "anonymous"; by default
+    the logged-in user, else "system". Details must not hold personal content.
+    """
+    if actor is None:
+        actor = current_user._get_current_object() if _has_user() else "system"
+    if isinstance(actor, User):
+        actor_type, actor_id = "user", actor.id
+    else:
+        actor_type, actor_id = actor, None
+    if case is not None:
+        if case.id is None:
+            db.session.flush()
+        institution_id = case.institution_id
+    event = AuditEvent(
+        created_at=utcnow(),
+        actor_type=actor_type,
+        actor_id=actor_id,
+        institution_id=institution_id,
+        case_id=case.id if case is not None else None,
+        action=action,
+        details=json.dumps(details, sort_keys=True, ensure_ascii=False, default=str),
+    )
+    head = _locked_head()
+    event.prev_hash = head.last_hash
+    event.hash = compute_hash(event)
+    db.session.add(event)
+    db.session.flush()
+    head.last_event_id = event.id
+    head.last_hash = event.hash
+    head.event_count += 1
+    return event
+
+
+def _has_user() -> bool:
+    try:
+        return bool(current_user) and current_user.is_authenticated
+    except Exception:  # no request context: a CLI command or a test
+        return False
+
+
+@dataclass
+class ChainProblem:
+    event_id: int
+    reason: str
+
+
+def verify_chain(batch_size: int = 5000) -> tuple[int, ChainProblem | None]:
+    """Walk the whole chain in id order; return (events checked, first problem)."""
+    expected_prev = GENESIS_HASH
+    checked = 0
+    last_id = 0
+    while True:
+        events = db.session.scalars(
+            sa.select(AuditEvent)
+            .where(AuditEvent.id > last_id)
+            .order_by(AuditEvent.id)
+            .limit(batch_size)
+        ).all()
+        if not events:
+            break
+        for event in events:
+            if event.prev_hash != expected_prev:
+                return checked, ChainProblem(
+                    event.id, "does not follow the event before it (removed or reordered)"
+                )
+            if compute_hash(event) != event.hash:
+                return checked, ChainProblem(event.id, "content does not match its hash (changed)")
+            expected_prev = event.hash
+            checked += 1
+            last_id = event.id
+        db.session.expunge_all()
+    head = db.session.get(AuditHead, 1)
+    if head is not None and (head.last_hash != expected_prev or head.event_count != checked):
+        return checked, ChainProblem(
+            head.last_event_id, "is missing: events were removed from the end of the chain"
+        )
+    return checked, None
+
+
+def events_for_case(case: Case) -> list[AuditEvent]:
+    return db.session.scalars(
+        sa.select(AuditEvent).where(AuditEvent.case_id == case.id).order_by(AuditEvent.id)
+    ).all()

@@ -1,0 +1,119 @@
+"""Encryption of personal fields, receipt codes and staff passwords.
+
+Personal fields go through one column type, `EncryptedText`, which encrypts
+with the first of the configured Fernet keys and decrypts with any of them,
+so that keys can rotate. Receipt codes are stored only as a slow keyed hash.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from flask import current_app
+from sqlalchemy import Text
+from sqlalchemy.types import TypeDecorator
+
+RECEIPT_CODE_DIGITS = 16
+
+
+def _fernet() -> MultiFernet:
+    keys = current_app.config["ENCRYPTION_KEYS"]
+    cached = current_app.extensions.get("stagepact_fernet")
+    if cached is None or cached[0] != keys:
+        cached = (keys, MultiFernet([Fernet(key.encode()) for key in keys]))
+        current_app.extensions["stagepact_fernet"] = cached
+    return cached[1]
+
+
+def encrypt(plaintext: str) -> str:
+    return _fernet().encrypt(plaintext.encode("utf-8")).decode("ascii")
+
+
+def decrypt(token: str) -> str:
+    return _fernet().decrypt(token.encode("ascii")).decode("utf-8")
+
+
+class EncryptedText(TypeDecorator):
+    """A text column stored as a Fernet token; the database never sees plaintext."""
+
+    impl = Text
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        return encrypt(str(value))
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        try:
+            return decrypt(value)
+        except InvalidToken:
+            # A key that is no longer configured: fail loudly, never show ciphertext.
+            raise RuntimeError("Encrypted field cannot be read with the configured keys")
+
+
+def new_receipt_code() -> str:
+    """Sixteen digits from the operating system's secure random source."""
+    return f"{secrets.randbelow(10**RECEIPT_CODE_DIGITS):0{RECEIPT_CODE_DIGITS}d}"
+
+
+def normalise_receipt_code(typed: str) -> str | None:
+    """The digits of what the student typed, or None if it cannot be a code."""
+    digits = "".join(ch for ch in typed if ch.isdigit() and ch.isascii())
+    other = "".join(ch for ch in typed if not ch.isdigit() and ch not in " -.\t")
+    if other or len(digits) != RECEIPT_CODE_DIGITS:
+        return None
+    return digits
+
+
+def format_receipt_code(code: str) -> str:
+    """Groups of four, the way the student is asked to write it down."""
+    return " ".join(code[i : i + 4] for i in range(0, len(code), 4))
+
+
+def hash_receipt_code(code: str) -> str:
+    """scrypt keyed with the configured pepper: slow, deterministic, unsearchable.
+
+    Deterministic so that a case can be found by the hash alone; keyed so that
+    a copy of the database without the configuration cannot be brute-forced.
+    """
+    pepper = current_app.config["RECEIPT_PEPPER"].encode("utf-8")
+    salt = hmac.new(pepper, b"stagepact receipt code", hashlib.sha256).digest()
+    digest = hashlib.scrypt(
+        code.encode("ascii"),
+        salt=salt,
+        n=current_app.config["RECEIPT_SCRYPT_N"],
+        r=8,
+        p=1,
+        dklen=32,
+    )
+    return digest.hex()
+
+
+def _password_hasher() -> PasswordHasher:
+    return PasswordHasher(
+        time_cost=current_app.config["PASSWORD_TIME_COST"],
+        memory_cost=current_app.config["PASSWORD_MEMORY_COST"],
+    )
+
+
+def hash_password(password: str) -> str:
+    return _password_hasher().hash(password)
+
+
+def verify_password(password_hash: str | None, password: str) -> bool:
+    if not password_hash:
+        # Spend the same time as a real check, so that timing tells nothing.
+        _password_hasher().hash(password)
+        return False
+    try:
+        return _password_hasher().verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False

@@ -1,0 +1,81 @@
+"""The mail outbox.
+
+Mail is written to the outbox in the same transaction as the change that
+causes it, and only `send_due` (the `send-mail` command, run by cron) hands it
+to the mail server. A server that is down costs a retry later, never a mail.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import click
+import sqlalchemy as sa
+from flask import current_app
+from flask_mail import Message as MailMessage
+
+from .extensions import db, mail
+from .models import OutboxMail, utcnow
+
+MAX_BACKOFF = timedelta(hours=6)
+
+
+def queue(recipient: str, subject: str, body: str, purpose: str) -> OutboxMail:
+    item = OutboxMail(recipient=recipient, subject=subject, body=body, purpose=purpose)
+    db.session.add(item)
+    return item
+
+
+def backoff(attempts: int) -> timedelta:
+    """1, 2, 4, 8 ... minutes after each failure, at most six hours."""
+    return min(timedelta(minutes=2 ** max(attempts - 1, 0)), MAX_BACKOFF)
+
+
+def _deliver(item: OutboxMail) -> None:
+    if not current_app.config.get("MAIL_SERVER"):
+        click.echo(f"--- mail to {item.recipient}: {item.subject}\n{item.body}\n---")
+        return
+    mail.send(
+        MailMessage(
+            subject=item.subject,
+            recipients=[item.recipient],
+            body=item.body,
+            sender=current_app.config["MAIL_DEFAULT_SENDER"],
+        )
+    )
+
+
+def send_due(now: datetime | None = None, limit: int = 200) -> tuple[int, int]:
+    """Send what is due; return (sent, failed). Each mail commits on its own."""
+    now = now or utcnow()
+    sent = failed = 0
+    due_ids = db.session.scalars(
+        sa.select(OutboxMail.id)
+        .where(OutboxMail.sent_at.is_(None), OutboxMail.next_attempt_at <= now)
+        .order_by(OutboxMail.next_attempt_at, OutboxMail.id)
+        .limit(limit)
+    ).all()
+    for item_id in due_ids:
+        # Lock the row, so that two senders never send the same mail twice.
+        item = db.session.scalar(
+            sa.select(OutboxMail)
+            .where(OutboxMail.id == item_id, OutboxMail.sent_at.is_(None))
+            .with_for_update(skip_locked=True)
+        )
+        if item is None:
+            db.session.rollback()
+            continue
+        try:
+            _deliver(item)
+        except Exception as exc:  # any transport error: keep the mail, retry later
+            item.attempts += 1
+            item.last_error = type(exc).__name__[:200]
+            item.next_attempt_at = now + backoff(item.attempts)
+            failed += 1
+        else:
+            item.attempts += 1
+            item.sent_at = utcnow()
+            item.last_error = None
+            sent += 1
+        db.session.commit()
+    return sent, failed

@@ -1,0 +1,54 @@
+"""Tenant isolation: every query for cases and colleagues is built here.
+
+A handler sees the cases of their own institution and nothing else; every
+other role sees no case at all. A case outside that scope is a 404, never a
+403, so that its existence is not revealed.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from flask import abort
+
+from .extensions import db
+from .models import Case, User
+from .vocab import Role
+
+
+def cases_for(user: User) -> sa.Select:
+    """All cases `user` may read, as a select to filter and paginate further."""
+    query = sa.select(Case)
+    if user.is_authenticated and user.role == Role.HANDLER and user.institution_id:
+        return query.where(Case.institution_id == user.institution_id)
+    return query.where(sa.false())
+
+
+def get_case_or_404(user: User, case_id: int) -> Case:
+    case = db.session.scalar(cases_for(user).where(Case.id == case_id))
+    if case is None:
+        abort(404)
+    return case
+
+
+def find_case_by_number(user: User, number: str) -> Case | None:
+    return db.session.scalar(cases_for(user).where(Case.number == number.strip()))
+
+
+def handlers_of(institution_id: int) -> list[User]:
+    """The active handlers of one institution, who may be assigned and are told of reports."""
+    return db.session.scalars(
+        sa.select(User)
+        .where(
+            User.institution_id == institution_id,
+            User.role == Role.HANDLER,
+            User.active.is_(True),
+        )
+        .order_by(User.name)
+    ).all()
+
+
+def colleague_or_none(user: User, colleague_id: int | None) -> User | None:
+    """A handler of `user`'s own institution, or None: assignment never crosses tenants."""
+    if colleague_id is None:
+        return None
+    return next((h for h in handlers_of(user.institution_id) if h.id == colleague_id), None)

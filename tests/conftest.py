@@ -1,0 +1,77 @@
+"""Fixtures: an app on SQLite (default) or on PostgreSQL when DATABASE_URL says so."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+import sqlalchemy as sa
+
+from config import TestConfig
+from stagepact import create_app
+from stagepact.extensions import db
+from tests.factories import PASSWORD
+
+
+@pytest.fixture(scope="session")
+def app():
+    app = create_app(TestConfig, {"SQLALCHEMY_DATABASE_URI": os.environ.get("DATABASE_URL", "sqlite://")})
+    with app.app_context():
+        db.drop_all()
+        db.create_all()
+    yield app
+    with app.app_context():
+        db.session.remove()
+        db.drop_all()
+
+
+@pytest.fixture(autouse=True)
+def _app_context(app):
+    """Each test runs in an app context and leaves empty tables behind."""
+    with app.app_context():
+        yield
+        db.session.rollback()
+        with db.engine.begin() as conn:
+            for table in reversed(db.metadata.sorted_tables):
+                conn.execute(table.delete())
+        db.session.remove()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+class AuthActions:
+    def __init__(self, client):
+        self._client = client
+
+    def login(self, user, password: str = PASSWORD):
+        db.session.commit()
+        return self._client.post(
+            "/inloggen", data={"email": user.email, "password": password}, follow_redirects=False
+        )
+
+    def logout(self):
+        return self._client.post("/uitloggen")
+
+
+@pytest.fixture
+def auth(client):
+    return AuthActions(client)
+
+
+def count(model) -> int:
+    return db.session.scalar(sa.select(sa.func.count()).select_from(model))
+
+
+@pytest.fixture
+def csrf_enabled(app):
+    app.config["WTF_CSRF_ENABLED"] = True
+    yield
+    app.config["WTF_CSRF_ENABLED"] = False
