@@ -13,7 +13,7 @@ from pathlib import Path
 BASE_DIR = Path(__file__).resolve().parent
 
 # Development-only secrets. Anything running with these is not production.
-DEV_SECRET_KEY = "dev-only-secret-key-change-me"
+DEV_SECRET_KEY = "dev-only-secret-key-change-me"  # noqa: S105 (refused in production)
 DEV_ENCRYPTION_KEY = "ZGV2LW9ubHktZW5jcnlwdGlvbi1rZXktY2hhbmdlLW0="
 DEV_RECEIPT_PEPPER = "dev-only-receipt-pepper-change-me"
 DEVELOPMENT_SECRETS = {DEV_SECRET_KEY, DEV_ENCRYPTION_KEY, DEV_RECEIPT_PEPPER}
@@ -52,6 +52,7 @@ class Config:
     # argon2id cost for staff passwords (argon2-cffi's RFC 9106 low-memory profile).
     PASSWORD_TIME_COST = _env_int("PASSWORD_TIME_COST", 3)
     PASSWORD_MEMORY_COST = _env_int("PASSWORD_MEMORY_COST", 65536)
+    PASSWORD_PARALLELISM = _env_int("PASSWORD_PARALLELISM", 4)
 
     # Mail. Without MAIL_SERVER, `send-mail` prints mail to the console.
     MAIL_SERVER = os.environ.get("MAIL_SERVER")
@@ -97,11 +98,12 @@ class TestConfig(Config):
     ENV_NAME = "test"
     TESTING = True
     SQLALCHEMY_DATABASE_URI = os.environ.get("DATABASE_URL", "sqlite://")
-    SECRET_KEY = "test-secret-key"
+    SECRET_KEY = "test-secret-key"  # noqa: S105 (tests only)
     RECEIPT_PEPPER = "test-receipt-pepper"
     RECEIPT_SCRYPT_N = 2**4
     PASSWORD_TIME_COST = 1
-    PASSWORD_MEMORY_COST = 8
+    PASSWORD_MEMORY_COST = 64
+    PASSWORD_PARALLELISM = 1
     MAIL_SERVER = None
     WTF_CSRF_ENABLED = False  # tests that prove CSRF turn it on (fixture csrf_enabled)
     SERVER_NAME = "meldpunt.test"
@@ -128,9 +130,7 @@ class ProductionConfig(Config):
         if not cls.MAIL_SERVER:
             problems.append("MAIL_SERVER")
         if problems:
-            raise RuntimeError(
-                "Refusing to start in production: set " + ", ".join(problems)
-            )
+            raise RuntimeError("Refusing to start in production: set " + ", ".join(problems))
 
 
 CONFIGS = {

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from flask import Flask, render_template, request, session
-from flask_babel import format_date, format_datetime
+from flask_babel import format_date, format_datetime, get_locale
 from flask_wtf.csrf import CSRFError
 
 from config import Config, ProductionConfig, config_from_env
@@ -57,6 +57,12 @@ def create_app(config_class: type[Config] | None = None, test_config: dict | Non
     app.register_blueprint(auth.bp)
     app.register_blueprint(desk.bp)
     app.cli.add_command(stagepact_cli)
+
+    @app.context_processor
+    def template_globals():
+        from . import vocab
+
+        return {"current_locale": str(get_locale()), "vocab": vocab}
 
     app.jinja_env.filters["format_date"] = format_date
     app.jinja_env.filters["format_datetime"] = format_datetime

@@ -42,9 +42,7 @@ def compute_hash(event: AuditEvent) -> str:
 
 def _locked_head() -> AuditHead:
     """The head row, locked until the transaction ends (one writer at a time)."""
-    head = db.session.scalar(
-        sa.select(AuditHead).where(AuditHead.id == 1).with_for_update()
-    )
+    head = db.session.scalar(sa.select(AuditHead).where(AuditHead.id == 1).with_for_update())
     if head is None:
         head = AuditHead(id=1, last_event_id=0, last_hash=GENESIS_HASH, event_count=0)
         db.session.add(head)

@@ -56,7 +56,7 @@ class EncryptedText(TypeDecorator):
             return decrypt(value)
         except InvalidToken:
             # A key that is no longer configured: fail loudly, never show ciphertext.
-            raise RuntimeError("Encrypted field cannot be read with the configured keys")
+            raise RuntimeError("Encrypted field cannot be read with the configured keys") from None
 
 
 def new_receipt_code() -> str:
@@ -101,6 +101,7 @@ def _password_hasher() -> PasswordHasher:
     return PasswordHasher(
         time_cost=current_app.config["PASSWORD_TIME_COST"],
         memory_cost=current_app.config["PASSWORD_MEMORY_COST"],
+        parallelism=current_app.config["PASSWORD_PARALLELISM"],
     )
 
 

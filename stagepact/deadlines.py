@@ -59,3 +59,9 @@ def acknowledgement_due(submitted_at: datetime, working_days: int) -> date:
 
 def feedback_due(acknowledged_at: datetime, months: int) -> date:
     return add_months(local_date(acknowledged_at), months)
+
+
+def start_of_local_day(day: date) -> datetime:
+    """Naive UTC moment at which a Dutch calendar day begins, for filtering stored times."""
+    local = datetime(day.year, day.month, day.day, tzinfo=AMSTERDAM)
+    return local.astimezone(UTC).replace(tzinfo=None)

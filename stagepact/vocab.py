@@ -9,6 +9,7 @@ from __future__ import annotations
 from enum import StrEnum
 
 from flask_babel import lazy_gettext as _l
+from wtforms import SelectChoice
 
 
 class Status(StrEnum):
@@ -177,5 +178,6 @@ ROLE_LABELS = {
 INSTITUTION_ROLES = (Role.HANDLER, Role.INSTITUTION_ADMIN)
 
 
-def choices(labels: dict) -> list[tuple[str, object]]:
-    return [(str(code), label) for code, label in labels.items()]
+def choices(labels: dict) -> list[SelectChoice]:
+    """Form choices from a vocabulary: the code is sent, the label is shown."""
+    return [SelectChoice(str(code), label) for code, label in labels.items()]

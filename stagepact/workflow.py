@@ -73,7 +73,9 @@ EARLY_CLOSE_OUTCOMES = (Outcome.OUT_OF_SCOPE, Outcome.DUPLICATE)
 HANDLER_CLOSE_OUTCOMES = tuple(o for o in Outcome if o != Outcome.WITHDRAWN)
 
 # Transitions whose screens arrive with the ADV and SBB work; the table has them now.
-NOT_YET_ON_THE_DESK = frozenset({"refer", "return_from_referral", "escalate", "return_from_escalation"})
+NOT_YET_ON_THE_DESK = frozenset(
+    {"refer", "return_from_referral", "escalate", "return_from_escalation"}
+)
 
 
 def _is_case_handler(case: Case, user: User | None) -> bool:
@@ -298,8 +300,9 @@ def send_message(case: Case, user: User, body: str, is_feedback: bool = False) -
     if not body:
         raise WorkflowError(_l("Schrijf een bericht."), "body")
     message = _add_message(case, Message.TO_STUDENT, body, user, is_feedback=is_feedback)
-    audit.record("case.message_sent", case=case, actor=user, message_id=message.id,
-                 is_feedback=is_feedback)
+    audit.record(
+        "case.message_sent", case=case, actor=user, message_id=message.id, is_feedback=is_feedback
+    )
     notify.student_of_news(case)
     return message
 

@@ -15,7 +15,9 @@ from tests.factories import PASSWORD
 
 @pytest.fixture(scope="session")
 def app():
-    app = create_app(TestConfig, {"SQLALCHEMY_DATABASE_URI": os.environ.get("DATABASE_URL", "sqlite://")})
+    app = create_app(
+        TestConfig, {"SQLALCHEMY_DATABASE_URI": os.environ.get("DATABASE_URL", "sqlite://")}
+    )
     with app.app_context():
         db.drop_all()
         db.create_all()

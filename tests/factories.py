@@ -80,7 +80,9 @@ def make_case(institution: Institution | None = None, **fields):
     channel = fields.pop("channel", Channel.WEB)
     entered_by = fields.pop("entered_by", None)
     data = ReportData(
-        narrative=fields.pop("narrative", "Bij het sollicitatiegesprek zeiden ze dat mijn naam niet past."),
+        narrative=fields.pop(
+            "narrative", "Bij het sollicitatiegesprek zeiden ze dat mijn naam niet past."
+        ),
         grounds=fields.pop("grounds", ["name", "origin"]),
         **fields,
     )

@@ -1,0 +1,113 @@
+"""Forms of the handler's desk."""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, DateField, SelectChoice, SelectField, StringField, TextAreaField
+from wtforms.validators import DataRequired, Length, Optional
+
+from .. import vocab
+from ..student.forms import NARRATIVE_MAX, ReportForm
+
+
+class ActionForm(FlaskForm):
+    """A button that only needs the CSRF token."""
+
+
+class InboxFilterForm(FlaskForm):
+    """Filters in the query string; reading is safe, so no CSRF token."""
+
+    class Meta:
+        csrf = False
+
+    status = SelectField(
+        _l("Status"),
+        choices=[
+            SelectChoice("open", _l("Alle open meldingen")),
+            SelectChoice("all", _l("Alle meldingen")),
+        ]
+        + vocab.choices(vocab.STATUS_LABELS),
+        default="open",
+        validators=[Optional()],
+    )
+    mine = BooleanField(_l("Alleen aan mij toegewezen"))
+    overdue = BooleanField(_l("Alleen over de termijn"))
+    submitted_from = DateField(_l("Gemeld vanaf"), validators=[Optional()])
+    submitted_to = DateField(_l("Gemeld tot en met"), validators=[Optional()])
+    number = StringField(_l("Zaaknummer"), validators=[Optional(), Length(max=20)])
+
+
+class CloseForm(FlaskForm):
+    outcome = SelectField(_l("Uitkomst"), validators=[DataRequired(_l("Kies een uitkomst."))])
+    message = TextAreaField(
+        _l("Afsluitend bericht aan de student"),
+        validators=[
+            DataRequired(_l("Schrijf een afsluitend bericht voor de student.")),
+            Length(max=NARRATIVE_MAX, message=_l("Dit bericht is te lang.")),
+        ],
+    )
+    duplicate_of = StringField(
+        _l("Zaaknummer van de andere melding (alleen bij een dubbele melding)"),
+        validators=[Optional(), Length(max=20)],
+    )
+
+    def __init__(self, outcomes=(), *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.outcome.choices = [SelectChoice("", _l("Kies een uitkomst"))] + [
+            SelectChoice(str(o), vocab.OUTCOME_LABELS[o]) for o in outcomes
+        ]
+
+
+class ReopenForm(FlaskForm):
+    reason = TextAreaField(
+        _l("Waarom heropen je de melding?"),
+        validators=[
+            DataRequired(_l("Geef een reden om de melding te heropenen.")),
+            Length(max=2000, message=_l("Gebruik hier hoogstens 2000 tekens.")),
+        ],
+    )
+
+
+class AssignForm(FlaskForm):
+    assignee = SelectField(_l("Behandelaar"), validators=[Optional()])
+
+    def __init__(self, handlers=(), *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.assignee.choices = [SelectChoice("", _l("Niemand"))] + [
+            SelectChoice(str(h.id), h.name) for h in handlers
+        ]
+
+
+class MessageForm(FlaskForm):
+    body = TextAreaField(
+        _l("Bericht aan de student"),
+        validators=[
+            DataRequired(_l("Schrijf een bericht.")),
+            Length(max=NARRATIVE_MAX, message=_l("Dit bericht is te lang.")),
+        ],
+    )
+    is_feedback = BooleanField(_l("Dit bericht is de terugkoppeling over wat school heeft gedaan"))
+
+
+class NoteForm(FlaskForm):
+    body = TextAreaField(
+        _l("Interne notitie (de student ziet dit niet)"),
+        validators=[
+            DataRequired(_l("Schrijf een notitie.")),
+            Length(max=NARRATIVE_MAX, message=_l("Deze notitie is te lang.")),
+        ],
+    )
+
+
+class IntakeForm(ReportForm):
+    """A report a handler enters for a student who called, came by or wrote."""
+
+    channel = SelectField(
+        _l("Hoe kwam de melding binnen?"),
+        choices=[
+            SelectChoice(str(c), vocab.CHANNEL_LABELS[c])
+            for c in (vocab.Channel.PHONE, vocab.Channel.VISIT, vocab.Channel.MAIL)
+        ],
+        validators=[DataRequired(_l("Kies hoe de melding binnenkwam."))],
+    )

@@ -1,0 +1,296 @@
+"""The handler's desk. Views parse a form, call the workflow, commit once and redirect."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import sqlalchemy as sa
+from flask import abort, flash, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user, login_required
+from sqlalchemy.orm import selectinload
+
+from .. import audit, deadlines, workflow
+from ..crypto import format_receipt_code
+from ..extensions import db
+from ..intake import submit_report
+from ..models import Case, Message, User
+from ..scoping import (
+    cases_for,
+    colleague_or_none,
+    find_case_by_number,
+    get_case_or_404,
+    handlers_of,
+)
+from ..vocab import OPEN_STATUSES, Channel, Role, Status
+from . import bp
+from .forms import (
+    ActionForm,
+    AssignForm,
+    CloseForm,
+    InboxFilterForm,
+    IntakeForm,
+    MessageForm,
+    NoteForm,
+    ReopenForm,
+)
+
+# How the timeline names each audit action.
+TIMELINE_LABELS = {
+    "case.submitted": _l("Melding ontvangen"),
+    "case.viewed": _l("Melding bekeken"),
+    "case.acknowledge": _l("Ontvangst bevestigd"),
+    "case.start_follow_up": _l("Opvolging gestart"),
+    "case.refer": _l("Doorverwezen naar ADV"),
+    "case.return_from_referral": _l("Terug van ADV"),
+    "case.escalate": _l("Doorgezet naar SBB"),
+    "case.return_from_escalation": _l("Terug van SBB"),
+    "case.close": _l("Afgesloten"),
+    "case.reopen": _l("Heropend"),
+    "case.withdraw": _l("Ingetrokken door de student"),
+    "case.assigned": _l("Toegewezen"),
+    "case.message_sent": _l("Bericht aan de student"),
+    "case.note_added": _l("Interne notitie"),
+    "case.student_message": _l("Bericht van de student"),
+    "case.code_used": _l("De student opende de melding met de code"),
+    "case.notice_email_set": _l("De student gaf een e-mailadres voor berichten"),
+}
+
+
+@bp.before_request
+@login_required
+def require_handler():
+    """The desk is for handlers only; to anyone else it does not exist."""
+    if current_user.role != Role.HANDLER:
+        abort(404)
+
+
+@bp.route("/")
+def inbox():
+    """The institution's cases, filtered and paginated."""
+    form = InboxFilterForm(request.args)
+    form.validate()
+    user = current_user
+    query = cases_for(user).options(selectinload(Case.grounds), selectinload(Case.assigned_to))
+    status = form.status.data if not form.status.errors else "open"
+    if status == "open":
+        query = query.where(Case.status.in_(OPEN_STATUSES))
+    elif status in set(Status):
+        query = query.where(Case.status == status)
+    if form.mine.data:
+        query = query.where(Case.assigned_to_id == user.id)
+    today = deadlines.today()
+    if form.overdue.data:
+        query = query.where(
+            sa.or_(
+                sa.and_(Case.status == Status.NEW, Case.ack_due_on < today),
+                sa.and_(
+                    Case.status.in_([s for s in OPEN_STATUSES if s != Status.NEW]),
+                    Case.feedback_at.is_(None),
+                    Case.feedback_due_on < today,
+                ),
+            )
+        )
+    if form.submitted_from.data and not form.submitted_from.errors:
+        query = query.where(
+            Case.submitted_at >= deadlines.start_of_local_day(form.submitted_from.data)
+        )
+    if form.submitted_to.data and not form.submitted_to.errors:
+        day_after = form.submitted_to.data + timedelta(days=1)
+        query = query.where(Case.submitted_at < deadlines.start_of_local_day(day_after))
+    if form.number.data:
+        query = query.where(Case.number.contains(form.number.data.strip(), autoescape=True))
+    query = query.order_by(Case.submitted_at.desc(), Case.id.desc())
+    page = db.paginate(
+        query,
+        page=request.args.get("page", 1, type=int),
+        per_page=request.args.get("per_page", 25, type=int),
+        max_per_page=100,
+        error_out=False,
+    )
+    filters = {k: v for k, v in request.args.items() if k != "page"}
+    return render_template("desk/inbox.html", form=form, page=page, today=today, filters=filters)
+
+
+def _case_page(case: Case, forms: dict | None = None, status: int = 200):
+    user = current_user
+    actions = workflow.allowed_actions(case, user)
+    handlers = handlers_of(case.institution_id)
+    all_forms = {
+        "action": ActionForm(formdata=None),
+        "close": CloseForm(workflow.close_outcomes(case), formdata=None),
+        "reopen": ReopenForm(formdata=None),
+        "assign": AssignForm(handlers, formdata=None, assignee=str(case.assigned_to_id or "")),
+        "message": MessageForm(formdata=None),
+        "note": NoteForm(formdata=None),
+    }
+    all_forms.update(forms or {})
+    events = audit.events_for_case(case)
+    actor_ids = {e.actor_id for e in events if e.actor_id}
+    actors = (
+        {u.id: u for u in db.session.scalars(sa.select(User).where(User.id.in_(actor_ids)))}
+        if actor_ids
+        else {}
+    )
+    return render_template(
+        "desk/case.html",
+        case=case,
+        actions=actions,
+        forms=all_forms,
+        events=events,
+        actors=actors,
+        labels=TIMELINE_LABELS,
+        today=deadlines.today(),
+        student_messages=[m for m in case.messages if m.kind != Message.NOTE],
+        notes=[m for m in case.messages if m.kind == Message.NOTE],
+    ), status
+
+
+@bp.route("/zaken/<int:case_id>")
+def case_detail(case_id: int):
+    """Everything about one case. Opening it is itself an audit event."""
+    case = get_case_or_404(current_user, case_id)
+    audit.record("case.viewed", case=case)
+    db.session.commit()
+    return _case_page(case)
+
+
+def _refuse(case: Case, message, forms: dict | None = None, status: int = 409):
+    db.session.rollback()
+    flash(message, "error")
+    return _case_page(case, forms, status)
+
+
+def _done(case: Case, message):
+    db.session.commit()
+    flash(message, "success")
+    return redirect(url_for("desk.case_detail", case_id=case.id))
+
+
+def _simple_transition(case_id: int, name: str, operation, message):
+    case = get_case_or_404(current_user, case_id)
+    form = ActionForm()
+    if not form.validate_on_submit() or not workflow.can(name, case, current_user):
+        return _refuse(case, _("Deze stap kan nu niet bij deze melding."))
+    operation(case, current_user)
+    return _done(case, message)
+
+
+@bp.route("/zaken/<int:case_id>/bevestigen", methods=["POST"])
+def acknowledge(case_id: int):
+    """Acknowledge receipt: the student sees that someone is looking at it."""
+    return _simple_transition(
+        case_id, "acknowledge", workflow.acknowledge, _("Ontvangst bevestigd.")
+    )
+
+
+@bp.route("/zaken/<int:case_id>/opvolgen", methods=["POST"])
+def start_follow_up(case_id: int):
+    """Start the follow-up."""
+    return _simple_transition(
+        case_id, "start_follow_up", workflow.start_follow_up, _("Opvolging gestart.")
+    )
+
+
+@bp.route("/zaken/<int:case_id>/afsluiten", methods=["POST"])
+def close(case_id: int):
+    """Close with an outcome and a closing message to the student."""
+    case = get_case_or_404(current_user, case_id)
+    if not workflow.can("close", case, current_user):
+        return _refuse(case, _("Deze stap kan nu niet bij deze melding."))
+    form = CloseForm(workflow.close_outcomes(case))
+    if not form.validate_on_submit():
+        return _refuse(case, _("Controleer het formulier om af te sluiten."), {"close": form}, 422)
+    duplicate_of = None
+    if form.duplicate_of.data:
+        duplicate_of = find_case_by_number(current_user, form.duplicate_of.data)
+    try:
+        workflow.close(case, current_user, form.outcome.data, form.message.data, duplicate_of)
+    except workflow.WorkflowError as error:
+        form[error.field or "outcome"].errors.append(error.message)
+        return _refuse(case, _("Controleer het formulier om af te sluiten."), {"close": form}, 422)
+    return _done(case, _("Melding afgesloten."))
+
+
+@bp.route("/zaken/<int:case_id>/heropenen", methods=["POST"])
+def reopen(case_id: int):
+    """Reopen a closed case, with a reason."""
+    case = get_case_or_404(current_user, case_id)
+    if not workflow.can("reopen", case, current_user):
+        return _refuse(case, _("Deze stap kan nu niet bij deze melding."))
+    form = ReopenForm()
+    if not form.validate_on_submit():
+        return _refuse(case, _("Geef een reden om te heropenen."), {"reopen": form}, 422)
+    workflow.reopen(case, current_user, form.reason.data)
+    return _done(case, _("Melding heropend."))
+
+
+@bp.route("/zaken/<int:case_id>/toewijzen", methods=["POST"])
+def assign(case_id: int):
+    """Assign the case to a handler of the same institution, or to nobody."""
+    case = get_case_or_404(current_user, case_id)
+    if not workflow.can("assign", case, current_user):
+        return _refuse(case, _("Deze stap kan nu niet bij deze melding."))
+    form = AssignForm(handlers_of(case.institution_id))
+    if not form.validate_on_submit():
+        return _refuse(case, _("Kies een behandelaar."), {"assign": form}, 422)
+    assignee_id = int(form.assignee.data) if form.assignee.data else None
+    assignee = colleague_or_none(current_user, assignee_id)
+    workflow.assign(case, current_user, assignee)
+    return _done(case, _("Toewijzing opgeslagen."))
+
+
+@bp.route("/zaken/<int:case_id>/bericht", methods=["POST"])
+def message(case_id: int):
+    """Write to the student; they get a notice without the content."""
+    case = get_case_or_404(current_user, case_id)
+    if not workflow.can("message", case, current_user):
+        return _refuse(case, _("Deze stap kan nu niet bij deze melding."))
+    form = MessageForm()
+    if not form.validate_on_submit():
+        return _refuse(case, _("Het bericht is niet verstuurd."), {"message": form}, 422)
+    workflow.send_message(case, current_user, form.body.data, bool(form.is_feedback.data))
+    return _done(case, _("Bericht verstuurd."))
+
+
+@bp.route("/zaken/<int:case_id>/notitie", methods=["POST"])
+def note(case_id: int):
+    """An internal note the student never sees."""
+    case = get_case_or_404(current_user, case_id)
+    if not workflow.can("note", case, current_user):
+        return _refuse(case, _("Deze stap kan nu niet bij deze melding."))
+    form = NoteForm()
+    if not form.validate_on_submit():
+        return _refuse(case, _("De notitie is niet opgeslagen."), {"note": form}, 422)
+    workflow.add_note(case, current_user, form.body.data)
+    return _done(case, _("Notitie opgeslagen."))
+
+
+@bp.route("/melding-invoeren", methods=["GET", "POST"])
+def new_report():
+    """Enter a report for a student who called, came by or wrote."""
+    form = IntakeForm()
+    if form.validate_on_submit():
+        case, code = submit_report(
+            current_user.institution,
+            form.to_report_data(),
+            channel=Channel(form.channel.data),
+            entered_by=current_user,
+        )
+        db.session.commit()
+        session["intake_code"] = {"case": case.id, "code": code}
+        return redirect(url_for("desk.intake_receipt", case_id=case.id))
+    status = 422 if form.is_submitted() else 200
+    return render_template("desk/new_report.html", form=form), status
+
+
+@bp.route("/melding-invoeren/<int:case_id>/code")
+def intake_receipt(case_id: int):
+    """The receipt code of an entered report, shown once, to pass on to the student."""
+    case = get_case_or_404(current_user, case_id)
+    pending = session.pop("intake_code", None)
+    code = None
+    if isinstance(pending, dict) and pending.get("case") == case.id:
+        code = format_receipt_code(pending["code"])
+    return render_template("desk/intake_receipt.html", case=case, code=code)

@@ -1,0 +1,237 @@
+"""Finding the meldpunt, reporting, the receipt, and following a report up with its code."""
+
+from __future__ import annotations
+
+import time
+
+import sqlalchemy as sa
+from flask import current_app, flash, redirect, render_template, request, session, url_for
+from flask_babel import get_locale
+from flask_babel import gettext as _
+
+from .. import audit, workflow
+from ..crypto import format_receipt_code, hash_receipt_code, normalise_receipt_code
+from ..extensions import csrf, db
+from ..intake import find_case_by_code, submit_report
+from ..models import Case, Institution, Message
+from ..vocab import Status
+from . import bp
+from .forms import (
+    NoticeEmailForm,
+    ReceiptCodeForm,
+    ReportForm,
+    StudentMessageForm,
+    WithdrawForm,
+)
+
+FOLLOW_UP_KEY = "follow_up"
+# Compared against when a typed code cannot be a code, so that timing says nothing.
+_NOT_A_CODE = "0" * 16
+
+
+def _institution_or_404(slug: str) -> Institution:
+    return db.first_or_404(sa.select(Institution).where(Institution.slug == slug))
+
+
+def _open_follow_up(case: Case) -> None:
+    """Let this browser see `case` for a while, as if the code was typed."""
+    session[FOLLOW_UP_KEY] = {
+        "case": case.id,
+        "until": time.time() + current_app.config["FOLLOW_UP_SESSION_SECONDS"],
+    }
+
+
+def _follow_up_case() -> Case | None:
+    state = session.get(FOLLOW_UP_KEY)
+    if not isinstance(state, dict) or state.get("until", 0) < time.time():
+        session.pop(FOLLOW_UP_KEY, None)
+        return None
+    case = db.session.get(Case, state.get("case"))
+    if case is None:
+        session.pop(FOLLOW_UP_KEY, None)
+        return None
+    _open_follow_up(case)  # sliding expiry while the student is active
+    return case
+
+
+@bp.route("/")
+def start():
+    """Find your school's meldpunt by name or city."""
+    query = (request.args.get("q") or "").strip()[:100]
+    select = sa.select(Institution).order_by(Institution.name)
+    if query:
+        pattern = f"%{query.lower()}%"
+        select = select.where(
+            sa.or_(
+                sa.func.lower(Institution.name).like(pattern),
+                sa.func.lower(Institution.city).like(pattern),
+            )
+        )
+    institutions = db.session.scalars(select.limit(200)).all()
+    return render_template("student/start.html", institutions=institutions, query=query)
+
+
+@bp.route("/meldpunt/<slug>")
+def meldpunt(slug: str):
+    """An institution's meldpunt: its own text, how to report, and the ADV outside school."""
+    institution = _institution_or_404(slug)
+    return render_template("student/meldpunt.html", institution=institution)
+
+
+@bp.route("/meldpunt/<slug>/melden", methods=["GET", "POST"])
+@csrf.exempt  # the form checks its own token, so an expired one loses nothing typed
+def report(slug: str):
+    """The report form. Errors (an expired token too) re-show it with everything typed."""
+    institution = _institution_or_404(slug)
+    form = ReportForm()
+    if form.validate_on_submit():
+        case, code = submit_report(institution, form.to_report_data(), language=str(get_locale()))
+        db.session.commit()
+        session["receipt_code"] = code
+        _open_follow_up(case)
+        return redirect(url_for("student.receipt"))
+    status = 422 if form.is_submitted() else 200
+    return render_template("student/report.html", institution=institution, form=form), status
+
+
+@bp.route("/ontvangstbewijs", methods=["GET", "POST"])
+@csrf.exempt
+def receipt():
+    """The receipt code, shown once, and an optional address for notices."""
+    case = _follow_up_case()
+    if case is None:
+        return redirect(url_for("student.follow_up"))
+    code = session.pop("receipt_code", None)
+    form = NoticeEmailForm()
+    if form.validate_on_submit():
+        _set_notice_email(case, form.notify_email.data)
+        db.session.commit()
+        flash(_("Je krijgt een mail als er nieuws is over je melding."), "success")
+        return redirect(url_for("student.case"))
+    return render_template(
+        "student/receipt.html",
+        case=case,
+        code=format_receipt_code(code) if code else None,
+        form=form,
+    ), 422 if form.is_submitted() else 200
+
+
+def _set_notice_email(case: Case, address: str) -> None:
+    case.notify_email = address.strip()
+    audit.record("case.notice_email_set", case=case, actor=workflow.REPORTER)
+
+
+@bp.route("/volgen", methods=["GET", "POST"])
+@csrf.exempt
+def follow_up():
+    """Enter the receipt code. A wrong code gets one message, whatever the reason."""
+    form = ReceiptCodeForm()
+    if form.validate_on_submit():
+        normalised = normalise_receipt_code(form.code.data)
+        if normalised is None:
+            hash_receipt_code(_NOT_A_CODE)
+            case = None
+        else:
+            case = find_case_by_code(normalised)
+        if case is not None:
+            audit.record("case.code_used", case=case, actor=workflow.REPORTER)
+            db.session.commit()
+            session.pop("receipt_code", None)
+            _open_follow_up(case)
+            return redirect(url_for("student.case"))
+        audit.record("receipt.code_failed", actor="anonymous")
+        db.session.commit()
+        form.code.errors.append(
+            _(
+                "Met deze code kunnen we geen melding openen. Controleer de cijfers en probeer het opnieuw."
+            )
+        )
+    status = 422 if form.is_submitted() else 200
+    return render_template("student/follow_up.html", form=form), status
+
+
+def _case_page(case: Case, message_form=None, notice_form=None, status: int = 200):
+    messages = [m for m in case.messages if m.kind != Message.NOTE]
+    return render_template(
+        "student/case.html",
+        case=case,
+        messages=messages,
+        message_form=message_form or StudentMessageForm(formdata=None),
+        notice_form=notice_form or NoticeEmailForm(formdata=None),
+        can_message=workflow.can("message", case, workflow.REPORTER),
+        can_withdraw=workflow.can("withdraw", case, workflow.REPORTER),
+    ), status
+
+
+@bp.route("/volgen/melding")
+def case():
+    """The student's view of their case: status, deadlines and messages."""
+    case = _follow_up_case()
+    if case is None:
+        flash(_("Vul je ontvangstcode in om je melding te bekijken."), "info")
+        return redirect(url_for("student.follow_up"))
+    return _case_page(case)
+
+
+@bp.route("/volgen/melding/bericht", methods=["POST"])
+@csrf.exempt
+def send_message():
+    """The student answers a question or adds information."""
+    case = _follow_up_case()
+    if case is None:
+        return redirect(url_for("student.follow_up"))
+    form = StudentMessageForm()
+    if form.validate_on_submit():
+        try:
+            workflow.student_message(case, form.body.data)
+        except workflow.WorkflowError as error:
+            form.body.errors.append(error.message)
+        else:
+            db.session.commit()
+            flash(_("Je bericht is verstuurd naar het meldpunt."), "success")
+            return redirect(url_for("student.case"))
+    return _case_page(case, message_form=form, status=422)
+
+
+@bp.route("/volgen/melding/meldingen-per-mail", methods=["POST"])
+@csrf.exempt
+def notice_email():
+    """Set or change the address for "there is news" notices."""
+    case = _follow_up_case()
+    if case is None:
+        return redirect(url_for("student.follow_up"))
+    form = NoticeEmailForm()
+    if form.validate_on_submit():
+        _set_notice_email(case, form.notify_email.data)
+        db.session.commit()
+        flash(_("Je krijgt een mail als er nieuws is over je melding."), "success")
+        return redirect(url_for("student.case"))
+    return _case_page(case, notice_form=form, status=422)
+
+
+@bp.route("/volgen/melding/intrekken", methods=["GET", "POST"])
+@csrf.exempt
+def withdraw():
+    """Withdraw the report, after an explicit confirmation."""
+    case = _follow_up_case()
+    if case is None:
+        return redirect(url_for("student.follow_up"))
+    if case.status == Status.CLOSED:
+        return redirect(url_for("student.case"))
+    form = WithdrawForm()
+    if form.validate_on_submit():
+        workflow.withdraw(case, form.reason.data)
+        db.session.commit()
+        flash(_("Je melding is ingetrokken."), "success")
+        return redirect(url_for("student.case"))
+    status = 422 if form.is_submitted() else 200
+    return render_template("student/withdraw.html", case=case, form=form), status
+
+
+@bp.route("/volgen/stoppen", methods=["POST"])
+def stop():
+    """Close the case on this device (for a shared computer)."""
+    session.pop(FOLLOW_UP_KEY, None)
+    session.pop("receipt_code", None)
+    flash(_("Je melding is gesloten op dit apparaat."), "info")
+    return redirect(url_for("student.start"))

@@ -1,0 +1,116 @@
+"""A student reports, comes back with the code, answers, and withdraws."""
+
+import re
+
+import sqlalchemy as sa
+
+from stagepact.extensions import db
+from stagepact.models import AuditEvent, Case, Message, OutboxMail
+from stagepact.vocab import Outcome, Status
+from tests.factories import make_institution, make_user
+
+REPORT = {
+    "narrative": "Ik mocht niet op gesprek komen omdat ik een hoofddoek draag.",
+    "reporter_role": "self",
+    "anonymity": "anonymous",
+    "contact_preference": "none",
+    "grounds": ["religion"],
+    "phase": "application",
+}
+
+
+def _submit(client, institution, **overrides):
+    data = {**REPORT, **overrides}
+    return client.post(f"/meldpunt/{institution.slug}/melden", data=data)
+
+
+def _code_from(html: str) -> str:
+    match = re.search(r'class="receipt-code"[^>]*>([\d ]+)<', html)
+    assert match, "the receipt page shows the code"
+    return match.group(1)
+
+
+def test_student_reports_anonymously_and_gets_a_receipt_code_once(client):
+    institution = make_institution()
+    make_user(institution=institution)
+    db.session.commit()
+
+    response = _submit(client, institution)
+    assert response.status_code == 302
+    receipt = client.get(response.headers["Location"])
+    code = _code_from(receipt.get_data(as_text=True))
+    assert re.fullmatch(r"\d{4} \d{4} \d{4} \d{4}", code)
+
+    again = client.get("/ontvangstbewijs").get_data(as_text=True)
+    assert code not in again
+
+    case = db.session.scalar(sa.select(Case))
+    assert case.status == Status.NEW
+    assert case.is_anonymous and case.reporter_name is None
+    assert code.replace(" ", "") not in case.receipt_hash
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(OutboxMail)) == 1
+
+
+def test_student_journey_from_report_to_withdrawal(client, app):
+    institution = make_institution()
+    handler = make_user(institution=institution)
+    db.session.commit()
+
+    code = _code_from(
+        client.get(_submit(client, institution).headers["Location"]).get_data(as_text=True)
+    )
+    client.post("/volgen/stoppen")
+    assert client.get("/volgen/melding").status_code == 302
+
+    opened = client.post("/volgen", data={"code": code})
+    assert opened.status_code == 302
+    page = client.get("/volgen/melding").get_data(as_text=True)
+    assert "Je melding is binnen" in page
+
+    case = db.session.scalar(sa.select(Case))
+    from stagepact import workflow
+
+    workflow.acknowledge(case, handler)
+    workflow.start_follow_up(case, handler)
+    workflow.send_message(case, handler, "Wanneer was het gesprek precies?")
+    db.session.commit()
+
+    page = client.get("/volgen/melding").get_data(as_text=True)
+    assert "Wanneer was het gesprek precies?" in page
+    assert "In behandeling" not in page  # student words, not staff words
+    assert "Het meldpunt is met je melding bezig." in page
+
+    answer = client.post("/volgen/melding/bericht", data={"body": "Op 3 maart."})
+    assert answer.status_code == 302
+    assert "Op 3 maart." in client.get("/volgen/melding").get_data(as_text=True)
+
+    refused = client.post("/volgen/melding/intrekken", data={"reason": "Ik wil niet meer."})
+    assert refused.status_code == 422
+    withdrawn = client.post(
+        "/volgen/melding/intrekken", data={"reason": "Ik wil niet meer.", "confirm": "y"}
+    )
+    assert withdrawn.status_code == 302
+    db.session.expire_all()
+    case = db.session.get(Case, case.id)
+    assert case.status == Status.CLOSED and case.outcome == Outcome.WITHDRAWN
+    kinds = [m.kind for m in case.messages]
+    assert kinds == [Message.TO_STUDENT, Message.FROM_STUDENT, Message.FROM_STUDENT]
+    actions = db.session.scalars(
+        sa.select(AuditEvent.action).where(AuditEvent.case_id == case.id).order_by(AuditEvent.id)
+    ).all()
+    assert actions[0] == "case.submitted" and actions[-1] == "case.withdraw"
+
+
+def test_wrong_code_gets_one_generic_message(client):
+    institution = make_institution()
+    db.session.commit()
+    _submit(client, institution)
+    client.post("/volgen/stoppen")
+
+    messages = set()
+    for typed in ["1234 5678 9012 3456", "12", "abcd", "1234567890123456789"]:
+        response = client.post("/volgen", data={"code": typed})
+        assert response.status_code == 422
+        html = response.get_data(as_text=True)
+        messages.add(re.search(r'class="field-error"[^>]*>(.*?)</p>', html, re.S).group(1).strip())
+    assert len(messages) == 1
