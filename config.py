@@ -65,7 +65,6 @@ class Config:
         "MAIL_DEFAULT_SENDER", "Meldpunt Stagediscriminatie <meldpunt@localhost>"
     )
     MAIL_TIMEOUT = _env_int("MAIL_TIMEOUT", 10)
-    MAIL_MAX_ATTEMPTS = _env_int("MAIL_MAX_ATTEMPTS", 8)
 
     # Absolute links in mail (there is no request when cron sends it).
     PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "http://127.0.0.1:5000")

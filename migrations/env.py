@@ -29,9 +29,8 @@ target_metadata = db.metadata
 
 
 def _url_override() -> str | None:
-    return config.attributes.get("database_url") or context.get_x_argument(
-        as_dictionary=True
-    ).get("database_url")
+    x_arguments = context.get_x_argument(as_dictionary=True)
+    return config.attributes.get("database_url") or x_arguments.get("database_url")
 
 
 def _build_app() -> Flask:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from flask import Flask, render_template, request, session
+from flask import Flask, has_request_context, render_template, request, session
 from flask_babel import format_date, format_datetime, get_locale
 from flask_wtf.csrf import CSRFError
 
@@ -19,6 +19,8 @@ def select_locale() -> str:
     from flask import current_app
 
     languages = current_app.config["LANGUAGES"]
+    if not has_request_context():  # a CLI command or cron: no browser to ask
+        return languages[0]
     chosen = session.get("lang")
     if chosen in languages:
         return chosen
@@ -66,7 +68,6 @@ def create_app(config_class: type[Config] | None = None, test_config: dict | Non
 
     app.jinja_env.filters["format_date"] = format_date
     app.jinja_env.filters["format_datetime"] = format_datetime
-    app.jinja_env.add_extension("jinja2.ext.i18n")
     _register_errors(app)
     _register_headers(app)
     return app

@@ -22,7 +22,7 @@ from .models import AuditEvent, AuditHead, Case, User, utcnow
 GENESIS_HASH = "0" * 64
 
 
-def _canonical(event: AuditEvent) -> bytes:
+def _canonical(event) -> bytes:
     fields = [
         event.prev_hash,
         event.created_at.isoformat(timespec="microseconds"),
@@ -36,7 +36,8 @@ def _canonical(event: AuditEvent) -> bytes:
     return json.dumps(fields, ensure_ascii=True, separators=(",", ":")).encode()
 
 
-def compute_hash(event: AuditEvent) -> str:
+def compute_hash(event) -> str:
+    """The hash of an event (a model instance or a row of the table)."""
     return hashlib.sha256(_canonical(event)).hexdigest()
 
 
@@ -99,42 +100,51 @@ def _has_user() -> bool:
         return False
 
 
+# Why an event breaks the chain, with the English wording for logs and tests.
+CHAIN_PROBLEMS = {
+    "unlinked": "does not follow the event before it (removed or reordered)",
+    "changed": "content does not match its hash (changed)",
+    "truncated": "is missing: events were removed from the end of the chain",
+}
+
+
 @dataclass
 class ChainProblem:
     event_id: int
-    reason: str
+    code: str  # a key of CHAIN_PROBLEMS
+
+    @property
+    def reason(self) -> str:
+        return CHAIN_PROBLEMS[self.code]
 
 
 def verify_chain(batch_size: int = 5000) -> tuple[int, ChainProblem | None]:
-    """Walk the whole chain in id order; return (events checked, first problem)."""
+    """Walk the whole chain in id order; return (events checked, first problem).
+
+    Reads plain rows in batches, so that a long chain neither fills the
+    session nor detaches the caller's objects.
+    """
+    table = AuditEvent.__table__
     expected_prev = GENESIS_HASH
     checked = 0
     last_id = 0
     while True:
-        events = db.session.scalars(
-            sa.select(AuditEvent)
-            .where(AuditEvent.id > last_id)
-            .order_by(AuditEvent.id)
-            .limit(batch_size)
+        rows = db.session.execute(
+            sa.select(table).where(table.c.id > last_id).order_by(table.c.id).limit(batch_size)
         ).all()
-        if not events:
+        if not rows:
             break
-        for event in events:
-            if event.prev_hash != expected_prev:
-                return checked, ChainProblem(
-                    event.id, "does not follow the event before it (removed or reordered)"
-                )
-            if compute_hash(event) != event.hash:
-                return checked, ChainProblem(event.id, "content does not match its hash (changed)")
-            expected_prev = event.hash
+        for row in rows:
+            if row.prev_hash != expected_prev:
+                return checked, ChainProblem(row.id, "unlinked")
+            if compute_hash(row) != row.hash:
+                return checked, ChainProblem(row.id, "changed")
+            expected_prev = row.hash
             checked += 1
-            last_id = event.id
-        db.session.expunge_all()
+            last_id = row.id
     head = db.session.get(AuditHead, 1)
     if head is not None and (head.last_hash != expected_prev or head.event_count != checked):
-        return checked, ChainProblem(
-            head.last_event_id, "is missing: events were removed from the end of the chain"
-        )
+        return checked, ChainProblem(head.last_event_id, "truncated")
     return checked, None
 
 

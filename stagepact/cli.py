@@ -1,5 +1,388 @@
-"""Commands under `flask --app app stagepact ...`."""
+"""Commands under `flask --app app stagepact ...`, for the operator and for cron.
 
+Each command runs in its own transaction and, where it changes data, writes
+an audit event with actor "system" in that same transaction. What a command
+prints is Dutch, through gettext; a refusal prints one clear sentence and
+exits with code 1 without changing anything.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import unicodedata
+
+import click
+import sqlalchemy as sa
+from email_validator import EmailNotValidError, validate_email
+from flask import current_app
 from flask.cli import AppGroup
+from flask_babel import force_locale
+from flask_babel import gettext as _
+
+from . import audit, demo, outbox
+from .crypto import MIN_PASSWORD_LENGTH, hash_password
+from .extensions import db
+from .models import Adv, Institution, User
+from .vocab import INSTITUTION_ROLES, ROLE_LABELS, Role
 
 stagepact_cli = AppGroup("stagepact", help="Beheer van het meldpunt.")
+
+
+MELDPUNT_PATH = "/meldpunt/{slug}"
+BRIN_PATTERN = re.compile(r"[0-9A-Z]{4}")
+SLUG_PATTERN = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
+SLUG_MAX_LENGTH = 80
+
+
+class CommandError(click.ClickException):
+    """A refusal: the (already translated) message on stderr, exit code 1."""
+
+    exit_code = 1
+
+    def show(self, file=None) -> None:
+        click.echo(self.format_message(), err=True, file=file)
+
+
+def operator_command(f):
+    """Run a command in the default interface language, and leave no half-done work.
+
+    There is no request to choose a language from, so messages use the
+    configured default. Whatever a failing command left in the session is
+    rolled back, so that nothing of it is committed later.
+    """
+
+    @functools.wraps(f)
+    def wrapper(*args, **kwargs):
+        with force_locale(current_app.config["BABEL_DEFAULT_LOCALE"]):
+            try:
+                return f(*args, **kwargs)
+            except BaseException:
+                db.session.rollback()
+                raise
+
+    return wrapper
+
+
+# --- create-institution -----------------------------------------------------------
+
+
+def slugify(text: str) -> str:
+    """Lowercase ASCII words joined by hyphens: "Grafisch Lyceum Één" -> "grafisch-lyceum-een"."""
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
+    words = re.findall(r"[a-z0-9]+", ascii_text.lower())
+    return "-".join(words)[:SLUG_MAX_LENGTH].strip("-")
+
+
+def _required_text(value: str | None, label: str, max_length: int) -> str:
+    value = (value or "").strip()
+    if not value:
+        raise CommandError(_("Vul %(label)s in.", label=label))
+    if len(value) > max_length:
+        raise CommandError(
+            _("%(label)s is te lang (hoogstens %(max)d tekens).", label=label, max=max_length)
+        )
+    return value
+
+
+def _valid_brin(brin: str) -> str:
+    brin = brin.strip().upper()
+    if not BRIN_PATTERN.fullmatch(brin):
+        raise CommandError(_("Een BRIN-code is 4 letters of cijfers, bijvoorbeeld 25LH."))
+    if db.session.scalar(sa.select(Institution.id).where(Institution.brin == brin)):
+        raise CommandError(_("Er is al een instelling met BRIN-code %(brin)s.", brin=brin))
+    return brin
+
+
+def _valid_slug(slug: str | None, name: str) -> str:
+    slug = slug.strip().lower() if slug else slugify(name)
+    if len(slug) > SLUG_MAX_LENGTH or not SLUG_PATTERN.fullmatch(slug):
+        raise CommandError(
+            _(
+                "Een slug bestaat uit kleine letters, cijfers en streepjes, zoals %(example)s.",
+                example="grafisch-lyceum",
+            )
+        )
+    if db.session.scalar(sa.select(Institution.id).where(Institution.slug == slug)):
+        raise CommandError(
+            _(
+                "Het adres %(path)s is al in gebruik. Kies een ander met --slug.",
+                path=MELDPUNT_PATH.format(slug=slug),
+            )
+        )
+    return slug
+
+
+def _existing_adv(adv_id: int | None) -> Adv | None:
+    if adv_id is None:
+        return None
+    adv = db.session.get(Adv, adv_id)
+    if adv is None:
+        raise CommandError(_("Er is geen antidiscriminatievoorziening met id %(id)d.", id=adv_id))
+    return adv
+
+
+def create_institution(
+    name: str, brin: str, city: str, slug: str | None, region: str, adv_id: int | None
+) -> Institution:
+    """A validated new institution in the session, with its audit event."""
+    name = _required_text(name, _("de naam"), 200)
+    institution = Institution(
+        name=name,
+        brin=_valid_brin(brin),
+        city=_required_text(city, _("de plaats"), 100),
+        slug=_valid_slug(slug, name),
+        region=(region or "").strip()[:100],
+        adv=_existing_adv(adv_id),
+    )
+    db.session.add(institution)
+    db.session.flush()
+    audit.record(
+        "institution.created",
+        institution_id=institution.id,
+        actor="system",
+        brin=institution.brin,
+        slug=institution.slug,
+        adv_id=institution.adv_id,
+    )
+    return institution
+
+
+@stagepact_cli.command(
+    "create-institution", help="Maak een instelling (mbo-school) aan, met een eigen meldpunt."
+)
+@click.option("--name", required=True, help="Naam van de instelling.")
+@click.option("--brin", required=True, help="BRIN-code: 4 letters of cijfers, uniek.")
+@click.option("--city", required=True, help="Plaats.")
+@click.option("--slug", help="Adres van het meldpunt (/meldpunt/<slug>); standaard uit de naam.")
+@click.option("--region", default="", help="Regio.")
+@click.option("--adv-id", type=int, help="Id van de antidiscriminatievoorziening (ADV).")
+@operator_command
+def create_institution_command(name, brin, city, slug, region, adv_id) -> None:
+    """Create an institution and print its id and the path of its meldpunt."""
+    institution = create_institution(name, brin, city, slug, region, adv_id)
+    db.session.commit()
+    click.echo(
+        _(
+            "Instelling %(name)s aangemaakt met id %(id)d.",
+            name=institution.name,
+            id=institution.id,
+        )
+    )
+    click.echo(_("Meldpunt: %(path)s", path=MELDPUNT_PATH.format(slug=institution.slug)))
+
+
+# --- create-user ------------------------------------------------------------------
+
+
+def _valid_new_email(email: str) -> str:
+    try:
+        email = validate_email(email.strip(), check_deliverability=False).normalized.lower()
+    except EmailNotValidError:
+        raise CommandError(_("%(email)s is geen geldig e-mailadres.", email=email)) from None
+    taken = db.session.scalar(sa.select(User.id).where(sa.func.lower(User.email) == email))
+    if taken:
+        raise CommandError(_("Er is al een account met e-mailadres %(email)s.", email=email))
+    return email
+
+
+def _institution_for_role(role: Role, brin: str | None) -> Institution | None:
+    """Handlers and institution admins belong to one institution; other roles to none."""
+    if role not in INSTITUTION_ROLES:
+        if brin:
+            raise CommandError(
+                _("Een account met rol %(role)s hoort niet bij een instelling.", role=role)
+            )
+        return None
+    if not brin:
+        raise CommandError(
+            _("Een account met rol %(role)s heeft --institution BRIN nodig.", role=role)
+        )
+    institution = db.session.scalar(
+        sa.select(Institution).where(Institution.brin == brin.strip().upper())
+    )
+    if institution is None:
+        raise CommandError(_("Er is geen instelling met BRIN-code %(brin)s.", brin=brin))
+    return institution
+
+
+def _valid_password(password: str) -> str:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise CommandError(
+            _(
+                "Een wachtwoord heeft minstens %(min)d tekens.",
+                min=MIN_PASSWORD_LENGTH,
+            )
+        )
+    return password
+
+
+def _ask_password() -> str:
+    """Ask twice, hidden, until both entries are the same."""
+    while True:
+        password = click.prompt(
+            _("Wachtwoord (minstens %(min)d tekens)", min=MIN_PASSWORD_LENGTH), hide_input=True
+        )
+        if click.prompt(_("Herhaal het wachtwoord"), hide_input=True) == password:
+            return password
+        click.echo(_("De wachtwoorden zijn niet gelijk. Probeer het opnieuw."), err=True)
+
+
+@stagepact_cli.command("create-user", help="Maak een account voor een medewerker aan.")
+@click.option("--email", required=True, help="E-mailadres, ook de inlognaam.")
+@click.option("--name", required=True, help="Naam.")
+@click.option(
+    "--role",
+    required=True,
+    type=click.Choice([role.value for role in Role]),
+    help="Rol van het account.",
+)
+@click.option(
+    "--institution",
+    "brin",
+    help="BRIN-code van de instelling (alleen voor handler en "
+    "institution_admin, en voor hen verplicht).",
+)
+@click.option("--password", help="Wachtwoord; zonder deze optie wordt erom gevraagd.")
+@operator_command
+def create_user_command(email, name, role, brin, password) -> None:
+    """Create a staff account; ask for the password (hidden, twice) unless given."""
+    role = Role(role)
+    name = _required_text(name, _("de naam"), 200)
+    institution = _institution_for_role(role, brin)
+    email = _valid_new_email(email)
+    password = _valid_password(password if password is not None else _ask_password())
+    user = User(
+        email=email,
+        name=name,
+        role=role,
+        institution=institution,
+        password_hash=hash_password(password),
+    )
+    db.session.add(user)
+    db.session.flush()
+    audit.record(
+        "user.created",
+        institution_id=user.institution_id,
+        actor="system",
+        user_id=user.id,
+        role=str(role),
+    )
+    db.session.commit()
+    click.echo(_("Account %(email)s aangemaakt met id %(id)d.", email=user.email, id=user.id))
+
+
+# --- send-mail --------------------------------------------------------------------
+
+
+@stagepact_cli.command("send-mail", help="Verstuur de mail die klaarstaat (voor cron).")
+@click.option(
+    "--limit",
+    default=200,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Hoeveel mails hoogstens in deze ronde.",
+)
+@operator_command
+def send_mail_command(limit: int) -> None:
+    """Hand due mail to the mail server; what fails is retried by a later run.
+
+    Failures are not an error of the command: the outbox keeps the mail and
+    backs off, so cron must not raise an alarm for a mail server that is
+    briefly away.
+    """
+    sent, failed = outbox.send_due(limit=limit)
+    if sent or failed:
+        audit.record("mail.sent", actor="system", sent=sent, failed=failed)
+        db.session.commit()
+    click.echo(
+        _(
+            "%(sent)d mail(s) verstuurd, %(failed)d mislukt (die worden later opnieuw geprobeerd).",
+            sent=sent,
+            failed=failed,
+        )
+    )
+
+
+# --- audit-verify -----------------------------------------------------------------
+
+
+def _chain_problem_text(code: str) -> str:
+    """The verifier's finding in the interface language."""
+    return {
+        "unlinked": _(
+            "sluit niet aan op de gebeurtenis ervoor (verwijderd of van volgorde veranderd)"
+        ),
+        "changed": _("de inhoud past niet bij de hash (gewijzigd)"),
+        "truncated": _("ontbreekt: er zijn gebeurtenissen aan het eind van de keten verwijderd"),
+    }[code]
+
+
+@stagepact_cli.command("audit-verify", help="Controleer dat de audittrail niet is gewijzigd.")
+@operator_command
+def audit_verify_command() -> None:
+    """Walk the hash chain; exit 1 naming the first event that does not fit."""
+    checked, problem = audit.verify_chain()
+    if problem is not None:
+        raise CommandError(
+            _(
+                "Audittrail NIET intact: gebeurtenis %(id)d %(reason)s. "
+                "%(checked)d gebeurtenissen ervoor zijn in orde.",
+                id=problem.event_id,
+                reason=_chain_problem_text(problem.code),
+                checked=checked,
+            )
+        )
+    click.echo(_("%(count)d gebeurtenissen, keten intact.", count=checked))
+
+
+# --- demo -------------------------------------------------------------------------
+
+
+@stagepact_cli.command("demo", help="Laad demogegevens: instellingen, accounts en meldingen.")
+@click.option(
+    "--if-empty", is_flag=True, help="Doe niets als er al een instelling is (voor `make run`)."
+)
+@operator_command
+def demo_command(if_empty: bool) -> None:
+    """Load fictional institutions, staff and about forty cases (never in production)."""
+    if current_app.config["ENV_NAME"] == "production":
+        raise CommandError(_("Demogegevens horen niet in productie; er is niets geladen."))
+    if if_empty and db.session.scalar(sa.select(Institution.id).limit(1)) is not None:
+        click.echo(_("Er zijn al instellingen; de demogegevens zijn niet geladen."))
+        return
+    clash = demo.existing_demo_institution()
+    if clash:
+        raise CommandError(
+            _("De demo-instelling %(name)s bestaat al; er is niets geladen.", name=clash)
+        )
+    summary = demo.load()
+    db.session.commit()
+    _print_demo_summary(summary)
+
+
+def _print_demo_summary(summary: demo.DemoSummary) -> None:
+    click.echo(
+        _(
+            "Demogegevens geladen: %(institutions)d instellingen, %(users)d accounts, "
+            "%(companies)d leerbedrijven, %(cases)d meldingen.",
+            institutions=summary.institutions,
+            users=len(summary.logins),
+            companies=summary.companies,
+            cases=summary.cases,
+        )
+    )
+    click.echo("")
+    click.echo(_("Alle demo-accounts hebben het wachtwoord: %(pw)s", pw=summary.password))
+    click.echo("")
+    rows = [(_("E-mailadres"), _("Rol"), _("Instelling"))]
+    rows += [
+        (login.email, str(ROLE_LABELS[login.role]), login.institution or "-")
+        for login in summary.logins
+    ]
+    widths = [max(len(row[i]) for row in rows) for i in range(3)]
+    for row in rows:
+        cells = (cell.ljust(width) for cell, width in zip(row, widths, strict=True))
+        click.echo("  ".join(cells).rstrip())
+    click.echo("")
+    click.echo(_("Open %(url)s en log in.", url=summary.url))

@@ -19,6 +19,7 @@ from sqlalchemy import Text
 from sqlalchemy.types import TypeDecorator
 
 RECEIPT_CODE_DIGITS = 16
+MIN_PASSWORD_LENGTH = 12
 
 
 def _fernet() -> MultiFernet:
@@ -66,8 +67,9 @@ def new_receipt_code() -> str:
 
 def normalise_receipt_code(typed: str) -> str | None:
     """The digits of what the student typed, or None if it cannot be a code."""
-    digits = "".join(ch for ch in typed if ch.isdigit() and ch.isascii())
-    other = "".join(ch for ch in typed if not ch.isdigit() and ch not in " -.\t")
+    digits = "".join(ch for ch in typed if ch in "0123456789")
+    # Any other character, other scripts' digits too, means it is not a code.
+    other = "".join(ch for ch in typed if ch not in "0123456789 -.\t")
     if other or len(digits) != RECEIPT_CODE_DIGITS:
         return None
     return digits

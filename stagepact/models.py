@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime
 
 import sqlalchemy as sa
 from flask_login import UserMixin
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from .crypto import EncryptedText
 from .extensions import db
@@ -93,6 +93,11 @@ class User(UserMixin, db.Model):
             name="institution_role",
         ),
     )
+
+    @validates("email")
+    def _lowercase_email(self, key: str, value: str) -> str:
+        # One spelling per address, so that the unique constraint means what it says.
+        return value.strip().lower()
 
     @property
     def is_active(self) -> bool:

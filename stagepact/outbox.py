@@ -7,6 +7,8 @@ to the mail server. A server that is down costs a retry later, never a mail.
 
 from __future__ import annotations
 
+import socket
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 
 import click
@@ -45,9 +47,24 @@ def _deliver(item: OutboxMail) -> None:
     )
 
 
+@contextmanager
+def _socket_timeout(seconds: float):
+    """Flask-Mail opens smtplib connections without a timeout; a silent server must not hang cron."""
+    previous = socket.getdefaulttimeout()
+    socket.setdefaulttimeout(seconds)
+    try:
+        yield
+    finally:
+        socket.setdefaulttimeout(previous)
+
+
 def send_due(now: datetime | None = None, limit: int = 200) -> tuple[int, int]:
     """Send what is due; return (sent, failed). Each mail commits on its own."""
-    now = now or utcnow()
+    with _socket_timeout(current_app.config["MAIL_TIMEOUT"]):
+        return _send_due(now or utcnow(), limit)
+
+
+def _send_due(now: datetime, limit: int) -> tuple[int, int]:
     sent = failed = 0
     due_ids = db.session.scalars(
         sa.select(OutboxMail.id)

@@ -197,6 +197,7 @@ def _next_number(institution_id: int, year: int) -> str:
 
 
 def acknowledge(case: Case, user: User) -> None:
+    _require("acknowledge", case, user)  # before anything on the case changes
     now = utcnow()
     case.acknowledged_at = now
     case.feedback_due_on = feedback_due(now, case.institution.feedback_months)
@@ -231,12 +232,13 @@ def close(
         if duplicate_of.institution_id != case.institution_id:
             raise WorkflowError(_l("Geef het zaaknummer van de andere melding."), "duplicate_of")
         case.duplicate_of_id = duplicate_of.id
+    # The message first: every flush must see a consistent case (CHECK constraints).
+    closing = _add_message(case, Message.TO_STUDENT, message, user, is_feedback=True)
     now = utcnow()
     if case.acknowledged_at is None:
         case.acknowledged_at = now
     case.closed_at = now
     case.outcome = outcome
-    closing = _add_message(case, Message.TO_STUDENT, message, user, is_feedback=True)
     _move(case, "close", user, outcome=str(outcome), message_id=closing.id)
     notify.student_of_news(case)
 

@@ -14,6 +14,16 @@ PASSWORD = "correct horse battery staple"
 _seq = itertools.count(1)
 
 
+def _base36(n: int, width: int = 4) -> str:
+    """A unique 4-character code (1.6 million of them) for BRIN numbers."""
+    digits = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+    out = ""
+    for _ in range(width):
+        n, rest = divmod(n, 36)
+        out = digits[rest] + out
+    return out
+
+
 def make_adv(**fields) -> Adv:
     n = next(_seq)
     adv = Adv(
@@ -33,7 +43,7 @@ def make_institution(**fields) -> Institution:
     n = next(_seq)
     institution = Institution(
         name=fields.pop("name", f"Testcollege {n}"),
-        brin=fields.pop("brin", f"{n:02d}TT"[-4:]),
+        brin=fields.pop("brin", _base36(n)),
         slug=fields.pop("slug", f"testcollege-{n}"),
         city=fields.pop("city", "Utrecht"),
         adv=fields.pop("adv", None) or make_adv(),

@@ -1,5 +1,7 @@
-"""Initial schema: institutions, staff, the case with its grounds, wishes and
-messages, the learning-company register, the audit chain and the mail outbox.
+"""Initial schema.
+
+Institutions, staff, the case with its grounds, wishes and messages, the
+learning-company register, the audit chain and the mail outbox.
 
 Revision ID: 0001
 Revises:

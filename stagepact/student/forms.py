@@ -235,7 +235,8 @@ class ReportForm(FlaskForm):
 
     def to_report_data(self) -> ReportData:
         def text(field) -> str | None:
-            value = (field.data or "").strip()
+            # No keyboard types NUL, and PostgreSQL cannot store it in a text column.
+            value = (field.data or "").replace("\x00", "").strip()
             return value or None
 
         anonymous = self.anonymity.data == "anonymous"
@@ -266,13 +267,16 @@ class ReportForm(FlaskForm):
         )
 
 
+# One message for every code that opens nothing: empty, malformed or unknown alike.
+CODE_NOT_FOUND = _l(
+    "Met deze code kunnen we geen melding openen. Controleer de cijfers en probeer het opnieuw."
+)
+
+
 class ReceiptCodeForm(FlaskForm):
     code = StringField(
         _l("Je ontvangstcode"),
-        validators=[
-            DataRequired(_l("Vul je ontvangstcode in.")),
-            Length(max=64, message=_l("Deze code kennen we niet. Controleer de cijfers.")),
-        ],
+        validators=[DataRequired(CODE_NOT_FOUND), Length(max=64, message=CODE_NOT_FOUND)],
         render_kw={"inputmode": "numeric", "autocomplete": "off", "spellcheck": "false"},
     )
 

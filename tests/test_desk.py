@@ -1,0 +1,765 @@
+"""The handler's desk through the browser: login, the inbox, the case page and its forms."""
+
+from __future__ import annotations
+
+import html as html_lib
+import re
+from datetime import date, datetime
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+import sqlalchemy as sa
+from flask import g
+from flask.testing import FlaskClient
+
+from stagepact import workflow
+from stagepact.extensions import db
+from stagepact.models import AuditEvent, Case, Message, OutboxMail
+from stagepact.vocab import Channel, Outcome, Role, Status
+from tests.factories import PASSWORD, make_case, make_company, make_institution, make_user
+
+S = Status
+
+
+def _count(model, *where) -> int:
+    return db.session.scalar(sa.select(sa.func.count()).select_from(model).where(*where))
+
+
+def _events(action: str, **where) -> list[AuditEvent]:
+    query = sa.select(AuditEvent).where(AuditEvent.action == action)
+    for column, value in where.items():
+        query = query.where(getattr(AuditEvent, column) == value)
+    return db.session.scalars(query.order_by(AuditEvent.id)).all()
+
+
+def _fresh(case: Case) -> Case:
+    db.session.expire_all()
+    return db.session.get(Case, case.id)
+
+
+def _text(response) -> str:
+    return response.get_data(as_text=True)
+
+
+class FreshGlobalsClient(FlaskClient):
+    """A browser whose every request starts with empty `g`, as on a real server.
+
+    The tests run inside one app context, which the test client's requests reuse.
+    Without this, Flask-Login's cached user and Flask-WTF's cached CSRF token would
+    leak from one request into the next: a second browser would appear logged in,
+    and a CSRF token would outlive the `session.clear()` of a login.
+    """
+
+    def open(self, *args, **kwargs):
+        g.__dict__.clear()
+        return super().open(*args, **kwargs)
+
+
+@pytest.fixture
+def client(app):
+    return FreshGlobalsClient(app, app.response_class, use_cookies=True)
+
+
+def _fresh_user(user):
+    db.session.expire_all()
+    return db.session.get(type(user), user.id)
+
+
+# --- Login and logout ---------------------------------------------------------------------
+
+
+def test_handler_logs_in_and_lands_on_the_inbox(client, auth):
+    handler = make_user(Role.HANDLER)
+
+    response = auth.login(handler)
+
+    assert response.status_code == 302
+    assert urlsplit(response.headers["Location"]).path == "/behandelen/"
+    assert client.get("/behandelen/").status_code == 200
+    assert [e.actor_id for e in _events("auth.login")] == [handler.id]
+    assert _events("auth.login_failed") == []
+    assert _fresh_user(handler).last_login_at is not None
+
+
+def test_login_ignores_capitals_in_the_email_address(client):
+    handler = make_user(Role.HANDLER, email="anna.jansen@example.org")
+    db.session.commit()
+    response = client.post(
+        "/inloggen", data={"email": "  Anna.Jansen@Example.org ", "password": PASSWORD}
+    )
+    assert response.status_code == 302
+    assert [e.actor_id for e in _events("auth.login")] == [handler.id]
+
+
+def _login_error(page: str) -> str:
+    match = re.search(r'<div class="error-summary" role="alert".*?</div>', page, re.S)
+    assert match, "the page explains that the login failed"
+    return match.group(0)
+
+
+def test_a_failed_login_says_the_same_for_an_unknown_email_and_a_wrong_password(client):
+    handler = make_user(Role.HANDLER, email="bekend@example.org")
+    db.session.commit()
+
+    unknown = client.post("/inloggen", data={"email": "onbekend@example.org", "password": PASSWORD})
+    wrong = client.post("/inloggen", data={"email": "bekend@example.org", "password": "fout"})
+
+    assert unknown.status_code == wrong.status_code == 401
+    assert _login_error(_text(unknown)) == _login_error(_text(wrong))
+    assert "Het e-mailadres of het wachtwoord klopt niet." in _login_error(_text(wrong))
+    # Apart from the address typed, the two pages are the same.
+    assert _text(unknown).replace("onbekend@", "X@") == _text(wrong).replace("bekend@", "X@")
+    failed = _events("auth.login_failed")
+    assert len(failed) == 2
+    assert {e.actor_type for e in failed} == {"anonymous"}
+    assert '"user_id": null' in failed[0].details
+    assert f'"user_id": {handler.id}' in failed[1].details
+    assert _events("auth.login") == []
+    assert client.get("/behandelen/").status_code == 302
+
+
+def test_a_disabled_account_cannot_log_in(client, auth):
+    handler = make_user(Role.HANDLER, active=False)
+
+    response = auth.login(handler)
+
+    assert response.status_code == 401
+    assert "Het e-mailadres of het wachtwoord klopt niet." in _text(response)
+    assert _events("auth.login") == []
+    assert len(_events("auth.login_failed")) == 1
+    assert urlsplit(client.get("/behandelen/").headers["Location"]).path == "/inloggen"
+
+
+def test_a_handler_disabled_during_their_session_loses_the_desk(client, auth):
+    handler = make_user(Role.HANDLER)
+    auth.login(handler)
+    assert client.get("/behandelen/").status_code == 200
+
+    handler.active = False
+    db.session.commit()
+
+    response = client.get("/behandelen/")
+    assert response.status_code == 302
+    assert urlsplit(response.headers["Location"]).path == "/inloggen"
+
+
+def test_logging_out_needs_a_post(client, auth):
+    handler = make_user(Role.HANDLER)
+    auth.login(handler)
+
+    assert client.get("/uitloggen").status_code == 405
+    assert client.get("/behandelen/").status_code == 200  # still logged in
+    assert _events("auth.logout") == []
+
+    response = client.post("/uitloggen")
+    assert response.status_code == 302
+    assert urlsplit(response.headers["Location"]).path == "/inloggen"
+    assert client.get("/behandelen/").status_code == 302
+    assert [e.actor_id for e in _events("auth.logout")] == [handler.id]
+
+
+# --- The inbox ----------------------------------------------------------------------------
+
+
+def _listed(response) -> list[int]:
+    assert response.status_code == 200
+    return [int(i) for i in re.findall(r'href="/behandelen/zaken/(\d+)"', _text(response))]
+
+
+@pytest.fixture
+def inbox_cases():
+    """Five cases of one institution, each a different answer to the filters."""
+    institution = make_institution()
+    handler = make_user(Role.HANDLER, institution)
+    colleague = make_user(Role.HANDLER, institution)
+
+    def case(submitted_at):
+        made = make_case(institution)[0]
+        made.submitted_at = submitted_at
+        return made
+
+    new = case(datetime(2026, 3, 2, 10, 0))
+    new.ack_due_on = date(2026, 3, 9)  # long past: overdue
+    triage = case(datetime(2026, 3, 10, 10, 0))
+    workflow.acknowledge(triage, handler)
+    # 23:30 UTC on 10 March is 11 March in the Netherlands.
+    late_follow_up = case(datetime(2026, 3, 10, 23, 30))
+    workflow.acknowledge(late_follow_up, colleague)
+    workflow.start_follow_up(late_follow_up, colleague)
+    late_follow_up.feedback_due_on = date(2026, 4, 1)  # past, no feedback yet: overdue
+    fed_back = case(datetime(2026, 3, 20, 10, 0))
+    workflow.acknowledge(fed_back, handler)
+    workflow.start_follow_up(fed_back, handler)
+    workflow.send_message(fed_back, handler, "Dit hebben we gedaan.", is_feedback=True)
+    fed_back.feedback_due_on = date(2026, 4, 1)  # past, but feedback was given
+    closed = case(datetime(2026, 3, 25, 10, 0))
+    workflow.acknowledge(closed, handler)
+    workflow.close(closed, handler, Outcome.OUT_OF_SCOPE, "Hoort bij een andere school.")
+    db.session.commit()
+    return handler, {
+        "new": new,
+        "triage": triage,
+        "late_follow_up": late_follow_up,
+        "fed_back": fed_back,
+        "closed": closed,
+    }
+
+
+OPEN_CASES = {"new", "triage", "late_follow_up", "fed_back"}
+ALL_CASES = OPEN_CASES | {"closed"}
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ({}, OPEN_CASES),
+        ({"status": "open"}, OPEN_CASES),
+        ({"status": "all"}, ALL_CASES),
+        ({"status": "new"}, {"new"}),
+        ({"status": "triage"}, {"triage"}),
+        ({"status": "follow_up"}, {"late_follow_up", "fed_back"}),
+        ({"status": "referred"}, set()),
+        ({"status": "closed"}, {"closed"}),
+        ({"mine": "y"}, {"triage", "fed_back"}),
+        ({"mine": "y", "status": "all"}, {"triage", "fed_back", "closed"}),
+        ({"overdue": "y"}, {"new", "late_follow_up"}),
+        (
+            {"status": "all", "submitted_from": "2026-03-05", "submitted_to": "2026-03-10"},
+            {"triage"},
+        ),
+        (
+            {"status": "all", "submitted_from": "2026-03-11"},
+            {"late_follow_up", "fed_back", "closed"},
+        ),
+        ({"status": "all", "submitted_to": "2026-03-10"}, {"new", "triage"}),
+        ({"status": "all", "number": "%"}, set()),
+    ],
+    ids=lambda v: "&".join(f"{k}={x}" for k, x in v.items()) if isinstance(v, dict) else None,
+)
+def test_inbox_filters_show_exactly_the_matching_cases(client, auth, inbox_cases, query, expected):
+    handler, cases = inbox_cases
+    auth.login(handler)
+    listed = _listed(client.get("/behandelen/", query_string=query))
+    assert sorted(listed) == sorted(cases[name].id for name in expected)
+
+
+def test_inbox_finds_a_case_by_its_number(client, auth, inbox_cases):
+    handler, cases = inbox_cases
+    auth.login(handler)
+    for name in ("new", "closed"):
+        number = cases[name].number
+        listed = _listed(
+            client.get("/behandelen/", query_string={"status": "all", "number": number})
+        )
+        assert listed == [cases[name].id]
+
+
+def test_inbox_lists_newest_first_and_pages_through_all_cases(client, auth):
+    institution = make_institution()
+    handler = make_user(Role.HANDLER, institution)
+    ids_newest_first = []
+    for day in range(1, 6):
+        case = make_case(institution)[0]
+        case.submitted_at = datetime(2026, 2, day, 12, 0)
+        ids_newest_first.insert(0, case.id)
+    db.session.commit()
+    auth.login(handler)
+
+    pages = [
+        _listed(client.get("/behandelen/", query_string={"per_page": 2, "page": n}))
+        for n in (1, 2, 3)
+    ]
+    assert pages == [ids_newest_first[0:2], ids_newest_first[2:4], ids_newest_first[4:5]]
+
+    first = _text(client.get("/behandelen/", query_string={"per_page": 2, "status": "new"}))
+    assert "Pagina 1 van 3" in first
+    next_link = html_lib.unescape(re.search(r'href="([^"]+)" rel="next"', first).group(1))
+    assert parse_qs(urlsplit(next_link).query) == {
+        "page": ["2"],
+        "per_page": ["2"],
+        "status": ["new"],
+    }
+
+    beyond = client.get("/behandelen/", query_string={"per_page": 2, "page": 4})
+    assert beyond.status_code == 200
+    assert _listed(beyond) == []
+
+
+def test_inbox_survives_nonsense_in_its_filters(client, auth, inbox_cases):
+    handler, cases = inbox_cases
+    auth.login(handler)
+
+    response = client.get(
+        "/behandelen/?submitted_from=notadate&page=abc&per_page=-5&status=bogus&submitted_to=31-31-2026"
+    )
+
+    assert response.status_code == 200
+    page = _text(response)
+    assert _field_error(page, "submitted_from") == "Ongeldige datum."
+    assert _field_error(page, "submitted_to") == "Ongeldige datum."
+    assert re.search(r'id="submitted_from"[^>]*value="notadate"', page)
+    assert re.search(r'id="submitted_to"[^>]*value="31-31-2026"', page)
+    assert sorted(_listed(response)) == sorted(cases[name].id for name in OPEN_CASES)
+
+    huge = client.get("/behandelen/", query_string={"per_page": 10**9, "page": 10**9})
+    assert huge.status_code == 200 and _listed(huge) == []
+
+
+# --- The case page ------------------------------------------------------------------------
+
+
+def _case_in(status: Status, institution=None):
+    institution = institution or make_institution()
+    handler = make_user(Role.HANDLER, institution)
+    case = make_case(institution, consent_adv=True)[0]
+    case.company_id = make_company().id
+    if status != S.NEW:
+        workflow.acknowledge(case, handler)
+    if status == S.REFERRED:
+        workflow._move(case, "refer", handler)  # no desk screen yet
+    elif status == S.ESCALATED:
+        workflow._move(case, "escalate", handler)  # no desk screen yet
+    elif status in (S.FOLLOW_UP, S.CLOSED):
+        workflow.start_follow_up(case, handler)
+    if status == S.CLOSED:
+        workflow.close(case, handler, Outcome.RESOLVED, "Samen opgelost.")
+    db.session.commit()
+    return case, handler
+
+
+def test_opening_a_case_is_written_to_the_audit_trail(client, auth):
+    case, handler = _case_in(S.NEW)
+    auth.login(handler)
+
+    page = client.get(f"/behandelen/zaken/{case.id}")
+    assert page.status_code == 200
+    assert case.narrative in _text(page)
+    client.get(f"/behandelen/zaken/{case.id}")
+
+    viewed = _events("case.viewed", case_id=case.id)
+    assert [(e.actor_type, e.actor_id) for e in viewed] == [("user", handler.id)] * 2
+
+
+# The buttons of the case page, and which of them each state shows (written out by hand).
+BUTTONS = {
+    "acknowledge": "Ontvangst bevestigen",
+    "start_follow_up": "Opvolging starten",
+    "close": "Melding afsluiten",
+    "reopen": "Melding heropenen",
+    "assign": "Toewijzen",
+    "message": "Bericht versturen",
+    "note": "Notitie opslaan",
+}
+ON_THE_PAGE = {
+    S.NEW: {"acknowledge", "close", "assign", "message", "note"},
+    S.TRIAGE: {"start_follow_up", "close", "assign", "message", "note"},
+    S.FOLLOW_UP: {"close", "assign", "message", "note"},
+    S.REFERRED: {"close", "assign", "message", "note"},
+    S.ESCALATED: {"close", "assign", "message", "note"},
+    S.CLOSED: {"reopen", "note"},
+}
+ROUTES = {
+    "acknowledge": "bevestigen",
+    "start_follow_up": "opvolgen",
+    "close": "afsluiten",
+    "reopen": "heropenen",
+    "assign": "toewijzen",
+    "message": "bericht",
+    "note": "notitie",
+}
+
+
+def _buttons(page: str) -> set[str]:
+    labels = {label.strip() for label in re.findall(r"<button[^>]*>([^<]*)</button>", page)}
+    return {action for action, label in BUTTONS.items() if label in labels}
+
+
+def _form_actions(page: str) -> set[str]:
+    return set(re.findall(r'<form method="post" action="/behandelen/zaken/\d+/([a-z-]+)"', page))
+
+
+@pytest.mark.parametrize("status", list(Status))
+def test_case_page_shows_only_the_buttons_the_state_allows(client, auth, status):
+    case, handler = _case_in(status)
+    auth.login(handler)
+
+    page = _text(client.get(f"/behandelen/zaken/{case.id}"))
+
+    assert _buttons(page) == ON_THE_PAGE[status]
+    assert _form_actions(page) == {ROUTES[action] for action in ON_THE_PAGE[status]}
+
+
+def _state(case: Case) -> dict:
+    fresh = _fresh(case)
+    return {
+        "status": fresh.status,
+        "outcome": fresh.outcome,
+        "closed_at": fresh.closed_at,
+        "assigned_to": fresh.assigned_to_id,
+        "feedback_at": fresh.feedback_at,
+        "messages": _count(Message, Message.case_id == case.id),
+        "audit events": _count(AuditEvent),
+        "mails": _count(OutboxMail),
+    }
+
+
+def _valid_form(action: str, colleague_id: int) -> dict:
+    return {
+        "close": {"outcome": str(Outcome.OUT_OF_SCOPE), "message": "Wij sluiten af."},
+        "reopen": {"reason": "De student belde opnieuw."},
+        "assign": {"assignee": str(colleague_id)},
+        "message": {"body": "Kun je langskomen?"},
+        "note": {"body": "Bedrijf gebeld."},
+    }.get(action, {})
+
+
+@pytest.mark.parametrize(
+    ("status", "action"),
+    [
+        (status, action)
+        for status in Status
+        for action in BUTTONS
+        if action not in ON_THE_PAGE[status]
+    ],
+)
+def test_a_step_the_state_does_not_allow_is_refused_with_409_and_changes_nothing(
+    client, auth, status, action
+):
+    case, handler = _case_in(status)
+    colleague = make_user(Role.HANDLER, case.institution)
+    db.session.commit()
+    auth.login(handler)
+    before = _state(case)
+
+    response = client.post(
+        f"/behandelen/zaken/{case.id}/{ROUTES[action]}", data=_valid_form(action, colleague.id)
+    )
+
+    assert response.status_code == 409
+    assert "Deze stap kan nu niet bij deze melding." in _text(response)
+    assert _state(case) == before
+
+
+def test_handler_takes_a_case_through_every_form_on_its_page(client, auth):
+    case, handler = _case_in(S.NEW)
+    case.notify_email = "student@example.org"
+    colleague = make_user(Role.HANDLER, case.institution)
+    db.session.commit()
+    auth.login(handler)
+    url = f"/behandelen/zaken/{case.id}"
+
+    def submit(route, data=None):
+        page = _text(client.get(url))
+        assert route in _form_actions(page), f"the page has no form for {route}"
+        response = client.post(f"{url}/{route}", data=data or {})
+        assert response.status_code == 302, _text(response)
+        assert response.headers["Location"].endswith(url)
+        return _fresh(case)
+
+    assert submit("bevestigen").status == S.TRIAGE
+    assert submit("opvolgen").status == S.FOLLOW_UP
+    assert submit("toewijzen", {"assignee": str(colleague.id)}).assigned_to_id == colleague.id
+    assert submit("toewijzen", {"assignee": ""}).assigned_to_id is None
+    after_message = submit("bericht", {"body": "Wij bellen je morgen.", "is_feedback": "y"})
+    assert after_message.feedback_at is not None
+    assert after_message.messages[-1].body == "Wij bellen je morgen."
+    assert submit("notitie", {"body": "Alleen voor ons."}).messages[-1].kind == Message.NOTE
+    closed = submit("afsluiten", {"outcome": "resolved", "message": "Fijn dat het is opgelost."})
+    assert (closed.status, closed.outcome) == (S.CLOSED, Outcome.RESOLVED)
+    reopened = submit("heropenen", {"reason": "De student meldde zich opnieuw."})
+    assert (reopened.status, reopened.outcome) == (S.FOLLOW_UP, None)
+
+    page = _text(client.get(url))
+    for shown in ("Wij bellen je morgen.", "Alleen voor ons.", "Fijn dat het is opgelost."):
+        assert shown in page
+
+
+def test_handler_closes_a_duplicate_by_the_number_of_the_original(client, auth):
+    case, handler = _case_in(S.TRIAGE)
+    original = make_case(case.institution)[0]
+    db.session.commit()
+    auth.login(handler)
+
+    response = client.post(
+        f"/behandelen/zaken/{case.id}/afsluiten",
+        data={"outcome": "duplicate", "duplicate_of": f" {original.number} ", "message": "Dubbel."},
+    )
+
+    assert response.status_code == 302
+    closed = _fresh(case)
+    assert (closed.outcome, closed.duplicate_of_id) == (Outcome.DUPLICATE, original.id)
+
+
+# --- Bad input on every form ----------------------------------------------------------------
+
+
+def _field_error(page: str, field_id: str) -> str:
+    match = re.search(rf'<p class="field-error" id="{field_id}-error">(.*?)</p>', page, re.S)
+    assert match, f"no error next to {field_id}"
+    return re.sub(r"<[^>]+>|\s+", " ", match.group(1)).replace("Fout:", "").strip()
+
+
+def _form_html(page: str, route: str) -> str:
+    match = re.search(rf'action="/behandelen/zaken/\d+/{route}".*?</form>', page, re.S)
+    assert match, f"no {route} form on the page"
+    return match.group(0)
+
+
+def _post_bad(client, case, route, data):
+    response = client.post(f"/behandelen/zaken/{case.id}/{route}", data=data)
+    assert response.status_code == 422, response.status_code
+    return _text(response)
+
+
+def test_closing_without_a_message_says_so_and_keeps_the_choices(client, auth):
+    case, handler = _case_in(S.TRIAGE)
+    auth.login(handler)
+    before = _state(case)
+
+    page = _post_bad(client, case, "afsluiten", {"outcome": "out_of_scope", "message": "  "})
+
+    form = _form_html(page, "afsluiten")
+    assert _field_error(form, "message") == "Schrijf een afsluitend bericht voor de student."
+    assert re.search(r'<option selected value="out_of_scope">', form)
+    assert _state(case) == before
+
+
+def test_closing_without_an_outcome_says_so_and_keeps_the_message(client, auth):
+    case, handler = _case_in(S.FOLLOW_UP)
+    auth.login(handler)
+    before = _state(case)
+
+    page = _post_bad(
+        client, case, "afsluiten", {"outcome": "", "message": "Mijn getypte afsluiting"}
+    )
+
+    form = _form_html(page, "afsluiten")
+    assert _field_error(form, "outcome") == "Kies een uitkomst."
+    assert "Mijn getypte afsluiting" in form
+    assert _state(case) == before
+
+
+def test_closing_with_an_outcome_the_state_does_not_allow_says_so(client, auth):
+    case, handler = _case_in(S.NEW)
+    auth.login(handler)
+    before = _state(case)
+
+    page = _post_bad(client, case, "afsluiten", {"outcome": "resolved", "message": "Opgelost"})
+
+    form = _form_html(page, "afsluiten")
+    assert _field_error(form, "outcome")
+    assert "Opgelost" in form
+    assert _state(case) == before
+
+
+@pytest.mark.parametrize("number", ["2099-9999", "other_institution"])
+def test_closing_as_duplicate_of_an_unknown_number_says_so_and_keeps_what_was_typed(
+    client, auth, number
+):
+    case, handler = _case_in(S.TRIAGE)
+    if number == "other_institution":
+        elsewhere = make_institution()
+        number = [make_case(elsewhere)[0] for _ in range(3)][-1].number  # not a number here
+    db.session.commit()
+    auth.login(handler)
+    before = _state(case)
+
+    page = _post_bad(
+        client,
+        case,
+        "afsluiten",
+        {"outcome": "duplicate", "duplicate_of": number, "message": "Dit is dubbel gemeld"},
+    )
+
+    form = _form_html(page, "afsluiten")
+    assert _field_error(form, "duplicate_of") == "Geef het zaaknummer van de andere melding."
+    assert f'value="{number}"' in form
+    assert "Dit is dubbel gemeld" in form
+    assert _state(case) == before
+
+
+def test_reopening_without_a_reason_says_so(client, auth):
+    case, handler = _case_in(S.CLOSED)
+    auth.login(handler)
+    before = _state(case)
+
+    page = _post_bad(client, case, "heropenen", {"reason": "   "})
+
+    assert _field_error(_form_html(page, "heropenen"), "reason") == (
+        "Geef een reden om de melding te heropenen."
+    )
+    assert _state(case) == before
+
+
+@pytest.mark.parametrize(
+    ("route", "expected"),
+    [("bericht", "Schrijf een bericht."), ("notitie", "Schrijf een notitie.")],
+)
+def test_an_empty_message_or_note_says_so_next_to_its_own_field(client, auth, route, expected):
+    case, handler = _case_in(S.FOLLOW_UP)
+    auth.login(handler)
+    before = _state(case)
+
+    page = _post_bad(client, case, route, {"body": ""})
+
+    assert _field_error(_form_html(page, route), "body") == expected
+    other = "notitie" if route == "bericht" else "bericht"
+    assert 'class="field-error"' not in _form_html(page, other)
+    assert _state(case) == before
+
+
+def test_a_message_that_is_too_long_is_refused_and_kept(client, auth):
+    case, handler = _case_in(S.FOLLOW_UP)
+    auth.login(handler)
+    before = _state(case)
+    typed = ("Een heel lang verhaal. " * 1400)[:30000]
+
+    page = _post_bad(client, case, "bericht", {"body": typed})
+
+    form = _form_html(page, "bericht")
+    assert _field_error(form, "body") == "Dit bericht is te lang."
+    assert typed in form
+    assert _state(case) == before
+
+
+def test_assigning_to_an_unknown_id_is_refused(client, auth):
+    case, handler = _case_in(S.TRIAGE)
+    auth.login(handler)
+    before = _state(case)
+
+    page = _post_bad(client, case, "toewijzen", {"assignee": "987654"})
+
+    assert _field_error(_form_html(page, "toewijzen"), "assignee")
+    assert "Kies een behandelaar." in page
+    assert _state(case) == before
+
+
+# --- Entering a report on a student's behalf ------------------------------------------------
+
+INTAKE = {
+    "narrative": "De student belde: het bedrijf wilde geen stagiair met een hoofddoek.",
+    "reporter_role": "self",
+    "anonymity": "anonymous",
+    "contact_preference": "none",
+    "grounds": ["religion"],
+    "phase": "application",
+}
+
+
+@pytest.mark.parametrize("channel", [Channel.PHONE, Channel.VISIT, Channel.MAIL])
+def test_handler_enters_a_report_for_a_student_who_then_follows_it_with_the_code(
+    app, client, auth, channel
+):
+    institution = make_institution()
+    handler = make_user(Role.HANDLER, institution)
+    auth.login(handler)
+
+    response = client.post("/behandelen/melding-invoeren", data={**INTAKE, "channel": channel})
+
+    assert response.status_code == 302
+    case = db.session.scalar(sa.select(Case))
+    assert (case.channel, case.entered_by_id, case.status) == (channel, handler.id, S.NEW)
+    assert case.institution_id == institution.id
+    assert case.narrative == INTAKE["narrative"]
+    receipt_url = urlsplit(response.headers["Location"]).path
+    assert receipt_url == f"/behandelen/melding-invoeren/{case.id}/code"
+    receipt = _text(client.get(receipt_url))
+    code = re.search(r'class="receipt-code">([\d ]+)<', receipt).group(1)
+    assert re.fullmatch(r"\d{4} \d{4} \d{4} \d{4}", code)
+    assert code not in _text(client.get(receipt_url))  # shown once
+
+    student = FreshGlobalsClient(app, app.response_class, use_cookies=True)
+    opened = student.post("/volgen", data={"code": code})
+    assert opened.status_code == 302
+    assert urlsplit(opened.headers["Location"]).path == "/volgen/melding"
+    page = _text(student.get("/volgen/melding"))
+    assert "Je melding is binnen" in page
+    assert institution.name in page
+
+
+def test_entering_a_report_without_a_story_says_so_and_keeps_what_was_typed(client, auth):
+    handler = make_user(Role.HANDLER)
+    auth.login(handler)
+
+    response = client.post(
+        "/behandelen/melding-invoeren",
+        data={**INTAKE, "narrative": " ", "channel": "visit", "programme": "Zorg en welzijn"},
+    )
+
+    assert response.status_code == 422
+    page = _text(response)
+    assert _field_error(page, "narrative")
+    assert 'value="Zorg en welzijn"' in page
+    assert re.search(r'<option selected value="visit">', page)
+    assert _count(Case) == 0
+
+
+def test_entering_a_report_as_if_from_the_web_form_is_refused(client, auth):
+    handler = make_user(Role.HANDLER)
+    auth.login(handler)
+
+    response = client.post("/behandelen/melding-invoeren", data={**INTAKE, "channel": "web"})
+
+    assert response.status_code == 422
+    assert _field_error(_text(response), "channel")
+    assert INTAKE["narrative"] in _text(response)
+    assert _count(Case) == 0
+
+
+# --- CSRF ---------------------------------------------------------------------------------------
+
+
+def _token(page: str) -> str:
+    return re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
+
+
+def _login_with_token(client, user) -> None:
+    db.session.commit()
+    token = _token(_text(client.get("/inloggen")))
+    response = client.post(
+        "/inloggen", data={"email": user.email, "password": PASSWORD, "csrf_token": token}
+    )
+    assert response.status_code == 302
+
+
+def test_every_desk_form_and_logout_is_refused_without_a_csrf_token(app, client, csrf_enabled):
+    new_case, handler = _case_in(S.NEW)
+    closed_case, _other = _case_in(S.CLOSED, institution=new_case.institution)
+    colleague = make_user(Role.HANDLER, new_case.institution)
+    _login_with_token(client, handler)
+    before = {case.id: _state(case) for case in (new_case, closed_case)}
+    cases_before = _count(Case)
+
+    adapter = app.url_map.bind("meldpunt.test")
+    posts = []
+    for rule in app.url_map.iter_rules():
+        if "POST" not in rule.methods:
+            continue
+        if rule.endpoint.startswith("desk."):
+            for case in (new_case, closed_case) if "case_id" in rule.arguments else (None,):
+                values = {"case_id": case.id} if case else {}
+                posts.append(adapter.build(rule.endpoint, values, method="POST"))
+    posts.append("/uitloggen")
+    assert len(posts) > 10
+
+    data = {
+        **INTAKE,
+        "channel": "phone",
+        "outcome": "out_of_scope",
+        "message": "Afgesloten.",
+        "reason": "Opnieuw.",
+        "assignee": str(colleague.id),
+        "body": "Hallo.",
+    }
+    answers = {url: client.post(url, data=data).status_code for url in posts}
+
+    assert {url: code for url, code in answers.items() if code != 400} == {}
+    assert {case.id: _state(case) for case in (new_case, closed_case)} == before
+    assert _count(Case) == cases_before
+    assert client.get("/behandelen/").status_code == 200  # the logout was refused too
+
+    # The same step with the page's token goes through.
+    token = _token(_text(client.get(f"/behandelen/zaken/{new_case.id}")))
+    done = client.post(f"/behandelen/zaken/{new_case.id}/bevestigen", data={"csrf_token": token})
+    assert done.status_code == 302
+    assert _fresh(new_case).status == S.TRIAGE

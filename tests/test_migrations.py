@@ -1,0 +1,170 @@
+"""The Alembic migrations build the schema the models describe, and every one reverses.
+
+Each test migrates its own throwaway database: a file in tmp_path on SQLite,
+or, when DATABASE_URL points at PostgreSQL, a scratch database created next to
+the test database on the same server and dropped afterwards. The session's
+test database is never touched.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.config import Config
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy.pool import NullPool
+
+from stagepact.extensions import db
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _is_postgresql(url: str) -> bool:
+    return url.startswith("postgresql")
+
+
+def _engine(url: str) -> sa.Engine:
+    return sa.create_engine(url, poolclass=NullPool)
+
+
+@pytest.fixture
+def new_database(tmp_path) -> Iterator[Callable[[], str]]:
+    """A factory of fresh, empty databases of the kind the test run uses."""
+    server_url = os.environ.get("DATABASE_URL", "")
+    created: list[str] = []
+
+    def make() -> str:
+        name = f"stagepact_migrations_{uuid.uuid4().hex[:12]}"
+        if not _is_postgresql(server_url):
+            return f"sqlite:///{tmp_path / f'{name}.sqlite'}"
+        with _admin_engine(server_url).connect() as conn:
+            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+        created.append(name)
+        return sa.make_url(server_url).set(database=name).render_as_string(hide_password=False)
+
+    yield make
+
+    for name in created:
+        with _admin_engine(server_url).connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+def _admin_engine(server_url: str) -> sa.Engine:
+    """The server's maintenance database, outside any transaction (CREATE DATABASE needs it)."""
+    admin_url = sa.make_url(server_url).set(database="postgres")
+    return sa.create_engine(admin_url, isolation_level="AUTOCOMMIT", poolclass=NullPool)
+
+
+def alembic_config(database_url: str) -> Config:
+    """The project's alembic.ini, pointed at `database_url` through env.py's override."""
+    config = Config(str(ROOT / "alembic.ini"))
+    config.set_main_option("script_location", str(ROOT / "migrations"))
+    config.attributes["database_url"] = database_url
+    config.attributes["configure_logger"] = False  # leave pytest's logging alone
+    return config
+
+
+def current_revision(database_url: str) -> str | None:
+    engine = _engine(database_url)
+    try:
+        with engine.connect() as conn:
+            return MigrationContext.configure(conn).get_current_revision()
+    finally:
+        engine.dispose()
+
+
+def table_names(database_url: str) -> set[str]:
+    engine = _engine(database_url)
+    try:
+        return set(sa.inspect(engine).get_table_names())
+    finally:
+        engine.dispose()
+
+
+def schema_differences(database_url: str) -> list:
+    engine = _engine(database_url)
+    try:
+        with engine.connect() as conn:
+            context = MigrationContext.configure(conn, opts={"compare_type": True})
+            return compare_metadata(context, db.metadata)
+    finally:
+        engine.dispose()
+
+
+def constraint_and_index_names(database_url: str) -> dict[str, set[str | None]]:
+    """Per table, the names of its primary key, foreign keys, unique and check
+    constraints and indexes, as the database reports them."""
+    engine = _engine(database_url)
+    try:
+        inspector = sa.inspect(engine)
+        names = {}
+        for table in inspector.get_table_names():
+            if table == "alembic_version":
+                continue
+            names[table] = {
+                inspector.get_pk_constraint(table)["name"],
+                *(fk["name"] for fk in inspector.get_foreign_keys(table)),
+                *(uq["name"] for uq in inspector.get_unique_constraints(table)),
+                *(ck["name"] for ck in inspector.get_check_constraints(table)),
+                *(ix["name"] for ix in inspector.get_indexes(table)),
+            }
+        return names
+    finally:
+        engine.dispose()
+
+
+def test_upgrade_to_head_builds_the_schema_of_the_models(new_database):
+    url = new_database()
+    command.upgrade(alembic_config(url), "head")
+
+    assert schema_differences(url) == []
+
+
+def test_migrated_schema_has_the_constraint_names_of_the_naming_convention(new_database):
+    migrated, created = new_database(), new_database()
+    command.upgrade(alembic_config(migrated), "head")
+    engine = _engine(created)
+    db.metadata.create_all(engine)
+    engine.dispose()
+
+    names = constraint_and_index_names(migrated)
+
+    assert names == constraint_and_index_names(created)
+    assert all(None not in found for found in names.values())
+    assert {
+        "pk_report_case",
+        "fk_report_case_institution_id_institution",
+        "uq_report_case_receipt_hash",
+        "ck_report_case_case_status",
+        "ck_report_case_closed_has_outcome",
+        "ix_report_case_inbox",
+    } <= names["report_case"]
+    assert "ck_user_account_role" in names["user_account"]
+
+
+def test_every_revision_goes_up_and_down_one_step_at_a_time(new_database):
+    url = new_database()
+    config = alembic_config(url)
+    revisions = list(reversed(list(ScriptDirectory.from_config(config).walk_revisions())))
+    assert revisions, "no migrations found"
+
+    for revision in revisions:
+        command.upgrade(config, revision.revision)
+        assert current_revision(url) == revision.revision
+        command.downgrade(config, "-1")
+        assert current_revision(url) == revision.down_revision
+        command.upgrade(config, revision.revision)
+        assert current_revision(url) == revision.revision
+
+    assert schema_differences(url) == []
+    command.downgrade(config, "base")
+    assert table_names(url) == {"alembic_version"}
+    assert current_revision(url) is None

@@ -1,0 +1,292 @@
+"""Receipt codes: random, shown once, stored only as a keyed hash, never in a URL or a mail."""
+
+from __future__ import annotations
+
+import re
+import secrets
+
+import pytest
+import sqlalchemy as sa
+
+from stagepact import workflow
+from stagepact.crypto import (
+    format_receipt_code,
+    hash_receipt_code,
+    new_receipt_code,
+    normalise_receipt_code,
+)
+from stagepact.extensions import db
+from stagepact.intake import find_case_by_code
+from stagepact.models import Case, OutboxMail
+from tests.factories import make_case, make_institution, make_user
+
+REPORT = {
+    "narrative": "De stagebegeleider zei dat ik met mijn accent niet aan de balie mocht.",
+    "reporter_role": "self",
+    "anonymity": "anonymous",
+    "contact_preference": "none",
+    "grounds": ["language"],
+}
+GENERIC_ERROR = "Met deze code kunnen we geen melding openen."
+
+
+def _code_on(html: str) -> str:
+    match = re.search(r'class="receipt-code"[^>]*>([\d ]+)<', html)
+    assert match, "the receipt page shows the code"
+    return match.group(1)
+
+
+def _field_error(html: str) -> str:
+    match = re.search(r'id="code-error"[^>]*>(.*?)</p>', html, re.S)
+    assert match, "the code field shows an error"
+    return re.sub(r"<[^>]+>", "", match.group(1)).replace("Fout:", "").strip()
+
+
+def _all_stored_text() -> str:
+    values = []
+    with db.engine.connect() as conn:
+        for table in sa.inspect(conn).get_table_names():
+            query = sa.text(f'SELECT * FROM "{table}"')  # noqa: S608 (names from the schema)
+            for row in conn.execute(query):
+                values.extend(str(value) for value in row)
+    return "\n".join(values)
+
+
+def _report(client, institution) -> str:
+    response = client.post(f"/meldpunt/{institution.slug}/melden", data=REPORT)
+    assert response.status_code == 302
+    return _code_on(client.get(response.headers["Location"]).get_data(as_text=True))
+
+
+# --- Making, showing and reading a code ------------------------------------------
+
+
+def test_new_code_is_sixteen_ascii_digits():
+    for _ in range(50):
+        code = new_receipt_code()
+        assert re.fullmatch(r"[0-9]{16}", code) and code.isascii()
+
+
+def test_new_code_comes_from_the_secrets_module(monkeypatch):
+    asked = []
+
+    def fake_randbelow(bound):
+        asked.append(bound)
+        return 42
+
+    monkeypatch.setattr(secrets, "randbelow", fake_randbelow)
+
+    assert new_receipt_code() == "0000000000000042"
+    assert asked == [10**16]
+
+
+def test_reported_case_gets_its_code_from_the_secrets_module(client, monkeypatch):
+    institution = make_institution()
+    db.session.commit()
+    monkeypatch.setattr(secrets, "randbelow", lambda bound: 7)
+
+    assert _report(client, institution) == "0000 0000 0000 0007"
+
+
+def test_a_thousand_codes_are_all_different():
+    codes = {new_receipt_code() for _ in range(1000)}
+    assert len(codes) == 1000
+
+
+def test_code_is_shown_in_groups_of_four():
+    assert format_receipt_code("1234567890123456") == "1234 5678 9012 3456"
+    assert format_receipt_code("0000000000000042") == "0000 0000 0000 0042"
+
+
+@pytest.mark.parametrize(
+    "typed",
+    [
+        "1234567890123456",
+        "1234 5678 9012 3456",
+        "1234-5678-9012-3456",
+        "  1234 5678 9012 3456  ",
+        "1234--5678  9012\t3456",
+        "1234.5678.9012.3456",
+    ],
+)
+def test_typed_code_may_have_spaces_and_dashes(typed):
+    assert normalise_receipt_code(typed) == "1234567890123456"
+
+
+@pytest.mark.parametrize(
+    "typed",
+    [
+        "",
+        "1234 5678 9012 345a",
+        "abcd efgh ijkl mnop",
+        "123456789012345",  # 15 digits
+        "12345678901234567",  # 17 digits
+        "1234 5678 9012 3456 7890",
+        "١٢٣٤٥٦٧٨٩٠١٢٣٤٥٦",  # Arabic-Indic digits
+        "1234 5678 9012 3456 ٧",  # sixteen ASCII digits and one Arabic-Indic
+        "１２３４５６７８９０１２３４５６",  # full-width digits
+        "1234 5678 9012 3456²",  # a superscript counts as a digit to str.isdigit
+        "1234+5678+9012+3456",
+    ],
+)
+def test_typed_code_with_letters_wrong_length_or_other_digits_is_refused(typed):
+    assert normalise_receipt_code(typed) is None
+
+
+def test_normalising_a_shown_code_gives_it_back():
+    for _ in range(20):
+        code = new_receipt_code()
+        assert normalise_receipt_code(format_receipt_code(code)) == code
+
+
+# --- Storing only a keyed hash --------------------------------------------------------
+
+
+def test_hash_is_deterministic_and_depends_on_the_code():
+    assert hash_receipt_code("1234567890123456") == hash_receipt_code("1234567890123456")
+    assert re.fullmatch(r"[0-9a-f]{64}", hash_receipt_code("1234567890123456"))
+    assert hash_receipt_code("1234567890123456") != hash_receipt_code("1234567890123457")
+
+
+def test_hash_depends_on_the_pepper(app, monkeypatch):
+    case, code = make_case()
+    db.session.commit()
+    with_test_pepper = hash_receipt_code(code)
+    assert case.receipt_hash == with_test_pepper
+    assert find_case_by_code(code) == case
+
+    monkeypatch.setitem(app.config, "RECEIPT_PEPPER", "another-pepper-entirely")
+
+    assert hash_receipt_code(code) != with_test_pepper
+    assert find_case_by_code(code) is None
+
+
+def test_plaintext_code_is_in_no_column_of_the_database(client):
+    institution = make_institution()
+    make_user(institution=institution)
+    db.session.commit()
+    shown = _report(client, institution)
+    code = shown.replace(" ", "")
+
+    stored = _all_stored_text()
+
+    assert db.session.scalar(sa.select(Case.receipt_hash)) in stored  # the scan sees the case
+    assert code not in stored
+    assert shown not in stored
+    assert code not in stored.replace(" ", "").replace("-", "")
+
+
+# --- Where the code goes, and where it never goes --------------------------------------
+
+
+def test_code_never_appears_in_a_url_or_in_mail(client):
+    institution = make_institution()
+    handler = make_user(institution=institution)
+    db.session.commit()
+    visited = []
+
+    def go(method, url, **kwargs):
+        response = getattr(client, method)(url, **kwargs)
+        visited.append(url)
+        location = response.headers.get("Location")
+        if location:
+            visited.append(location)
+        return response
+
+    go("get", f"/meldpunt/{institution.slug}")
+    go("get", f"/meldpunt/{institution.slug}/melden")
+    submitted = go("post", f"/meldpunt/{institution.slug}/melden", data=REPORT)
+    receipt_page = go("get", submitted.headers["Location"]).get_data(as_text=True)
+    shown = _code_on(receipt_page)
+    code = shown.replace(" ", "")
+    go("post", "/ontvangstbewijs", data={"notify_email": "student.code@voorbeeld.nl"})
+    go("get", "/volgen/melding")
+    go("post", "/volgen/stoppen")
+    opened = go("post", "/volgen", data={"code": shown})
+    assert opened.status_code == 302
+    case_page = go("get", opened.headers["Location"]).get_data(as_text=True)
+    go("post", "/volgen/melding/bericht", data={"body": "Nog iets."})
+
+    case = db.session.scalar(sa.select(Case))
+    workflow.acknowledge(case, handler)
+    workflow.send_message(case, handler, "We nemen contact op.")
+    db.session.commit()
+    go("post", "/volgen/melding/intrekken", data={"confirm": "y"})
+
+    assert len(visited) >= 15
+    for url in visited:
+        assert code not in url.replace("%20", "").replace("+", "").replace(" ", ""), url
+    links = re.findall(r'(?:href|action)="([^"]*)"', receipt_page + case_page)
+    assert links and not any(code in link.replace(" ", "") for link in links)
+
+    mails = db.session.scalars(sa.select(OutboxMail)).all()
+    recipients = {mail.recipient for mail in mails}
+    assert {"student.code@voorbeeld.nl", handler.email} <= recipients
+    for mail in mails:
+        for text in (mail.subject, mail.body):
+            compact = re.sub(r"[\s\-.]", "", text)
+            assert code not in compact, mail.purpose
+
+
+def test_receipt_page_shows_the_code_once(client):
+    institution = make_institution()
+    db.session.commit()
+    response = client.post(f"/meldpunt/{institution.slug}/melden", data=REPORT)
+
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    shown = _code_on(page)
+    code = shown.replace(" ", "")
+    assert page.count(shown) == 1
+    assert code not in page
+
+    again = client.get("/ontvangstbewijs").get_data(as_text=True)
+    assert shown not in again and code not in again
+    assert 'class="receipt-code"' not in again
+    assert shown not in client.get("/volgen/melding").get_data(as_text=True)
+
+
+def test_code_opens_its_case_whichever_meldpunt_the_student_came_through(client):
+    home = make_institution(name="Noorderpoort Testcollege")
+    other = make_institution(name="Zuiderzee Testcollege")
+    db.session.commit()
+    code = _report(client, other)
+    client.post("/volgen/stoppen")
+
+    client.get(f"/meldpunt/{home.slug}")
+    opened = client.post("/volgen", data={"code": code})
+
+    assert opened.status_code == 302
+    page = client.get("/volgen/melding").get_data(as_text=True)
+    assert "Zuiderzee Testcollege" in page
+    assert "Noorderpoort Testcollege" not in page
+
+
+@pytest.mark.parametrize(
+    "typed",
+    [
+        "",
+        "   ",
+        "1234 5678 9012 3456",  # well-formed, no such case
+        "0000-0000-0000-0000",
+        "12",
+        "abcd",
+        "1234567890123456789",
+        "١٢٣٤٥٦٧٨٩٠١٢٣٤٥٦",
+        "9" * 80,  # longer than the field allows
+        "<script>alert(1)</script>",
+    ],
+)
+def test_wrong_malformed_or_empty_code_gets_the_one_generic_error(client, typed):
+    institution = make_institution()
+    db.session.commit()
+    real_code = _report(client, institution)
+    client.post("/volgen/stoppen")
+    assert typed.replace(" ", "") != real_code.replace(" ", "")
+
+    response = client.post("/volgen", data={"code": typed})
+
+    assert response.status_code == 422
+    html = response.get_data(as_text=True)
+    assert _field_error(html).startswith(GENERIC_ERROR)
+    assert html.count('class="field-error"') == 1
+    assert client.get("/volgen/melding").status_code == 302  # nothing was opened
