@@ -1,8 +1,8 @@
 """Deadlines the meldpunt is held to, as calendar dates in the Netherlands.
 
-Acknowledgement: a number of working days after submission (weekends and
-Dutch public holidays do not count). Feedback: a number of months after the
-acknowledgement, the Dutch whistleblower law's measure.
+Acknowledgement: a number of working days after submission; weekends and the
+holidays of the Algemene termijnenwet (art. 3) do not count. Feedback: a number
+of months after the acknowledgement, the Dutch whistleblower law's measure.
 """
 
 from __future__ import annotations
@@ -12,18 +12,50 @@ from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
-import holidays
-
 AMSTERDAM = ZoneInfo("Europe/Amsterdam")
 
 
-@lru_cache(maxsize=32)
-def _dutch_holidays(year: int) -> holidays.HolidayBase:
-    return holidays.country_holidays("NL", years=year)
+def easter_sunday(year: int) -> date:
+    """Gregorian Easter (the anonymous algorithm of Meeus, Jones and Butcher)."""
+    a, b, c = year % 19, year // 100, year % 100
+    d, e = divmod(b, 4)
+    g = (8 * b + 13) // 25
+    h = (19 * a + b - d - g + 15) % 30
+    i, k = divmod(c, 4)
+    ell = (32 + 2 * e + 2 * i - h - k) % 7
+    m = (a + 11 * h + 22 * ell) // 451
+    month, day = divmod(h + ell - 7 * m + 114, 31)
+    return date(year, month, day + 1)
+
+
+@lru_cache(maxsize=64)
+def dutch_holidays(year: int) -> frozenset[date]:
+    """The general holidays of the Algemene termijnenwet, art. 3.
+
+    New Year's Day, Easter Monday, King's Day (27 April, or the 26th when the
+    27th is a Sunday), 5 May, Ascension Day, Whit Monday and both Christmas days.
+    Good Friday is not one of them.
+    """
+    easter = easter_sunday(year)
+    kings_day = date(year, 4, 27)
+    if kings_day.weekday() == 6:
+        kings_day = date(year, 4, 26)
+    return frozenset(
+        {
+            date(year, 1, 1),
+            easter + timedelta(days=1),
+            kings_day,
+            date(year, 5, 5),
+            easter + timedelta(days=39),
+            easter + timedelta(days=50),
+            date(year, 12, 25),
+            date(year, 12, 26),
+        }
+    )
 
 
 def is_working_day(day: date) -> bool:
-    return day.weekday() < 5 and day not in _dutch_holidays(day.year)
+    return day.weekday() < 5 and day not in dutch_holidays(day.year)
 
 
 def local_date(moment: datetime) -> date:

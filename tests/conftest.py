@@ -6,6 +6,8 @@ import os
 
 import pytest
 import sqlalchemy as sa
+from flask import g
+from flask.testing import FlaskClient
 
 from config import TestConfig
 from stagepact import create_app
@@ -18,6 +20,7 @@ def app():
     app = create_app(
         TestConfig, {"SQLALCHEMY_DATABASE_URI": os.environ.get("DATABASE_URL", "sqlite://")}
     )
+    app.test_client_class = FreshGlobalsClient
     with app.app_context():
         db.drop_all()
         db.create_all()
@@ -37,6 +40,20 @@ def _app_context(app):
             for table in reversed(db.metadata.sorted_tables):
                 conn.execute(table.delete())
         db.session.remove()
+
+
+class FreshGlobalsClient(FlaskClient):
+    """A browser whose every request starts with an empty `g`, as on a real server.
+
+    The tests run inside one app context, which the test client's requests reuse.
+    Without this, Flask-Login's cached user and Flask-WTF's cached CSRF token would
+    leak from one request into the next: a second browser would appear logged in,
+    and a CSRF token would outlive the `session.clear()` of a login.
+    """
+
+    def open(self, *args, **kwargs):
+        g.__dict__.clear()
+        return super().open(*args, **kwargs)
 
 
 @pytest.fixture

@@ -256,7 +256,7 @@ def test_audit_details_never_hold_the_narrative_names_emails_or_messages(client,
     client.post(f"/behandelen/zaken/{case.id}/bevestigen")
     client.post(f"/behandelen/zaken/{case.id}/opvolgen")
     client.post(f"/behandelen/zaken/{case.id}/bericht", data={"body": personal["handler_message"]})
-    client.post(f"/behandelen/zaken/{case.id}/notitie", data={"body": personal["note"]})
+    client.post(f"/behandelen/zaken/{case.id}/notitie", data={"note-body": personal["note"]})
     student.post("/volgen/melding/bericht", data={"body": personal["student_message"]})
     client.post(
         f"/behandelen/zaken/{case.id}/afsluiten",

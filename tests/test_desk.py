@@ -9,8 +9,6 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import sqlalchemy as sa
-from flask import g
-from flask.testing import FlaskClient
 
 from stagepact import workflow
 from stagepact.extensions import db
@@ -39,25 +37,6 @@ def _fresh(case: Case) -> Case:
 
 def _text(response) -> str:
     return response.get_data(as_text=True)
-
-
-class FreshGlobalsClient(FlaskClient):
-    """A browser whose every request starts with empty `g`, as on a real server.
-
-    The tests run inside one app context, which the test client's requests reuse.
-    Without this, Flask-Login's cached user and Flask-WTF's cached CSRF token would
-    leak from one request into the next: a second browser would appear logged in,
-    and a CSRF token would outlive the `session.clear()` of a login.
-    """
-
-    def open(self, *args, **kwargs):
-        g.__dict__.clear()
-        return super().open(*args, **kwargs)
-
-
-@pytest.fixture
-def client(app):
-    return FreshGlobalsClient(app, app.response_class, use_cookies=True)
 
 
 def _fresh_user(user):
@@ -234,7 +213,9 @@ ALL_CASES = OPEN_CASES | {"closed"}
         ({"status": "all", "submitted_to": "2026-03-10"}, {"new", "triage"}),
         ({"status": "all", "number": "%"}, set()),
     ],
-    ids=lambda v: "&".join(f"{k}={x}" for k, x in v.items()) if isinstance(v, dict) else None,
+    ids=lambda v: (
+        ("&".join(f"{k}={x}" for k, x in v.items()) or "no-filter") if isinstance(v, dict) else ""
+    ),
 )
 def test_inbox_filters_show_exactly_the_matching_cases(client, auth, inbox_cases, query, expected):
     handler, cases = inbox_cases
@@ -409,7 +390,7 @@ def _valid_form(action: str, colleague_id: int) -> dict:
         "reopen": {"reason": "De student belde opnieuw."},
         "assign": {"assignee": str(colleague_id)},
         "message": {"body": "Kun je langskomen?"},
-        "note": {"body": "Bedrijf gebeld."},
+        "note": {"note-body": "Bedrijf gebeld."},
     }.get(action, {})
 
 
@@ -463,7 +444,7 @@ def test_handler_takes_a_case_through_every_form_on_its_page(client, auth):
     after_message = submit("bericht", {"body": "Wij bellen je morgen.", "is_feedback": "y"})
     assert after_message.feedback_at is not None
     assert after_message.messages[-1].body == "Wij bellen je morgen."
-    assert submit("notitie", {"body": "Alleen voor ons."}).messages[-1].kind == Message.NOTE
+    assert submit("notitie", {"note-body": "Alleen voor ons."}).messages[-1].kind == Message.NOTE
     closed = submit("afsluiten", {"outcome": "resolved", "message": "Fijn dat het is opgelost."})
     assert (closed.status, closed.outcome) == (S.CLOSED, Outcome.RESOLVED)
     reopened = submit("heropenen", {"reason": "De student meldde zich opnieuw."})
@@ -592,17 +573,19 @@ def test_reopening_without_a_reason_says_so(client, auth):
 
 
 @pytest.mark.parametrize(
-    ("route", "expected"),
-    [("bericht", "Schrijf een bericht."), ("notitie", "Schrijf een notitie.")],
+    ("route", "field", "expected"),
+    [("bericht", "body", "Schrijf een bericht."), ("notitie", "note-body", "Schrijf een notitie.")],
 )
-def test_an_empty_message_or_note_says_so_next_to_its_own_field(client, auth, route, expected):
+def test_an_empty_message_or_note_says_so_next_to_its_own_field(
+    client, auth, route, field, expected
+):
     case, handler = _case_in(S.FOLLOW_UP)
     auth.login(handler)
     before = _state(case)
 
-    page = _post_bad(client, case, route, {"body": ""})
+    page = _post_bad(client, case, route, {field: ""})
 
-    assert _field_error(_form_html(page, route), "body") == expected
+    assert _field_error(_form_html(page, route), field) == expected
     other = "notitie" if route == "bericht" else "bericht"
     assert 'class="field-error"' not in _form_html(page, other)
     assert _state(case) == before
@@ -668,7 +651,7 @@ def test_handler_enters_a_report_for_a_student_who_then_follows_it_with_the_code
     assert re.fullmatch(r"\d{4} \d{4} \d{4} \d{4}", code)
     assert code not in _text(client.get(receipt_url))  # shown once
 
-    student = FreshGlobalsClient(app, app.response_class, use_cookies=True)
+    student = app.test_client()
     opened = student.post("/volgen", data={"code": code})
     assert opened.status_code == 302
     assert urlsplit(opened.headers["Location"]).path == "/volgen/melding"
@@ -763,3 +746,19 @@ def test_every_desk_form_and_logout_is_refused_without_a_csrf_token(app, client,
     done = client.post(f"/behandelen/zaken/{new_case.id}/bevestigen", data={"csrf_token": token})
     assert done.status_code == 302
     assert _fresh(new_case).status == S.TRIAGE
+
+
+def test_every_id_on_the_case_page_is_unique(app, client, auth):
+    case, handler = _case_in(S.FOLLOW_UP)
+    auth.login(handler)
+    app.config["WTF_CSRF_ENABLED"] = True  # the tokens render as they do in production
+    try:
+        response = client.get(f"/behandelen/zaken/{case.id}")
+    finally:
+        app.config["WTF_CSRF_ENABLED"] = False
+
+    assert response.status_code == 200
+    page = _text(response)
+    assert page.count('name="csrf_token"') > 3
+    ids = re.findall(r'\sid="([^"]+)"', page)
+    assert len(ids) == len(set(ids)), sorted({i for i in ids if ids.count(i) > 1})

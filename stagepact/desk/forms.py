@@ -91,6 +91,12 @@ class MessageForm(FlaskForm):
 
 
 class NoteForm(FlaskForm):
+    """Prefixed, so that its field's id differs from the message form's on the same page."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("prefix", "note")
+        super().__init__(*args, **kwargs)
+
     body = TextAreaField(
         _l("Interne notitie (de student ziet dit niet)"),
         validators=[
