@@ -6,13 +6,13 @@ import sqlalchemy as sa
 from flask import Blueprint, redirect, render_template, session, url_for
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required, login_user, logout_user
-from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField
 from wtforms.validators import DataRequired, Length
 
 from . import audit
 from .crypto import verify_password
 from .extensions import db, login_manager
+from .forms import BaseForm
 from .models import User, utcnow
 from .vocab import Role
 
@@ -29,7 +29,7 @@ def load_user(user_id: str) -> User | None:
     return user if user is not None and user.active else None
 
 
-class LoginForm(FlaskForm):
+class LoginForm(BaseForm):
     email = EmailField(
         _l("E-mailadres"),
         validators=[DataRequired(_l("Vul je e-mailadres in.")), Length(max=254)],

@@ -446,11 +446,13 @@ def test_any_typed_text_is_stored_or_shown_again_escaped(
     for markup in MARKUP:
         if markup in text:
             assert markup not in page
+    # Every text input drops NUL (no keyboard types it; PostgreSQL cannot store it).
+    typed = text.replace("\x00", "")
     if response.status_code == 422:
-        assert FormState(page).values[field] == [text]
+        assert FormState(page).values[field] == [typed]
         return
     case = db.session.scalar(sa.select(Case).order_by(Case.id.desc()).limit(1))
-    kept = text.strip() if field == "narrative" else text.replace("\x00", "").strip() or None
+    kept = typed.strip() if field == "narrative" else typed.strip() or None
     assert getattr(case, field) == kept
     desk_page = handler_client.get(f"/behandelen/zaken/{case.id}")
     assert desk_page.status_code == 200

@@ -3,19 +3,19 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, DateField, SelectChoice, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
 from .. import vocab
+from ..forms import BaseForm
 from ..student.forms import NARRATIVE_MAX, ReportForm
 
 
-class ActionForm(FlaskForm):
+class ActionForm(BaseForm):
     """A button that only needs the CSRF token."""
 
 
-class InboxFilterForm(FlaskForm):
+class InboxFilterForm(BaseForm):
     """Filters in the query string; reading is safe, so no CSRF token."""
 
     class Meta:
@@ -38,7 +38,7 @@ class InboxFilterForm(FlaskForm):
     number = StringField(_l("Zaaknummer"), validators=[Optional(), Length(max=20)])
 
 
-class CloseForm(FlaskForm):
+class CloseForm(BaseForm):
     outcome = SelectField(_l("Uitkomst"), validators=[DataRequired(_l("Kies een uitkomst."))])
     message = TextAreaField(
         _l("Afsluitend bericht aan de student"),
@@ -59,7 +59,7 @@ class CloseForm(FlaskForm):
         ]
 
 
-class ReopenForm(FlaskForm):
+class ReopenForm(BaseForm):
     reason = TextAreaField(
         _l("Waarom heropen je de melding?"),
         validators=[
@@ -69,7 +69,7 @@ class ReopenForm(FlaskForm):
     )
 
 
-class AssignForm(FlaskForm):
+class AssignForm(BaseForm):
     assignee = SelectField(_l("Behandelaar"), validators=[Optional()])
 
     def __init__(self, handlers=(), *args, **kwargs):
@@ -79,7 +79,7 @@ class AssignForm(FlaskForm):
         ]
 
 
-class MessageForm(FlaskForm):
+class MessageForm(BaseForm):
     body = TextAreaField(
         _l("Bericht aan de student"),
         validators=[
@@ -90,7 +90,7 @@ class MessageForm(FlaskForm):
     is_feedback = BooleanField(_l("Dit bericht is de terugkoppeling over wat school heeft gedaan"))
 
 
-class NoteForm(FlaskForm):
+class NoteForm(BaseForm):
     """Prefixed, so that its field's id differs from the message form's on the same page."""
 
     def __init__(self, *args, **kwargs):

@@ -6,7 +6,6 @@ import re
 from datetime import date
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     DateField,
@@ -22,6 +21,7 @@ from wtforms import (
 from wtforms.validators import DataRequired, Email, Length, Optional, ValidationError
 
 from .. import vocab
+from ..forms import BaseForm
 from ..intake import ReportData
 
 PHONE_RE = re.compile(r"^\+?[0-9][0-9 \-()]{5,19}$")
@@ -55,7 +55,7 @@ def _invalid_choice():
     return _l("Kies een van de mogelijkheden.")
 
 
-class ReportForm(FlaskForm):
+class ReportForm(BaseForm):
     """Everything a report may record; only the story itself is required."""
 
     narrative = TextAreaField(
@@ -235,8 +235,7 @@ class ReportForm(FlaskForm):
 
     def to_report_data(self) -> ReportData:
         def text(field) -> str | None:
-            # No keyboard types NUL, and PostgreSQL cannot store it in a text column.
-            value = (field.data or "").replace("\x00", "").strip()
+            value = (field.data or "").strip()
             return value or None
 
         anonymous = self.anonymity.data == "anonymous"
@@ -273,7 +272,7 @@ CODE_NOT_FOUND = _l(
 )
 
 
-class ReceiptCodeForm(FlaskForm):
+class ReceiptCodeForm(BaseForm):
     code = StringField(
         _l("Je ontvangstcode"),
         validators=[DataRequired(CODE_NOT_FOUND), Length(max=64, message=CODE_NOT_FOUND)],
@@ -281,7 +280,7 @@ class ReceiptCodeForm(FlaskForm):
     )
 
 
-class NoticeEmailForm(FlaskForm):
+class NoticeEmailForm(BaseForm):
     notify_email = EmailField(
         _l("E-mailadres voor berichten"),
         validators=[
@@ -295,7 +294,7 @@ class NoticeEmailForm(FlaskForm):
     )
 
 
-class StudentMessageForm(FlaskForm):
+class StudentMessageForm(BaseForm):
     body = TextAreaField(
         _l("Je bericht"),
         validators=[
@@ -308,7 +307,7 @@ class StudentMessageForm(FlaskForm):
     )
 
 
-class WithdrawForm(FlaskForm):
+class WithdrawForm(BaseForm):
     confirm = BooleanField(
         _l("Ja, ik wil mijn melding intrekken."),
         validators=[DataRequired(_l("Zet een vinkje als je je melding echt wilt intrekken."))],

@@ -12,6 +12,7 @@ from flask_babel import gettext as _
 from .. import audit, workflow
 from ..crypto import format_receipt_code, hash_receipt_code, normalise_receipt_code
 from ..extensions import csrf, db
+from ..forms import strip_nul
 from ..intake import find_case_by_code, submit_report
 from ..models import Case, Institution, Message
 from ..vocab import Status
@@ -57,7 +58,7 @@ def _follow_up_case() -> Case | None:
 @bp.route("/")
 def start():
     """Find your school's meldpunt by name or city."""
-    query = (request.args.get("q") or "").strip()[:100]
+    query = strip_nul(request.args.get("q") or "").strip()[:100]
     select = sa.select(Institution).order_by(Institution.name)
     if query:
         pattern = f"%{query.lower()}%"
