@@ -66,6 +66,10 @@ class Config:
     )
     MAIL_TIMEOUT = _env_int("MAIL_TIMEOUT", 10)
 
+    # Handlers are reminded this many days before the feedback deadline,
+    # and on the last working day before the acknowledgement deadline.
+    FEEDBACK_REMINDER_DAYS = _env_int("FEEDBACK_REMINDER_DAYS", 14)
+
     # Absolute links in mail (there is no request when cron sends it).
     PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "http://127.0.0.1:5000")
 

@@ -20,7 +20,7 @@ from flask.cli import AppGroup
 from flask_babel import force_locale
 from flask_babel import gettext as _
 
-from . import audit, demo, outbox
+from . import audit, deadlines, demo, outbox, reminders
 from .crypto import MIN_PASSWORD_LENGTH, hash_password
 from .extensions import db
 from .models import Adv, Institution, User
@@ -285,12 +285,16 @@ def create_user_command(email, name, role, brin, password) -> None:
 )
 @operator_command
 def send_mail_command(limit: int) -> None:
-    """Hand due mail to the mail server; what fails is retried by a later run.
+    """Queue deadline reminders, then hand due mail to the mail server.
 
     Failures are not an error of the command: the outbox keeps the mail and
     backs off, so cron must not raise an alarm for a mail server that is
     briefly away.
     """
+    reminded = reminders.queue_due_reminders(deadlines.today())
+    db.session.commit()
+    if reminded:
+        click.echo(_("%(count)d herinnering(en) over termijnen klaargezet.", count=reminded))
     sent, failed = outbox.send_due(limit=limit)
     if sent or failed:
         audit.record("mail.sent", actor="system", sent=sent, failed=failed)

@@ -182,6 +182,9 @@ class Case(db.Model):
     feedback_due_on: Mapped[date | None]
     feedback_at: Mapped[datetime | None]
     closed_at: Mapped[datetime | None]
+    # When the handlers were reminded of each deadline (once per deadline).
+    ack_reminded_at: Mapped[datetime | None]
+    feedback_reminded_at: Mapped[datetime | None]
     outcome: Mapped[Outcome | None] = mapped_column(_enum(Outcome, "outcome"))
     duplicate_of_id: Mapped[int | None] = mapped_column(sa.ForeignKey("report_case.id"))
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

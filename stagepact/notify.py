@@ -9,7 +9,7 @@ from flask_babel import force_locale
 from flask_babel import gettext as _
 
 from . import outbox
-from .models import Case
+from .models import Case, utcnow
 from .scoping import handlers_of
 
 
@@ -38,12 +38,16 @@ def handlers_of_new_case(case: Case) -> None:
             )
 
 
+def _responsible_handlers(case: Case) -> list:
+    """The assigned handler, or all handlers of the institution when nobody is assigned."""
+    if case.assigned_to is not None and case.assigned_to.active:
+        return [case.assigned_to]
+    return handlers_of(case.institution_id)
+
+
 def handlers_of_student_activity(case: Case, what: str) -> None:
-    """The assigned handler, or all handlers when nobody is assigned, hear of the student."""
-    recipients = [case.assigned_to] if case.assigned_to else handlers_of(case.institution_id)
-    for handler in recipients:
-        if handler is None or not handler.active:
-            continue
+    """The responsible handlers hear that the student answered or withdrew."""
+    for handler in _responsible_handlers(case):
         with force_locale("nl"):
             outbox.queue(
                 handler.email,
@@ -73,3 +77,27 @@ def student_of_news(case: Case) -> None:
             ),
             purpose="student_news",
         )
+
+
+def handlers_of_deadline(case: Case, deadline: str) -> None:
+    """A reminder that a deadline is near ("acknowledgement" or "feedback"); sent once each."""
+    if deadline == "acknowledgement":
+        case.ack_reminded_at = utcnow()
+        due = case.ack_due_on
+    else:
+        case.feedback_reminded_at = utcnow()
+        due = case.feedback_due_on
+    for handler in _responsible_handlers(case):
+        with force_locale("nl"):
+            outbox.queue(
+                handler.email,
+                _("Herinnering: melding %(number)s heeft een termijn", number=case.number),
+                render_template(
+                    "mail/handler_deadline.txt",
+                    case=case,
+                    deadline=deadline,
+                    due=due,
+                    link=external_url("desk.case_detail", case_id=case.id),
+                ),
+                purpose=f"handler_{deadline}_reminder",
+            )

@@ -55,6 +55,7 @@ TIMELINE_LABELS = {
     "case.student_message": _l("Bericht van de student"),
     "case.code_used": _l("De student opende de melding met de code"),
     "case.notice_email_set": _l("De student gaf een e-mailadres voor berichten"),
+    "case.reminder": _l("Herinnering over de termijn gemaild"),
 }
 
 

@@ -1,0 +1,46 @@
+"""Deadline reminders for handlers, queued by the cron run of `send-mail`."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import sqlalchemy as sa
+from flask import current_app
+
+from . import audit, notify
+from .deadlines import add_working_days
+from .extensions import db
+from .models import Case
+from .vocab import OPEN_STATUSES, Status
+
+BATCH = 1000
+
+
+def queue_due_reminders(today: date) -> int:
+    """Queue one reminder per deadline that is near; return how many cases were reminded.
+
+    Acknowledgement: from the last working day before it is due. Feedback:
+    FEEDBACK_REMINDER_DAYS before it is due. A reminder is never sent twice.
+    """
+    ack_cutoff = add_working_days(today, 1)
+    feedback_cutoff = today + timedelta(days=current_app.config["FEEDBACK_REMINDER_DAYS"])
+    due = {
+        "acknowledgement": sa.select(Case).where(
+            Case.status == Status.NEW,
+            Case.ack_reminded_at.is_(None),
+            Case.ack_due_on <= ack_cutoff,
+        ),
+        "feedback": sa.select(Case).where(
+            Case.status.in_([s for s in OPEN_STATUSES if s != Status.NEW]),
+            Case.feedback_at.is_(None),
+            Case.feedback_reminded_at.is_(None),
+            Case.feedback_due_on <= feedback_cutoff,
+        ),
+    }
+    reminded = 0
+    for deadline, query in due.items():
+        for case in db.session.scalars(query.order_by(Case.id).limit(BATCH)):
+            notify.handlers_of_deadline(case, deadline)
+            audit.record("case.reminder", case=case, actor="system", deadline=deadline)
+            reminded += 1
+    return reminded
