@@ -20,7 +20,7 @@ from flask.cli import AppGroup
 from flask_babel import force_locale
 from flask_babel import gettext as _
 
-from . import audit, deadlines, demo, outbox, reminders
+from . import admin, audit, deadlines, demo, outbox, reminders
 from .crypto import MIN_PASSWORD_LENGTH, hash_password
 from .extensions import db
 from .models import Adv, Institution, User
@@ -127,7 +127,7 @@ def create_institution(
 ) -> Institution:
     """A validated new institution in the session, with its audit event."""
     name = _required_text(name, _("de naam"), 200)
-    institution = Institution(
+    return admin.add_institution(
         name=name,
         brin=_valid_brin(brin),
         city=_required_text(city, _("de plaats"), 100),
@@ -135,17 +135,6 @@ def create_institution(
         region=(region or "").strip()[:100],
         adv=_existing_adv(adv_id),
     )
-    db.session.add(institution)
-    db.session.flush()
-    audit.record(
-        "institution.created",
-        institution_id=institution.id,
-        actor="system",
-        brin=institution.brin,
-        slug=institution.slug,
-        adv_id=institution.adv_id,
-    )
-    return institution
 
 
 @stagepact_cli.command(
@@ -252,21 +241,12 @@ def create_user_command(email, name, role, brin, password) -> None:
     institution = _institution_for_role(role, brin)
     email = _valid_new_email(email)
     password = _valid_password(password if password is not None else _ask_password())
-    user = User(
+    user = admin.add_user(
         email=email,
         name=name,
         role=role,
         institution=institution,
         password_hash=hash_password(password),
-    )
-    db.session.add(user)
-    db.session.flush()
-    audit.record(
-        "user.created",
-        institution_id=user.institution_id,
-        actor="system",
-        user_id=user.id,
-        role=str(role),
     )
     db.session.commit()
     click.echo(_("Account %(email)s aangemaakt met id %(id)d.", email=user.email, id=user.id))

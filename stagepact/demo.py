@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
-from . import audit, workflow
+from . import admin, audit, workflow
 from .crypto import hash_password
 from .deadlines import acknowledgement_due, feedback_due
 from .demo_data import (
@@ -100,7 +100,7 @@ def _add_institutions(summary: DemoSummary) -> dict[str, Institution]:
     db.session.add_all(advs.values())
     institutions = {}
     for key, spec in INSTITUTIONS.items():
-        institution = Institution(
+        institution = admin.add_institution(
             name=spec.name,
             brin=spec.brin,
             slug=spec.slug,
@@ -109,16 +109,6 @@ def _add_institutions(summary: DemoSummary) -> dict[str, Institution]:
             colour=spec.colour,
             intro_text=spec.intro_text,
             adv=advs[spec.adv],
-        )
-        db.session.add(institution)
-        db.session.flush()
-        audit.record(
-            "institution.created",
-            institution_id=institution.id,
-            actor="system",
-            brin=institution.brin,
-            slug=institution.slug,
-            adv_id=institution.adv_id,
             demo=True,
         )
         institutions[key] = institution
@@ -129,17 +119,12 @@ def _add_institutions(summary: DemoSummary) -> dict[str, Institution]:
 def _add_user(
     name: str, email: str, role: Role, institution: Institution | None, password_hash: str
 ) -> User:
-    user = User(
-        name=name, email=email, role=role, institution=institution, password_hash=password_hash
-    )
-    db.session.add(user)
-    db.session.flush()
-    audit.record(
-        "user.created",
-        institution_id=user.institution_id,
-        actor="system",
-        user_id=user.id,
-        role=str(role),
+    user = admin.add_user(
+        name=name,
+        email=email,
+        role=role,
+        institution=institution,
+        password_hash=password_hash,
         demo=True,
     )
     return user
