@@ -144,4 +144,7 @@ CONFIGS = {
 
 
 def config_from_env() -> type[Config]:
-    return CONFIGS[os.environ.get("STAGEPACT_ENV", "development")]
+    name = os.environ.get("STAGEPACT_ENV", "development")
+    if name not in CONFIGS:
+        raise RuntimeError(f"STAGEPACT_ENV must be one of {', '.join(CONFIGS)}, not {name!r}")
+    return CONFIGS[name]

@@ -7,6 +7,7 @@ from pathlib import Path
 from flask import Flask, has_request_context, render_template, request, session
 from flask_babel import format_date, format_datetime, get_locale
 from flask_wtf.csrf import CSRFError
+from werkzeug.routing import IntegerConverter
 
 from config import Config, ProductionConfig, config_from_env
 
@@ -25,6 +26,16 @@ def select_locale() -> str:
     if chosen in languages:
         return chosen
     return request.accept_languages.best_match(languages) or languages[0]
+
+
+class RowIdConverter(IntegerConverter):
+    """A row id in a URL: a positive integer that fits the database's id column.
+
+    A larger number is a 404 like any unknown id, instead of an overflow error.
+    """
+
+    def __init__(self, url_map):
+        super().__init__(url_map, min=1, max=2**31 - 1)
 
 
 def create_app(config_class: type[Config] | None = None, test_config: dict | None = None) -> Flask:
@@ -46,6 +57,7 @@ def create_app(config_class: type[Config] | None = None, test_config: dict | Non
             f"sqlite:///{Path(app.instance_path) / 'stagepact.sqlite'}"
         )
 
+    app.url_map.converters["id"] = RowIdConverter
     db.init_app(app)
     mail.init_app(app)
     csrf.init_app(app)

@@ -143,7 +143,10 @@ def verify_chain(batch_size: int = 5000) -> tuple[int, ChainProblem | None]:
             checked += 1
             last_id = row.id
     head = db.session.get(AuditHead, 1)
-    if head is not None and (head.last_hash != expected_prev or head.event_count != checked):
+    if head is None:
+        # No head: only right for an empty chain (a removed head hides a removed tail).
+        return checked, (ChainProblem(last_id + 1, "truncated") if checked else None)
+    if head.last_hash != expected_prev or head.event_count != checked:
         return checked, ChainProblem(head.last_event_id, "truncated")
     return checked, None
 

@@ -123,7 +123,15 @@ def _existing_adv(adv_id: int | None) -> Adv | None:
 
 
 def create_institution(
-    name: str, brin: str, city: str, slug: str | None, region: str, adv_id: int | None
+    name: str,
+    brin: str,
+    city: str,
+    slug: str | None,
+    region: str,
+    adv_id: int | None,
+    intro_text: str = "",
+    ack_working_days: int = 5,
+    feedback_months: int = 3,
 ) -> Institution:
     """A validated new institution in the session, with its audit event."""
     name = _required_text(name, _("de naam"), 200)
@@ -134,6 +142,9 @@ def create_institution(
         slug=_valid_slug(slug, name),
         region=(region or "").strip()[:100],
         adv=_existing_adv(adv_id),
+        intro_text=(intro_text or "").strip()[:5000],
+        ack_working_days=ack_working_days,
+        feedback_months=feedback_months,
     )
 
 
@@ -146,10 +157,29 @@ def create_institution(
 @click.option("--slug", help="Adres van het meldpunt (/meldpunt/<slug>); standaard uit de naam.")
 @click.option("--region", default="", help="Regio.")
 @click.option("--adv-id", type=int, help="Id van de antidiscriminatievoorziening (ADV).")
+@click.option("--intro-text", default="", help="Eigen tekst op de meldpuntpagina.")
+@click.option(
+    "--ack-working-days",
+    default=5,
+    show_default=True,
+    type=click.IntRange(1, 30),
+    help="Binnen hoeveel werkdagen de ontvangst bevestigd wordt.",
+)
+@click.option(
+    "--feedback-months",
+    default=3,
+    show_default=True,
+    type=click.IntRange(1, 12),
+    help="Binnen hoeveel maanden na de bevestiging de student terugkoppeling krijgt.",
+)
 @operator_command
-def create_institution_command(name, brin, city, slug, region, adv_id) -> None:
+def create_institution_command(
+    name, brin, city, slug, region, adv_id, intro_text, ack_working_days, feedback_months
+) -> None:
     """Create an institution and print its id and the path of its meldpunt."""
-    institution = create_institution(name, brin, city, slug, region, adv_id)
+    institution = create_institution(
+        name, brin, city, slug, region, adv_id, intro_text, ack_working_days, feedback_months
+    )
     db.session.commit()
     click.echo(
         _(
@@ -333,7 +363,12 @@ def demo_command(if_empty: bool) -> None:
     if current_app.config["ENV_NAME"] == "production":
         raise CommandError(_("Demogegevens horen niet in productie; er is niets geladen."))
     if if_empty and db.session.scalar(sa.select(Institution.id).limit(1)) is not None:
-        click.echo(_("Er zijn al instellingen; de demogegevens zijn niet geladen."))
+        click.echo(_("Er zijn al instellingen; de demogegevens zijn niet opnieuw geladen."))
+        logins = demo.existing_logins()
+        if logins:
+            click.echo(_("De demo-accounts hebben het wachtwoord %(pw)s.", pw=demo.DEMO_PASSWORD))
+            _print_logins(logins)
+            click.echo(_("Open %(url)s en log in.", url=demo.DEMO_URL))
         return
     clash = demo.existing_demo_institution()
     if clash:
@@ -359,14 +394,17 @@ def _print_demo_summary(summary: demo.DemoSummary) -> None:
     click.echo("")
     click.echo(_("Alle demo-accounts hebben het wachtwoord: %(pw)s", pw=summary.password))
     click.echo("")
+    _print_logins(summary.logins)
+    click.echo(_("Open %(url)s en log in.", url=summary.url))
+
+
+def _print_logins(logins: list[demo.Login]) -> None:
     rows = [(_("E-mailadres"), _("Rol"), _("Instelling"))]
     rows += [
-        (login.email, str(ROLE_LABELS[login.role]), login.institution or "-")
-        for login in summary.logins
+        (login.email, str(ROLE_LABELS[login.role]), login.institution or "-") for login in logins
     ]
     widths = [max(len(row[i]) for row in rows) for i in range(3)]
     for row in rows:
         cells = (cell.ljust(width) for cell, width in zip(row, widths, strict=True))
         click.echo("  ".join(cells).rstrip())
     click.echo("")
-    click.echo(_("Open %(url)s en log in.", url=summary.url))

@@ -71,6 +71,14 @@ def existing_demo_institution() -> str | None:
     )
 
 
+def existing_logins() -> list[Login]:
+    """The demo accounts already in the database (their addresses end in .example)."""
+    users = db.session.scalars(
+        sa.select(User).where(User.email.like("%.example")).order_by(User.id)
+    ).all()
+    return [Login(u.email, u.role, u.institution.name if u.institution else None) for u in users]
+
+
 def load() -> DemoSummary:
     """Add all demo data to the current transaction; the caller commits."""
     first_new_mail = db.session.scalar(sa.select(sa.func.max(OutboxMail.id))) or 0

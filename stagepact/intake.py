@@ -100,10 +100,3 @@ def submit_report(
     )
     workflow.open_case(case, entered_by or workflow.REPORTER)
     return case, code
-
-
-def find_case_by_code(normalised_code: str) -> Case | None:
-    """The case a receipt code opens, or None; the caller shows one generic message."""
-    return db.session.scalar(
-        sa.select(Case).where(Case.receipt_hash == hash_receipt_code(normalised_code))
-    )

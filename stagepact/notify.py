@@ -9,7 +9,7 @@ from flask_babel import force_locale
 from flask_babel import gettext as _
 
 from . import outbox
-from .models import Case, utcnow
+from .models import Case
 from .scoping import handlers_of
 
 
@@ -80,13 +80,8 @@ def student_of_news(case: Case) -> None:
 
 
 def handlers_of_deadline(case: Case, deadline: str) -> None:
-    """A reminder that a deadline is near ("acknowledgement" or "feedback"); sent once each."""
-    if deadline == "acknowledgement":
-        case.ack_reminded_at = utcnow()
-        due = case.ack_due_on
-    else:
-        case.feedback_reminded_at = utcnow()
-        due = case.feedback_due_on
+    """A reminder that a deadline is near ("acknowledgement" or "feedback")."""
+    due = case.ack_due_on if deadline == "acknowledgement" else case.feedback_due_on
     for handler in _responsible_handlers(case):
         with force_locale("nl"):
             outbox.queue(

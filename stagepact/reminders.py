@@ -10,7 +10,7 @@ from flask import current_app
 from . import audit, notify
 from .deadlines import add_working_days
 from .extensions import db
-from .models import Case
+from .models import Case, utcnow
 from .vocab import OPEN_STATUSES, Status
 
 BATCH = 1000
@@ -40,6 +40,10 @@ def queue_due_reminders(today: date) -> int:
     reminded = 0
     for deadline, query in due.items():
         for case in db.session.scalars(query.order_by(Case.id).limit(BATCH)):
+            if deadline == "acknowledgement":
+                case.ack_reminded_at = utcnow()
+            else:
+                case.feedback_reminded_at = utcnow()
             notify.handlers_of_deadline(case, deadline)
             audit.record("case.reminder", case=case, actor="system", deadline=deadline)
             reminded += 1

@@ -1,7 +1,8 @@
 """Tenant isolation: every query for cases and colleagues is built here.
 
 A handler sees the cases of their own institution and nothing else; every
-other role sees no case at all. A case outside that scope is a 404, never a
+other role sees no case at all; a student sees the one case their receipt code
+opened. A case outside that scope is a 404, never a
 403, so that its existence is not revealed.
 """
 
@@ -10,6 +11,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from flask import abort
 
+from .crypto import hash_receipt_code
 from .extensions import db
 from .models import Case, User
 from .vocab import Role
@@ -28,6 +30,20 @@ def get_case_or_404(user: User, case_id: int) -> Case:
     if case is None:
         abort(404)
     return case
+
+
+def case_for_receipt_code(normalised_code: str) -> Case | None:
+    """The case a receipt code opens, or None; the caller shows one generic message."""
+    return db.session.scalar(
+        sa.select(Case).where(Case.receipt_hash == hash_receipt_code(normalised_code))
+    )
+
+
+def case_for_reporter_session(case_id: object) -> Case | None:
+    """The case a student's browser opened with its code (the id the session holds)."""
+    if not isinstance(case_id, int):
+        return None
+    return db.session.get(Case, case_id)
 
 
 def find_case_by_number(user: User, number: str) -> Case | None:

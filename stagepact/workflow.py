@@ -235,8 +235,6 @@ def close(
     # The message first: every flush must see a consistent case (CHECK constraints).
     closing = _add_message(case, Message.TO_STUDENT, message, user, is_feedback=True)
     now = utcnow()
-    if case.acknowledged_at is None:
-        case.acknowledged_at = now
     case.closed_at = now
     case.outcome = outcome
     _move(case, "close", user, outcome=str(outcome), message_id=closing.id)
@@ -250,13 +248,17 @@ def reopen(case: Case, user: User, reason: str) -> None:
         raise WorkflowError(_l("Geef een reden om de melding te heropenen."), "reason")
     note = _add_message(case, Message.NOTE, reason, user)
     previous_outcome = str(case.outcome)
+    # A reopened case owes the student feedback again, from today. Computed before
+    # the closing fields are cleared: loading the institution may flush the case.
+    now = utcnow()
+    case.feedback_due_on = feedback_due(now, case.institution.feedback_months)
+    if case.acknowledged_at is None:
+        case.acknowledged_at = now
     case.closed_at = None
     case.outcome = None
     case.duplicate_of_id = None
-    if case.acknowledged_at is None:
-        case.acknowledged_at = utcnow()
-    if case.feedback_due_on is None:
-        case.feedback_due_on = feedback_due(case.acknowledged_at, case.institution.feedback_months)
+    case.feedback_at = None
+    case.feedback_reminded_at = None
     _move(case, "reopen", user, previous_outcome=previous_outcome, note_id=note.id)
     notify.student_of_news(case)
 

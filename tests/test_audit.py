@@ -246,7 +246,9 @@ def test_audit_details_never_hold_the_narrative_names_emails_or_messages(client,
             "grounds": ["origin"],
         },
     )
-    student.post("/ontvangstbewijs", data={"notify_email": personal["notify_email"]})
+    student.post(
+        "/volgen/melding/meldingen-per-mail", data={"notify_email": personal["notify_email"]}
+    )
     case = db.session.scalar(sa.select(Case))
     assert case is not None and case.reporter_name == personal["reporter_name"]
 
@@ -316,3 +318,17 @@ def test_submitted_report_rolled_back_leaves_neither_case_nor_event():
     make_case(institution)
     db.session.commit()
     assert audit.verify_chain() == (1, None)
+
+
+def test_removing_the_head_together_with_the_last_events_is_noticed():
+    for n in range(3):
+        audit.record("test.event", actor="system", n=n)
+    db.session.commit()
+    last = db.session.scalar(sa.select(sa.func.max(AuditEvent.id)))
+    db.session.execute(sa.delete(AuditEvent).where(AuditEvent.id == last))
+    db.session.execute(sa.delete(AuditHead))
+    db.session.commit()
+
+    checked, problem = audit.verify_chain()
+
+    assert problem is not None and problem.code == "truncated"

@@ -389,8 +389,11 @@ def test_demo_if_empty_adds_nothing_the_second_time(runner, demo_loaded):
     result = stagepact(runner, "demo", "--if-empty")
 
     assert result.exit_code == 0, result.output
-    assert "niet geladen" in result.output
+    assert "niet opnieuw geladen" in result.output
     assert (count(Institution), count(User), count(Case), count(AuditEvent)) == before
+    # The logins are printed again, so that `make run` always says how to log in.
+    assert "handler1@grachtencollege.example" in result.output
+    assert "demo-wachtwoord" in result.output
 
 
 def test_demo_without_if_empty_refuses_to_load_twice(runner, demo_loaded):
@@ -407,4 +410,35 @@ def test_demo_refuses_to_run_in_production(runner, app, monkeypatch):
 
     assert result.exit_code == 1
     assert "productie" in result.output
+    assert count(Institution) == 0
+
+
+def test_create_institution_sets_its_own_text_and_deadlines(runner):
+    result = stagepact(
+        runner,
+        "create-institution",
+        "--name", "Eigen Termijn College",
+        "--brin", "77ET",
+        "--city", "Zwolle",
+        "--intro-text", "Welkom bij ons meldpunt.",
+        "--ack-working-days", "7",
+        "--feedback-months", "2",
+    )  # fmt: skip
+
+    assert result.exit_code == 0, result.output
+    institution = db.session.scalar(sa.select(Institution).where(Institution.brin == "77ET"))
+    assert (institution.intro_text, institution.ack_working_days, institution.feedback_months) == (
+        "Welkom bij ons meldpunt.",
+        7,
+        2,
+    )
+
+
+def test_create_institution_refuses_deadlines_out_of_range(runner):
+    result = stagepact(
+        runner, "create-institution", "--name", "X", "--brin", "78ET", "--city", "Y",
+        "--ack-working-days", "0",
+    )  # fmt: skip
+
+    assert result.exit_code != 0
     assert count(Institution) == 0

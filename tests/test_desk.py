@@ -14,6 +14,7 @@ from stagepact import workflow
 from stagepact.extensions import db
 from stagepact.models import AuditEvent, Case, Message, OutboxMail
 from stagepact.vocab import Channel, Outcome, Role, Status
+from tests.conftest import header_texts
 from tests.factories import PASSWORD, make_case, make_company, make_institution, make_user
 
 S = Status
@@ -629,6 +630,20 @@ INTAKE = {
 }
 
 
+def _intake_code(page: str) -> str:
+    match = re.search(r'class="receipt-code"[^>]*>([\d ]+)<', page)
+    assert match, "the intake receipt shows the code"
+    return match.group(1)
+
+
+def _intake_form_id(client) -> str:
+    """The hidden submission id of a freshly shown intake form, as the browser sends it back."""
+    page = _text(client.get("/behandelen/melding-invoeren"))
+    match = re.search(r'<input[^>]*name="submission_id"[^>]*value="([^"]+)"', page)
+    assert match, "the intake form carries a submission id"
+    return match.group(1)
+
+
 @pytest.mark.parametrize("channel", [Channel.PHONE, Channel.VISIT, Channel.MAIL])
 def test_handler_enters_a_report_for_a_student_who_then_follows_it_with_the_code(
     app, client, auth, channel
@@ -639,17 +654,19 @@ def test_handler_enters_a_report_for_a_student_who_then_follows_it_with_the_code
 
     response = client.post("/behandelen/melding-invoeren", data={**INTAKE, "channel": channel})
 
-    assert response.status_code == 302
+    # The code comes in the answer to the POST itself: no redirect that could carry it.
+    assert response.status_code == 200
+    assert "Location" not in response.headers
     case = db.session.scalar(sa.select(Case))
     assert (case.channel, case.entered_by_id, case.status) == (channel, handler.id, S.NEW)
     assert case.institution_id == institution.id
     assert case.narrative == INTAKE["narrative"]
-    receipt_url = urlsplit(response.headers["Location"]).path
-    assert receipt_url == f"/behandelen/melding-invoeren/{case.id}/code"
-    receipt = _text(client.get(receipt_url))
-    code = re.search(r'class="receipt-code">([\d ]+)<', receipt).group(1)
+    receipt = _text(response)
+    assert case.number in receipt
+    code = _intake_code(receipt)
     assert re.fullmatch(r"\d{4} \d{4} \d{4} \d{4}", code)
-    assert code not in _text(client.get(receipt_url))  # shown once
+    for page in ("/behandelen/", f"/behandelen/zaken/{case.id}"):  # shown once
+        assert code.replace(" ", "") not in _text(client.get(page)).replace(" ", "")
 
     student = app.test_client()
     opened = student.post("/volgen", data={"code": code})
@@ -687,6 +704,91 @@ def test_entering_a_report_as_if_from_the_web_form_is_refused(client, auth):
     assert _field_error(_text(response), "channel")
     assert INTAKE["narrative"] in _text(response)
     assert _count(Case) == 0
+
+
+def test_the_intake_code_is_in_no_header_and_no_cookie(app, client, auth):
+    handler = make_user(Role.HANDLER)
+    auth.login(handler)
+    headers = []
+
+    def go(method, url, **kwargs):
+        response = getattr(client, method)(url, **kwargs)
+        headers.extend(header_texts(app, response))
+        return response
+
+    go("get", "/behandelen/")
+    submission_id = _intake_form_id(client)
+    data = {**INTAKE, "channel": "phone", "submission_id": submission_id}
+    entered = go("post", "/behandelen/melding-invoeren", data=data)
+    code = _intake_code(_text(entered)).replace(" ", "")
+    case = db.session.scalar(sa.select(Case))
+    go("get", f"/behandelen/zaken/{case.id}")
+    go("post", "/behandelen/melding-invoeren", data=data)  # re-sent
+    go("get", "/behandelen/")
+    go("post", f"/behandelen/zaken/{case.id}/bevestigen")
+    go("get", f"/behandelen/zaken/{case.id}")
+
+    assert any('"submitted"' in text for text in headers)  # the scan reads the session
+    for text in headers:
+        assert code not in re.sub(r"[\s\-.+]|%20", "", text), text
+
+
+def test_a_resent_intake_enters_no_second_case_and_shows_no_code(client, auth):
+    handler = make_user(Role.HANDLER)
+    auth.login(handler)
+    data = {**INTAKE, "channel": "visit", "submission_id": _intake_form_id(client)}
+    first = client.post("/behandelen/melding-invoeren", data=data)
+    code = _intake_code(_text(first))
+    assert _count(Case) == 1
+
+    again = client.post("/behandelen/melding-invoeren", data=data)
+
+    assert again.status_code == 302
+    assert urlsplit(again.headers["Location"]).path == "/behandelen/"
+    inbox = _text(client.get(again.headers["Location"]))
+    assert "al opgeslagen" in inbox
+    for page in (_text(again), inbox):
+        assert 'class="receipt-code"' not in page
+        assert code.replace(" ", "") not in page.replace(" ", "")
+    assert _count(Case) == 1
+    assert len(_events("case.submitted")) == 1
+
+
+def _opened_case_id(student) -> int:
+    """The case a student's browser has open after typing a code."""
+    with student.session_transaction() as session:
+        return session["follow_up"]["case"]
+
+
+def test_two_intakes_in_one_session_each_get_their_own_case_and_code(app, client, auth):
+    institution = make_institution()
+    handler = make_user(Role.HANDLER, institution)
+    auth.login(handler)
+    first_form, second_form = _intake_form_id(client), _intake_form_id(client)
+    assert first_form != second_form
+
+    entered = []
+    for submission_id, narrative in [
+        (first_form, "Eerste student belde over een weigering."),
+        (second_form, "Tweede student kwam langs over een opmerking."),
+    ]:
+        data = {
+            **INTAKE,
+            "channel": "phone",
+            "narrative": narrative,
+            "submission_id": submission_id,
+        }
+        response = client.post("/behandelen/melding-invoeren", data=data)
+        assert response.status_code == 200
+        entered.append((narrative, _intake_code(_text(response))))
+
+    assert _count(Case) == 2
+    assert entered[0][1] != entered[1][1]
+    for narrative, code in entered:
+        student = app.test_client()
+        assert student.post("/volgen", data={"code": code}).status_code == 302
+        case = db.session.scalar(sa.select(Case).where(Case.id == _opened_case_id(student)))
+        assert case.narrative == narrative and case.institution_id == institution.id
 
 
 # --- CSRF ---------------------------------------------------------------------------------------

@@ -69,9 +69,12 @@ def _named_report_with_everything(client) -> int:
             "grounds": ["origin"],
         },
     )
-    assert response.status_code == 302
+    assert response.status_code == 200
+    assert 'class="receipt-code"' in response.get_data(as_text=True)
     assert (
-        client.post("/ontvangstbewijs", data={"notify_email": PERSONAL["notify_email"]}).status_code
+        client.post(
+            "/volgen/melding/meldingen-per-mail", data={"notify_email": PERSONAL["notify_email"]}
+        ).status_code
         == 302
     )
     assert (

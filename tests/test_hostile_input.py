@@ -32,3 +32,32 @@ def test_nul_in_a_receipt_code_gets_the_generic_message(client):
 
     assert response.status_code == 422
     assert "Met deze code kunnen we geen melding openen" in response.get_data(as_text=True)
+
+
+def test_odd_inbox_queries_never_give_a_500(client, auth):
+    handler = make_user()
+    make_case(handler.institution)
+    auth.login(handler)
+
+    for query in [
+        {"submitted_from": "0001-01-01"},
+        {"submitted_to": "9999-12-31"},
+        {
+            "per_page": "1",
+            "endpoint": "x",
+            "_external": "1",
+            "_anchor": "a",
+            "_scheme": "javascript",
+        },
+        {"page": "99999999999999999999", "per_page": "-5"},
+    ]:
+        response = client.get("/behandelen/", query_string=query)
+        assert response.status_code == 200, query
+        assert "javascript" not in response.get_data(as_text=True)
+
+
+def test_a_case_id_too_large_for_the_database_is_a_404(client, auth):
+    auth.login(make_user())
+
+    assert client.get("/behandelen/zaken/99999999999999999999999").status_code == 404
+    assert client.post("/behandelen/zaken/99999999999999999999999/notitie").status_code == 404

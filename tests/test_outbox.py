@@ -183,11 +183,12 @@ def test_mail_to_the_student_holds_no_narrative_message_or_receipt_code(client, 
             "contact_preference": "none",
         },
     )
-    receipt = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert response.status_code == 200
+    receipt = response.get_data(as_text=True)
     code = receipt.split('class="receipt-code"', 1)[1].split(">", 1)[1].split("<", 1)[0]
     digits = code.replace(" ", "")
     assert len(digits) == 16
-    client.post("/ontvangstbewijs", data={"notify_email": student_address})
+    client.post("/volgen/melding/meldingen-per-mail", data={"notify_email": student_address})
     case = db.session.scalar(sa.select(Case))
     workflow.acknowledge(case, handler)
     workflow.start_follow_up(case, handler)

@@ -16,8 +16,9 @@ from stagepact.crypto import (
     normalise_receipt_code,
 )
 from stagepact.extensions import db
-from stagepact.intake import find_case_by_code
-from stagepact.models import Case, OutboxMail
+from stagepact.models import AuditEvent, Case, OutboxMail
+from stagepact.scoping import case_for_receipt_code
+from tests.conftest import count, header_texts
 from tests.factories import make_case, make_institution, make_user
 
 REPORT = {
@@ -52,10 +53,34 @@ def _all_stored_text() -> str:
     return "\n".join(values)
 
 
+def _submission_id_on(html: str) -> str:
+    match = re.search(r'<input[^>]*name="submission_id"[^>]*value="([^"]+)"', html)
+    assert match, "the report form carries a submission id"
+    return match.group(1)
+
+
+def _submission_id(client, institution) -> str:
+    """The hidden id of a freshly shown report form, as the browser sends it back."""
+    page = client.get(f"/meldpunt/{institution.slug}/melden").get_data(as_text=True)
+    return _submission_id_on(page)
+
+
 def _report(client, institution) -> str:
+    """Submit a report; the code is in the answer to the POST itself, not behind a redirect."""
     response = client.post(f"/meldpunt/{institution.slug}/melden", data=REPORT)
-    assert response.status_code == 302
-    return _code_on(client.get(response.headers["Location"]).get_data(as_text=True))
+    assert response.status_code == 200
+    assert "Location" not in response.headers
+    return _code_on(response.get_data(as_text=True))
+
+
+def _compact(text: str) -> str:
+    return re.sub(r"[\s\-.+]|%20", "", text)
+
+
+def _opened_case_id(client) -> int:
+    """The case this browser has open for follow-up."""
+    with client.session_transaction() as session:
+        return session["follow_up"]["case"]
 
 
 # --- Making, showing and reading a code ------------------------------------------
@@ -153,12 +178,12 @@ def test_hash_depends_on_the_pepper(app, monkeypatch):
     db.session.commit()
     with_test_pepper = hash_receipt_code(code)
     assert case.receipt_hash == with_test_pepper
-    assert find_case_by_code(code) == case
+    assert case_for_receipt_code(code) == case
 
     monkeypatch.setitem(app.config, "RECEIPT_PEPPER", "another-pepper-entirely")
 
     assert hash_receipt_code(code) != with_test_pepper
-    assert find_case_by_code(code) is None
+    assert case_for_receipt_code(code) is None
 
 
 def test_plaintext_code_is_in_no_column_of_the_database(client):
@@ -194,13 +219,19 @@ def test_code_never_appears_in_a_url_or_in_mail(client):
         return response
 
     go("get", f"/meldpunt/{institution.slug}")
-    go("get", f"/meldpunt/{institution.slug}/melden")
-    submitted = go("post", f"/meldpunt/{institution.slug}/melden", data=REPORT)
-    receipt_page = go("get", submitted.headers["Location"]).get_data(as_text=True)
+    form_page = go("get", f"/meldpunt/{institution.slug}/melden").get_data(as_text=True)
+    report = {**REPORT, "submission_id": _submission_id_on(form_page)}
+    submitted = go("post", f"/meldpunt/{institution.slug}/melden", data=report)
+    receipt_page = submitted.get_data(as_text=True)
     shown = _code_on(receipt_page)
     code = shown.replace(" ", "")
-    go("post", "/ontvangstbewijs", data={"notify_email": "student.code@voorbeeld.nl"})
+    notice_action = re.search(
+        r'<form[^>]*action="([^"]+)"[^>]*aria-labelledby="notice-title"', receipt_page
+    ).group(1)
+    assert notice_action == "/volgen/melding/meldingen-per-mail"
+    go("post", notice_action, data={"notify_email": "student.code@voorbeeld.nl"})
     go("get", "/volgen/melding")
+    resent_page = go("post", f"/meldpunt/{institution.slug}/melden", data=report)
     go("post", "/volgen/stoppen")
     opened = go("post", "/volgen", data={"code": shown})
     assert opened.status_code == 302
@@ -216,7 +247,9 @@ def test_code_never_appears_in_a_url_or_in_mail(client):
     assert len(visited) >= 15
     for url in visited:
         assert code not in url.replace("%20", "").replace("+", "").replace(" ", ""), url
-    links = re.findall(r'(?:href|action)="([^"]*)"', receipt_page + case_page)
+    links = re.findall(
+        r'(?:href|action)="([^"]*)"', receipt_page + resent_page.get_data(as_text=True) + case_page
+    )
     assert links and not any(code in link.replace(" ", "") for link in links)
 
     mails = db.session.scalars(sa.select(OutboxMail)).all()
@@ -231,15 +264,19 @@ def test_code_never_appears_in_a_url_or_in_mail(client):
 def test_receipt_page_shows_the_code_once(client):
     institution = make_institution()
     db.session.commit()
-    response = client.post(f"/meldpunt/{institution.slug}/melden", data=REPORT)
+    report = {**REPORT, "submission_id": _submission_id(client, institution)}
+    response = client.post(f"/meldpunt/{institution.slug}/melden", data=report)
 
-    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert response.status_code == 200
+    page = response.get_data(as_text=True)
     shown = _code_on(page)
     code = shown.replace(" ", "")
     assert page.count(shown) == 1
     assert code not in page
 
-    again = client.get("/ontvangstbewijs").get_data(as_text=True)
+    # The browser re-sends the POST (reload, back button): the code is not shown again.
+    again = client.post(f"/meldpunt/{institution.slug}/melden", data=report)
+    again = again.get_data(as_text=True)
     assert shown not in again and code not in again
     assert 'class="receipt-code"' not in again
     assert shown not in client.get("/volgen/melding").get_data(as_text=True)
@@ -290,3 +327,100 @@ def test_wrong_malformed_or_empty_code_gets_the_one_generic_error(client, typed)
     assert _field_error(html).startswith(GENERIC_ERROR)
     assert html.count('class="field-error"') == 1
     assert client.get("/volgen/melding").status_code == 302  # nothing was opened
+
+
+def test_code_is_in_no_response_header_or_cookie_of_the_whole_journey(app, client):
+    institution = make_institution()
+    handler = make_user(institution=institution)
+    db.session.commit()
+    headers = []
+
+    def go(method, url, **kwargs):
+        response = getattr(client, method)(url, **kwargs)
+        headers.extend(header_texts(app, response))
+        return response
+
+    go("get", "/")
+    go("get", f"/meldpunt/{institution.slug}")
+    form_page = go("get", f"/meldpunt/{institution.slug}/melden").get_data(as_text=True)
+    report = {**REPORT, "submission_id": _submission_id_on(form_page)}
+    submitted = go("post", f"/meldpunt/{institution.slug}/melden", data=report)
+    shown = _code_on(submitted.get_data(as_text=True))
+    code = shown.replace(" ", "")
+    go("post", "/volgen/melding/meldingen-per-mail", data={"notify_email": "s.code@voorbeeld.nl"})
+    go("get", "/volgen/melding")
+    go("post", f"/meldpunt/{institution.slug}/melden", data=report)  # re-sent
+    go("post", "/volgen/melding/bericht", data={"body": "Nog iets."})
+    go("post", "/volgen/stoppen")
+    go("get", "/volgen")
+    go("post", "/volgen", data={"code": shown})
+    go("get", "/volgen/melding")
+    case = db.session.scalar(sa.select(Case))
+    workflow.acknowledge(case, handler)
+    workflow.send_message(case, handler, "We nemen contact op.")
+    db.session.commit()
+    go("get", "/volgen/melding")
+    go("get", "/volgen/melding/intrekken")
+    go("post", "/volgen/melding/intrekken", data={"confirm": "y"})
+    go("get", "/volgen/melding")
+
+    # The scan reads the session as the browser holds it: the follow-up is in there.
+    assert any('"follow_up"' in text for text in headers)
+    for text in headers:
+        assert code not in _compact(text), text
+        assert shown not in text, text
+
+
+def test_resending_the_same_report_opens_no_second_case_and_shows_no_code(client):
+    institution = make_institution()
+    make_user(institution=institution)
+    db.session.commit()
+    report = {**REPORT, "submission_id": _submission_id(client, institution)}
+    first = client.post(f"/meldpunt/{institution.slug}/melden", data=report)
+    code = _code_on(first.get_data(as_text=True)).replace(" ", "")
+    case = db.session.scalar(sa.select(Case))
+    mails = count(OutboxMail)
+
+    for _ in range(2):  # a reload, then the back button and another send
+        again = client.post(f"/meldpunt/{institution.slug}/melden", data=report)
+
+        assert again.status_code == 200
+        page = again.get_data(as_text=True)
+        assert "Je melding is al verstuurd" in page
+        assert 'class="receipt-code"' not in page
+        assert code not in _compact(page)
+
+    assert count(Case) == 1
+    submitted = sa.select(AuditEvent).where(AuditEvent.action == "case.submitted")
+    assert len(db.session.scalars(submitted).all()) == 1
+    assert count(OutboxMail) == mails  # the handlers hear of one new case, once
+    # This browser still follows the one case that was made.
+    assert client.get("/volgen/melding").status_code == 200
+    assert _opened_case_id(client) == case.id
+
+
+def test_two_reports_in_one_session_each_get_their_own_case_and_code(app, client):
+    institution = make_institution()
+    make_user(institution=institution)
+    db.session.commit()
+    first_id, second_id = _submission_id(client, institution), _submission_id(client, institution)
+    assert first_id != second_id
+
+    shown = {}
+    for submission_id, narrative in [
+        (first_id, "Eerste melding: de stagebegeleider lachte om mijn accent."),
+        (second_id, "Tweede melding: ik mocht niet mee naar de klant."),
+    ]:
+        data = {**REPORT, "narrative": narrative, "submission_id": submission_id}
+        response = client.post(f"/meldpunt/{institution.slug}/melden", data=data)
+        assert response.status_code == 200
+        shown[narrative] = _code_on(response.get_data(as_text=True))
+        # This browser now follows the report it just sent.
+        assert db.session.get(Case, _opened_case_id(client)).narrative == narrative
+
+    assert count(Case) == 2
+    assert len(set(shown.values())) == 2
+    for narrative, code in shown.items():
+        student = app.test_client()
+        assert student.post("/volgen", data={"code": code}).status_code == 302
+        assert db.session.get(Case, _opened_case_id(student)).narrative == narrative

@@ -30,20 +30,38 @@ def _code_from(html: str) -> str:
     return match.group(1)
 
 
+def _submission_id(html: str) -> str:
+    """The hidden id the report form carries, as a browser would send it back."""
+    match = re.search(r'<input[^>]*name="submission_id"[^>]*value="([^"]+)"', html)
+    assert match, "the report form carries a submission id"
+    return match.group(1)
+
+
 def test_student_reports_anonymously_and_gets_a_receipt_code_once(client):
     institution = make_institution()
     make_user(institution=institution)
     db.session.commit()
 
-    response = _submit(client, institution)
-    assert response.status_code == 302
-    receipt = client.get(response.headers["Location"])
-    code = _code_from(receipt.get_data(as_text=True))
+    form = client.get(f"/meldpunt/{institution.slug}/melden").get_data(as_text=True)
+    submission_id = _submission_id(form)
+    response = _submit(client, institution, submission_id=submission_id)
+    # The code comes in the answer to the POST itself: no redirect that could carry it.
+    assert response.status_code == 200
+    assert "Location" not in response.headers
+    code = _code_from(response.get_data(as_text=True))
     assert re.fullmatch(r"\d{4} \d{4} \d{4} \d{4}", code)
 
-    again = client.get("/ontvangstbewijs").get_data(as_text=True)
-    assert code not in again
+    # Re-sending the form (reload, back button) shows it was sent, without the code.
+    resent = _submit(client, institution, submission_id=submission_id)
+    again = resent.get_data(as_text=True)
+    assert "Je melding is al verstuurd" in again
+    assert code not in again and code.replace(" ", "") not in again
+    assert 'class="receipt-code"' not in again
+    case_page = client.get("/volgen/melding").get_data(as_text=True)
+    assert "Je melding is binnen" in case_page
+    assert code not in case_page and code.replace(" ", "") not in case_page
 
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Case)) == 1
     case = db.session.scalar(sa.select(Case))
     assert case.status == Status.NEW
     assert case.is_anonymous and case.reporter_name is None
@@ -56,9 +74,7 @@ def test_student_journey_from_report_to_withdrawal(client, app):
     handler = make_user(institution=institution)
     db.session.commit()
 
-    code = _code_from(
-        client.get(_submit(client, institution).headers["Location"]).get_data(as_text=True)
-    )
+    code = _code_from(_submit(client, institution).get_data(as_text=True))
     client.post("/volgen/stoppen")
     assert client.get("/volgen/melding").status_code == 302
 
@@ -114,3 +130,17 @@ def test_wrong_code_gets_one_generic_message(client):
         html = response.get_data(as_text=True)
         messages.add(re.search(r'class="field-error"[^>]*>(.*?)</p>', html, re.S).group(1).strip())
     assert len(messages) == 1
+
+
+def test_meldpunt_always_points_outside_the_school(client):
+    with_adv = make_institution()
+    without_adv = make_institution()
+    without_adv.adv = None
+    db.session.commit()
+
+    page = client.get(f"/meldpunt/{with_adv.slug}").get_data(as_text=True)
+    assert with_adv.adv.name in page and with_adv.adv.phone in page
+
+    page = client.get(f"/meldpunt/{without_adv.slug}").get_data(as_text=True)
+    assert "Je kunt ook buiten school melden" in page
+    assert "discriminatie.nl" in page

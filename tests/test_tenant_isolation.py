@@ -43,7 +43,6 @@ KNOWN_CASE_ENDPOINTS = {
     "desk.assign",
     "desk.message",
     "desk.note",
-    "desk.intake_receipt",
 }
 
 

@@ -703,3 +703,29 @@ def test_each_active_handler_of_the_institution_gets_one_mail_about_a_new_case()
         assert case.number in mail.subject
         assert NARRATIVE not in mail.body
         assert code not in mail.body
+
+
+def test_reopening_owes_the_student_feedback_again():
+    institution = make_institution()
+    handler = make_user(institution=institution)
+    case, _ = make_case(institution)
+    workflow.acknowledge(case, handler)
+    workflow.start_follow_up(case, handler)
+    workflow.close(case, handler, Outcome.RESOLVED, "Opgelost.")
+    assert case.feedback_at is not None
+
+    workflow.reopen(case, handler, "De student belde: het gebeurt weer.")
+
+    assert case.feedback_at is None
+    assert case.feedback_due_on > deadlines.local_date(case.acknowledged_at)
+    assert case.feedback_overdue(case.feedback_due_on + timedelta(days=1))
+
+
+def test_closing_a_new_case_does_not_pretend_it_was_acknowledged():
+    institution = make_institution()
+    handler = make_user(institution=institution)
+    case, _ = make_case(institution)
+
+    workflow.close(case, handler, Outcome.OUT_OF_SCOPE, "Dit hoort niet bij het meldpunt.")
+
+    assert case.acknowledged_at is None and case.status == Status.CLOSED

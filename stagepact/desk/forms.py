@@ -4,11 +4,16 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from wtforms import BooleanField, DateField, SelectChoice, SelectField, StringField, TextAreaField
-from wtforms.validators import DataRequired, Length, Optional
+from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
 from .. import vocab
 from ..forms import BaseForm
 from ..student.forms import NARRATIVE_MAX, ReportForm
+
+
+def _sensible_year(form, field):
+    if field.data and not 2000 <= field.data.year <= 2100:
+        raise ValidationError(_l("Kies een datum tussen 2000 en 2100."))
 
 
 class ActionForm(BaseForm):
@@ -33,8 +38,8 @@ class InboxFilterForm(BaseForm):
     )
     mine = BooleanField(_l("Alleen aan mij toegewezen"))
     overdue = BooleanField(_l("Alleen over de termijn"))
-    submitted_from = DateField(_l("Gemeld vanaf"), validators=[Optional()])
-    submitted_to = DateField(_l("Gemeld tot en met"), validators=[Optional()])
+    submitted_from = DateField(_l("Gemeld vanaf"), validators=[Optional(), _sensible_year])
+    submitted_to = DateField(_l("Gemeld tot en met"), validators=[Optional(), _sensible_year])
     number = StringField(_l("Zaaknummer"), validators=[Optional(), Length(max=20)])
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import sqlalchemy as sa
-from flask import abort, flash, redirect, render_template, request, session, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
@@ -14,6 +14,7 @@ from sqlalchemy.orm import selectinload
 from .. import audit, deadlines, workflow
 from ..crypto import format_receipt_code
 from ..extensions import db
+from ..forms import first_submission, new_submission_id
 from ..intake import submit_report
 from ..models import Case, Message, User
 from ..scoping import (
@@ -35,6 +36,8 @@ from .forms import (
     NoteForm,
     ReopenForm,
 )
+
+MAX_PAGE = 100_000
 
 # How the timeline names each audit action.
 TIMELINE_LABELS = {
@@ -105,12 +108,20 @@ def inbox():
     query = query.order_by(Case.submitted_at.desc(), Case.id.desc())
     page = db.paginate(
         query,
-        page=request.args.get("page", 1, type=int),
+        # Any page past the end is simply empty; no number may overflow the OFFSET.
+        page=min(max(request.args.get("page", 1, type=int), 1), MAX_PAGE),
         per_page=request.args.get("per_page", 25, type=int),
         max_per_page=100,
         error_out=False,
     )
-    filters = {k: v for k, v in request.args.items() if k != "page"}
+    # Only the form's own fields go into the pagination links (never url_for's options).
+    filters = {
+        name: value
+        for name, value in request.args.items()
+        if name in form._fields and value and not form[name].errors
+    }
+    if request.args.get("per_page", type=int):
+        filters["per_page"] = request.args.get("per_page", type=int)
     return render_template("desk/inbox.html", form=form, page=page, today=today, filters=filters)
 
 
@@ -148,7 +159,7 @@ def _case_page(case: Case, forms: dict | None = None, status: int = 200):
     ), status
 
 
-@bp.route("/zaken/<int:case_id>")
+@bp.route("/zaken/<id:case_id>")
 def case_detail(case_id: int):
     """Everything about one case. Opening it is itself an audit event."""
     case = get_case_or_404(current_user, case_id)
@@ -178,7 +189,7 @@ def _simple_transition(case_id: int, name: str, operation, message):
     return _done(case, message)
 
 
-@bp.route("/zaken/<int:case_id>/bevestigen", methods=["POST"])
+@bp.route("/zaken/<id:case_id>/bevestigen", methods=["POST"])
 def acknowledge(case_id: int):
     """Acknowledge receipt: the student sees that someone is looking at it."""
     return _simple_transition(
@@ -186,7 +197,7 @@ def acknowledge(case_id: int):
     )
 
 
-@bp.route("/zaken/<int:case_id>/opvolgen", methods=["POST"])
+@bp.route("/zaken/<id:case_id>/opvolgen", methods=["POST"])
 def start_follow_up(case_id: int):
     """Start the follow-up."""
     return _simple_transition(
@@ -194,7 +205,7 @@ def start_follow_up(case_id: int):
     )
 
 
-@bp.route("/zaken/<int:case_id>/afsluiten", methods=["POST"])
+@bp.route("/zaken/<id:case_id>/afsluiten", methods=["POST"])
 def close(case_id: int):
     """Close with an outcome and a closing message to the student."""
     case = get_case_or_404(current_user, case_id)
@@ -214,7 +225,7 @@ def close(case_id: int):
     return _done(case, _("Melding afgesloten."))
 
 
-@bp.route("/zaken/<int:case_id>/heropenen", methods=["POST"])
+@bp.route("/zaken/<id:case_id>/heropenen", methods=["POST"])
 def reopen(case_id: int):
     """Reopen a closed case, with a reason."""
     case = get_case_or_404(current_user, case_id)
@@ -227,7 +238,7 @@ def reopen(case_id: int):
     return _done(case, _("Melding heropend."))
 
 
-@bp.route("/zaken/<int:case_id>/toewijzen", methods=["POST"])
+@bp.route("/zaken/<id:case_id>/toewijzen", methods=["POST"])
 def assign(case_id: int):
     """Assign the case to a handler of the same institution, or to nobody."""
     case = get_case_or_404(current_user, case_id)
@@ -242,7 +253,7 @@ def assign(case_id: int):
     return _done(case, _("Toewijzing opgeslagen."))
 
 
-@bp.route("/zaken/<int:case_id>/bericht", methods=["POST"])
+@bp.route("/zaken/<id:case_id>/bericht", methods=["POST"])
 def message(case_id: int):
     """Write to the student; they get a notice without the content."""
     case = get_case_or_404(current_user, case_id)
@@ -255,7 +266,7 @@ def message(case_id: int):
     return _done(case, _("Bericht verstuurd."))
 
 
-@bp.route("/zaken/<int:case_id>/notitie", methods=["POST"])
+@bp.route("/zaken/<id:case_id>/notitie", methods=["POST"])
 def note(case_id: int):
     """An internal note the student never sees."""
     case = get_case_or_404(current_user, case_id)
@@ -270,9 +281,17 @@ def note(case_id: int):
 
 @bp.route("/melding-invoeren", methods=["GET", "POST"])
 def new_report():
-    """Enter a report for a student who called, came by or wrote."""
+    """Enter a report for a student who called, came by or wrote.
+
+    The receipt code appears once, in the response to this POST, to pass on.
+    """
     form = IntakeForm()
+    if not form.submission_id.data:
+        form.submission_id.data = new_submission_id()
     if form.validate_on_submit():
+        if not first_submission(form.submission_id.data):
+            flash(_("Deze melding was al opgeslagen; hij is niet nog eens ingevoerd."), "info")
+            return redirect(url_for("desk.inbox"))
         case, code = submit_report(
             current_user.institution,
             form.to_report_data(),
@@ -280,18 +299,8 @@ def new_report():
             entered_by=current_user,
         )
         db.session.commit()
-        session["intake_code"] = {"case": case.id, "code": code}
-        return redirect(url_for("desk.intake_receipt", case_id=case.id))
+        return render_template(
+            "desk/intake_receipt.html", case=case, code=format_receipt_code(code)
+        )
     status = 422 if form.is_submitted() else 200
     return render_template("desk/new_report.html", form=form), status
-
-
-@bp.route("/melding-invoeren/<int:case_id>/code")
-def intake_receipt(case_id: int):
-    """The receipt code of an entered report, shown once, to pass on to the student."""
-    case = get_case_or_404(current_user, case_id)
-    pending = session.pop("intake_code", None)
-    code = None
-    if isinstance(pending, dict) and pending.get("case") == case.id:
-        code = format_receipt_code(pending["code"])
-    return render_template("desk/intake_receipt.html", case=case, code=code)

@@ -10,6 +10,7 @@ from wtforms import (
     BooleanField,
     DateField,
     EmailField,
+    HiddenField,
     RadioField,
     SelectChoice,
     SelectField,
@@ -58,6 +59,9 @@ def _invalid_choice():
 class ReportForm(BaseForm):
     """Everything a report may record; only the story itself is required."""
 
+    # Set when the form is first shown; a re-sent POST with it opens no second case.
+    submission_id = HiddenField(validators=[Optional(), Length(max=64)])
+
     narrative = TextAreaField(
         _l("Wat is er gebeurd?"),
         validators=[
@@ -78,7 +82,7 @@ class ReportForm(BaseForm):
     incident_date = DateField(
         _l("Wanneer gebeurde het?"),
         validators=[Optional(), _no_future],
-        format="%Y-%m-%d",
+        format=["%Y-%m-%d", "%d-%m-%Y"],
     )
     incident_period = StringField(
         _l("Weet je de datum niet precies? Schrijf dan ongeveer wanneer"),

@@ -12,9 +12,10 @@ from flask_babel import gettext as _
 from .. import audit, workflow
 from ..crypto import format_receipt_code, hash_receipt_code, normalise_receipt_code
 from ..extensions import csrf, db
-from ..forms import strip_nul
-from ..intake import find_case_by_code, submit_report
+from ..forms import first_submission, new_submission_id, strip_nul
+from ..intake import submit_report
 from ..models import Case, Institution, Message
+from ..scoping import case_for_receipt_code, case_for_reporter_session
 from ..vocab import Status
 from . import bp
 from .forms import (
@@ -47,7 +48,7 @@ def _follow_up_case() -> Case | None:
     if not isinstance(state, dict) or state.get("until", 0) < time.time():
         session.pop(FOLLOW_UP_KEY, None)
         return None
-    case = db.session.get(Case, state.get("case"))
+    case = case_for_reporter_session(state.get("case"))
     if case is None:
         session.pop(FOLLOW_UP_KEY, None)
         return None
@@ -82,39 +83,29 @@ def meldpunt(slug: str):
 @bp.route("/meldpunt/<slug>/melden", methods=["GET", "POST"])
 @csrf.exempt  # the form checks its own token, so an expired one loses nothing typed
 def report(slug: str):
-    """The report form. Errors (an expired token too) re-show it with everything typed."""
+    """The report form. Errors (an expired token too) re-show it with everything typed.
+
+    The receipt code is shown in the response to this POST and nowhere else:
+    not in a URL, a redirect or a cookie.
+    """
     institution = _institution_or_404(slug)
     form = ReportForm()
+    if not form.submission_id.data:
+        form.submission_id.data = new_submission_id()
     if form.validate_on_submit():
+        if not first_submission(form.submission_id.data):
+            return render_template("student/already_sent.html", institution=institution)
         case, code = submit_report(institution, form.to_report_data(), language=str(get_locale()))
         db.session.commit()
-        session["receipt_code"] = code
         _open_follow_up(case)
-        return redirect(url_for("student.receipt"))
+        return render_template(
+            "student/receipt.html",
+            case=case,
+            code=format_receipt_code(code),
+            form=NoticeEmailForm(formdata=None),
+        )
     status = 422 if form.is_submitted() else 200
     return render_template("student/report.html", institution=institution, form=form), status
-
-
-@bp.route("/ontvangstbewijs", methods=["GET", "POST"])
-@csrf.exempt
-def receipt():
-    """The receipt code, shown once, and an optional address for notices."""
-    case = _follow_up_case()
-    if case is None:
-        return redirect(url_for("student.follow_up"))
-    code = session.pop("receipt_code", None)
-    form = NoticeEmailForm()
-    if form.validate_on_submit():
-        _set_notice_email(case, form.notify_email.data)
-        db.session.commit()
-        flash(_("Je krijgt een mail als er nieuws is over je melding."), "success")
-        return redirect(url_for("student.case"))
-    return render_template(
-        "student/receipt.html",
-        case=case,
-        code=format_receipt_code(code) if code else None,
-        form=form,
-    ), 422 if form.is_submitted() else 200
 
 
 def _set_notice_email(case: Case, address: str) -> None:
@@ -133,11 +124,10 @@ def follow_up():
             hash_receipt_code(_NOT_A_CODE)
             case = None
         else:
-            case = find_case_by_code(normalised)
+            case = case_for_receipt_code(normalised)
         if case is not None:
             audit.record("case.code_used", case=case, actor=workflow.REPORTER)
             db.session.commit()
-            session.pop("receipt_code", None)
             _open_follow_up(case)
             return redirect(url_for("student.case"))
         audit.record("receipt.code_failed", actor="anonymous")
@@ -233,6 +223,5 @@ def withdraw():
 def stop():
     """Close the case on this device (for a shared computer)."""
     session.pop(FOLLOW_UP_KEY, None)
-    session.pop("receipt_code", None)
     flash(_("Je melding is gesloten op dit apparaat."), "info")
     return redirect(url_for("student.start"))
