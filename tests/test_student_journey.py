@@ -144,3 +144,21 @@ def test_meldpunt_always_points_outside_the_school(client):
     page = client.get(f"/meldpunt/{without_adv.slug}").get_data(as_text=True)
     assert "Je kunt ook buiten school melden" in page
     assert "discriminatie.nl" in page
+
+
+def test_a_message_typed_while_the_page_timed_out_is_kept_and_sent_after_the_code(client):
+    institution = make_institution()
+    make_user(institution=institution)
+    db.session.commit()
+    code = _code_from(_submit(client, institution).get_data(as_text=True))
+    client.post("/volgen/stoppen")  # as if the follow-up session expired
+
+    typed = "Ik heb nog een screenshot van de afwijzing."
+    response = client.post("/volgen/melding/bericht", data={"body": typed})
+
+    assert response.status_code == 401
+    assert typed in response.get_data(as_text=True)
+    opened = client.post("/volgen", data={"code": code, "pending_message": typed})
+    assert opened.status_code == 302
+    case = db.session.scalar(sa.select(Case))
+    assert [m.body for m in case.messages if m.kind == Message.FROM_STUDENT] == [typed]

@@ -282,6 +282,17 @@ class ReceiptCodeForm(BaseForm):
         validators=[DataRequired(CODE_NOT_FOUND), Length(max=64, message=CODE_NOT_FOUND)],
         render_kw={"inputmode": "numeric", "autocomplete": "off", "spellcheck": "false"},
     )
+    # A message typed while the case page timed out: sent once the code opens the case.
+    pending_message = TextAreaField(
+        _l("Je bericht, dat nog niet is verstuurd"),
+        validators=[
+            Optional(),
+            Length(
+                max=NARRATIVE_MAX,
+                message=_l("Je bericht is te lang. Maak het korter dan 20.000 tekens."),
+            ),
+        ],
+    )
 
 
 class NoticeEmailForm(BaseForm):

@@ -127,6 +127,10 @@ def follow_up():
             case = case_for_receipt_code(normalised)
         if case is not None:
             audit.record("case.code_used", case=case, actor=workflow.REPORTER)
+            pending = (form.pending_message.data or "").strip()
+            if pending and workflow.can("message", case, workflow.REPORTER):
+                workflow.student_message(case, pending)
+                flash(_("Je bericht is verstuurd naar het meldpunt."), "success")
             db.session.commit()
             _open_follow_up(case)
             return redirect(url_for("student.case"))
@@ -170,7 +174,9 @@ def send_message():
     """The student answers a question or adds information."""
     case = _follow_up_case()
     if case is None:
-        return redirect(url_for("student.follow_up"))
+        # The page timed out while the student wrote: keep the text, ask for the code.
+        code_form = ReceiptCodeForm(formdata=None, pending_message=request.form.get("body", ""))
+        return render_template("student/follow_up.html", form=code_form, timed_out=True), 401
     form = StudentMessageForm()
     if form.validate_on_submit():
         try:
