@@ -36,6 +36,7 @@ class ReportData:
     who: str | None = None
     form: str | None = None
     grounds: list[str] = field(default_factory=list)
+    company_id: int | None = None
     company_text: str | None = None
     wishes: list[str] = field(default_factory=list)
     consent_adv: bool = False
@@ -90,6 +91,7 @@ def submit_report(
         phase=data.phase,
         who=data.who,
         form=data.form,
+        company_id=data.company_id,
         company_text=data.company_text,
         consent_adv=data.consent_adv,
         consent_sbb_identity=data.consent_sbb_identity and not data.is_anonymous,

@@ -162,3 +162,56 @@ def test_a_message_typed_while_the_page_timed_out_is_kept_and_sent_after_the_cod
     assert opened.status_code == 302
     case = db.session.scalar(sa.select(Case))
     assert [m.body for m in case.messages if m.kind == Message.FROM_STUDENT] == [typed]
+
+
+def test_student_picks_the_company_from_the_register_without_losing_what_they_typed(client):
+    from tests.factories import make_company
+
+    institution = make_institution()
+    company = make_company(name="Bakkerij De Korf", city="Zwolle", kvk="12345678")
+    make_company(name="Garage Snel", city="Assen")
+    db.session.commit()
+    form = {**REPORT, "company_search": "korf zwolle", "find_company": "1"}
+
+    searched = client.post(f"/meldpunt/{institution.slug}/melden", data=form)
+
+    html = searched.get_data(as_text=True)
+    assert searched.status_code == 200
+    assert "Bakkerij De Korf, Zwolle (KvK 12345678)" in html and "Garage Snel" not in html
+    assert REPORT["narrative"] in html
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Case)) == 0
+
+    chosen = {k: v for k, v in form.items() if k != "find_company"}
+    chosen["company_id"] = str(company.id)
+    response = client.post(f"/meldpunt/{institution.slug}/melden", data=chosen)
+
+    assert 'class="receipt-code"' in response.get_data(as_text=True)
+    assert db.session.scalar(sa.select(Case)).company_id == company.id
+
+
+def test_a_company_id_that_was_not_offered_is_refused_with_the_form_kept(client):
+    institution = make_institution()
+    db.session.commit()
+
+    response = client.post(
+        f"/meldpunt/{institution.slug}/melden", data={**REPORT, "company_id": "999999"}
+    )
+
+    assert response.status_code == 422
+    assert REPORT["narrative"] in response.get_data(as_text=True)
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Case)) == 0
+
+
+def test_searching_the_register_by_kvk_number():
+    from stagepact import companies
+    from tests.factories import make_company
+
+    company = make_company(name="Zorgcentrum Het Anker", kvk="87654321")
+    make_company(name="Ankerplaats BV", kvk="87654322")
+
+    assert companies.search("87654321") == [company]
+    assert [c.name for c in companies.search("anker")] == [
+        "Ankerplaats BV",
+        "Zorgcentrum Het Anker",
+    ]
+    assert companies.search("   ") == []

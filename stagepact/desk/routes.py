@@ -288,6 +288,10 @@ def new_report():
     form = IntakeForm()
     if not form.submission_id.data:
         form.submission_id.data = new_submission_id()
+    searching = "find_company" in request.form
+    form.prepare_companies(searching)
+    if searching:
+        return render_template("desk/new_report.html", form=form)
     if form.validate_on_submit():
         if not first_submission(form.submission_id.data):
             flash(_("Deze melding was al opgeslagen; hij is niet nog eens ingevoerd."), "info")

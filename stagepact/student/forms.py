@@ -21,7 +21,7 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, Email, Length, Optional, ValidationError
 
-from .. import vocab
+from .. import companies, vocab
 from ..forms import BaseForm
 from ..intake import ReportData
 
@@ -108,8 +108,18 @@ class ReportForm(BaseForm):
         choices=vocab.choices(vocab.GROUNDS),
         invalid_choice_message=_invalid_choice(),
     )
+    company_search = StringField(
+        _l("Zoek het bedrijf in het register"),
+        validators=[Optional(), Length(max=100, message=_l("Gebruik hier hoogstens 100 tekens."))],
+    )
+    # Choices are the companies the last search found (set by the view).
+    company_id = OptionalRadioField(
+        _l("Welk bedrijf bedoel je?"),
+        choices=[],
+        invalid_choice_message=_l("Zoek het bedrijf opnieuw en kies het uit de lijst."),
+    )
     company_text = StringField(
-        _l("Welk bedrijf was het?"),
+        _l("Naam en plaats van het bedrijf"),
         validators=[Optional(), Length(max=200, message=_l("Gebruik hier hoogstens 200 tekens."))],
     )
     programme = StringField(
@@ -237,6 +247,25 @@ class ReportForm(BaseForm):
                 ok = False
         return ok
 
+    def prepare_companies(self, searching: bool) -> None:
+        """Offer the companies a search found, keeping the one chosen before.
+
+        Without JavaScript, "search" is a second submit button: the form comes
+        back with everything typed and the companies to choose from.
+        """
+        chosen_id = self.company_id.data
+        chosen = companies.get(int(chosen_id)) if str(chosen_id or "").isdigit() else None
+        found = companies.search(self.company_search.data or "") if searching else []
+        if chosen is not None and chosen not in found:
+            found.append(chosen)
+        self.company_searched = searching
+        self.company_id.choices = [
+            SelectChoice(str(c.id), f"{c.name}, {c.city}" + (f" (KvK {c.kvk})" if c.kvk else ""))
+            for c in found
+        ]
+        if found:
+            self.company_id.choices.append(SelectChoice("", _l("Geen van deze bedrijven")))
+
     def to_report_data(self) -> ReportData:
         def text(field) -> str | None:
             value = (field.data or "").strip()
@@ -262,6 +291,7 @@ class ReportForm(BaseForm):
             who=self.who.data or None,
             form=self.form.data or None,
             grounds=list(self.grounds.data or []),
+            company_id=int(self.company_id.data) if self.company_id.data else None,
             company_text=text(self.company_text),
             wishes=list(self.wishes.data or []),
             consent_adv=bool(self.consent_adv.data),

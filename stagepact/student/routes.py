@@ -92,6 +92,10 @@ def report(slug: str):
     form = ReportForm()
     if not form.submission_id.data:
         form.submission_id.data = new_submission_id()
+    searching = "find_company" in request.form
+    form.prepare_companies(searching)
+    if searching:
+        return render_template("student/report.html", institution=institution, form=form)
     if form.validate_on_submit():
         if not first_submission(form.submission_id.data):
             return render_template("student/already_sent.html", institution=institution)
