@@ -1,0 +1,36 @@
+"""Production refuses the development secrets; everything deployment-specific comes from the environment."""
+
+import pytest
+
+import config
+from stagepact import create_app
+
+
+def test_production_refuses_to_start_with_development_secrets():
+    with pytest.raises(RuntimeError) as refused:
+        create_app(config.ProductionConfig)
+
+    for name in ("SECRET_KEY", "ENCRYPTION_KEYS", "RECEIPT_PEPPER", "DATABASE_URL", "MAIL_SERVER"):
+        assert name in str(refused.value)
+
+
+def test_production_starts_with_its_own_secrets():
+    from cryptography.fernet import Fernet
+
+    class Configured(config.ProductionConfig):
+        SECRET_KEY = "a-real-secret-from-the-environment"  # noqa: S105
+        ENCRYPTION_KEYS = [Fernet.generate_key().decode()]
+        RECEIPT_PEPPER = "a-real-pepper"
+        SQLALCHEMY_DATABASE_URI = "sqlite://"
+        MAIL_SERVER = "smtp.example.org"
+
+    app = create_app(Configured)
+
+    assert app.config["SESSION_COOKIE_SECURE"] is True
+
+
+def test_an_unknown_environment_name_is_refused(monkeypatch):
+    monkeypatch.setenv("STAGEPACT_ENV", "staging")
+
+    with pytest.raises(RuntimeError, match="STAGEPACT_ENV"):
+        config.config_from_env()
