@@ -7,8 +7,16 @@ from stagepact import create_app
 
 
 def test_production_refuses_to_start_with_development_secrets():
+    class Unconfigured(config.ProductionConfig):
+        # As on a machine where none of these are in the environment.
+        SECRET_KEY = config.DEV_SECRET_KEY
+        ENCRYPTION_KEYS = [config.DEV_ENCRYPTION_KEY]
+        RECEIPT_PEPPER = config.DEV_RECEIPT_PEPPER
+        SQLALCHEMY_DATABASE_URI = None
+        MAIL_SERVER = None
+
     with pytest.raises(RuntimeError) as refused:
-        create_app(config.ProductionConfig)
+        create_app(Unconfigured)
 
     for name in ("SECRET_KEY", "ENCRYPTION_KEYS", "RECEIPT_PEPPER", "DATABASE_URL", "MAIL_SERVER"):
         assert name in str(refused.value)
