@@ -20,7 +20,7 @@ from flask.cli import AppGroup
 from flask_babel import force_locale
 from flask_babel import gettext as _
 
-from . import admin, audit, deadlines, demo, outbox, reminders
+from . import admin, audit, companies, deadlines, demo, outbox, reminders
 from .crypto import MIN_PASSWORD_LENGTH, hash_password
 from .extensions import db
 from .models import Adv, Institution, User
@@ -280,6 +280,41 @@ def create_user_command(email, name, role, brin, password) -> None:
     )
     db.session.commit()
     click.echo(_("Account %(email)s aangemaakt met id %(id)d.", email=user.email, id=user.id))
+
+
+# --- import-companies -------------------------------------------------------------
+
+
+@stagepact_cli.command(
+    "import-companies", help="Laad of werk het register van leerbedrijven bij uit een CSV-bestand."
+)
+@click.argument("csv_file", type=click.Path(exists=True, dir_okay=False))
+@operator_command
+def import_companies_command(csv_file: str) -> None:
+    """Load the register; bad rows are listed with their line number and skipped.
+
+    Columns (first line, comma or semicolon separated, UTF-8): kvk, naam,
+    sbb_nummer, adres, plaats, sector. kvk and naam are required; a company is
+    matched on its KvK number, so a re-import updates instead of duplicating.
+    """
+    try:
+        with open(csv_file, encoding="utf-8-sig", newline="") as stream:
+            result = companies.import_register(stream)
+    except companies.UnreadableFileError as error:
+        raise CommandError(_("Niets geladen: %(reason)s", reason=error.message)) from None
+    db.session.commit()
+    for line, reason in result.rejected:
+        click.echo(_("regel %(line)d overgeslagen: %(reason)s", line=line, reason=reason), err=True)
+    click.echo(
+        _(
+            "%(inserted)d leerbedrijven toegevoegd, %(updated)d bijgewerkt, "
+            "%(unchanged)d ongewijzigd, %(rejected)d regels overgeslagen.",
+            inserted=result.inserted,
+            updated=result.updated,
+            unchanged=result.unchanged,
+            rejected=len(result.rejected),
+        )
+    )
 
 
 # --- send-mail --------------------------------------------------------------------
