@@ -39,6 +39,22 @@ def get(company_id: int | None) -> Company | None:
     return db.session.get(Company, company_id) if company_id else None
 
 
+def add_unverified(name: str, city: str, kvk: str | None, user) -> Company:
+    """A company a report names but the register lacks, for SBB to match or merge later.
+
+    A KvK number already in the register gives that company instead of a copy.
+    """
+    if kvk:
+        known = db.session.scalar(sa.select(Company).where(Company.kvk == kvk))
+        if known is not None:
+            return known
+    company = Company(name=name.strip(), city=city.strip(), kvk=kvk or None, verified=False)
+    db.session.add(company)
+    db.session.flush()
+    audit.record("company.added_unverified", actor=user, company_id=company.id)
+    return company
+
+
 # --- Importing the register from CSV -------------------------------------------------
 
 # Accepted header names per field (case-insensitive); the first is the documented one.

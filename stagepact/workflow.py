@@ -17,7 +17,7 @@ from flask_babel import lazy_gettext as _l
 from . import audit, notify
 from .deadlines import acknowledgement_due, feedback_due
 from .extensions import db
-from .models import Case, Message, User, utcnow
+from .models import Case, Company, Message, User, utcnow
 from .vocab import OPEN_STATUSES, Outcome, Role, Status
 
 REPORTER = "reporter"
@@ -65,6 +65,7 @@ CASE_ACTIONS: dict[str, frozenset[Status]] = {
     "assign": frozenset(OPEN_STATUSES),
     "message": frozenset(OPEN_STATUSES),
     "note": frozenset(Status),
+    "link_company": frozenset(OPEN_STATUSES),
 }
 
 # Until the school has followed a report up, it can only be closed as not the
@@ -294,6 +295,20 @@ def assign(case: Case, user: User, assignee: User | None) -> None:
         actor=user,
         from_user=previous,
         to_user=case.assigned_to_id,
+    )
+
+
+def link_company(case: Case, user: User, company: Company | None) -> None:
+    """Name the learning company from the register (or none); the student's own words stay."""
+    _require("link_company", case, user)
+    previous = case.company_id
+    case.company_id = company.id if company is not None else None
+    audit.record(
+        "case.company_linked",
+        case=case,
+        actor=user,
+        from_company=previous,
+        to_company=case.company_id,
     )
 
 

@@ -331,13 +331,14 @@ BUTTONS = {
     "assign": "Toewijzen",
     "message": "Bericht versturen",
     "note": "Notitie opslaan",
+    "link_company": "Toevoegen als niet geverifieerd",
 }
 ON_THE_PAGE = {
-    S.NEW: {"acknowledge", "close", "assign", "message", "note"},
-    S.TRIAGE: {"start_follow_up", "close", "assign", "message", "note"},
-    S.FOLLOW_UP: {"close", "assign", "message", "note"},
-    S.REFERRED: {"close", "assign", "message", "note"},
-    S.ESCALATED: {"close", "assign", "message", "note"},
+    S.NEW: {"acknowledge", "close", "assign", "message", "note", "link_company"},
+    S.TRIAGE: {"start_follow_up", "close", "assign", "message", "note", "link_company"},
+    S.FOLLOW_UP: {"close", "assign", "message", "note", "link_company"},
+    S.REFERRED: {"close", "assign", "message", "note", "link_company"},
+    S.ESCALATED: {"close", "assign", "message", "note", "link_company"},
     S.CLOSED: {"reopen", "note"},
 }
 ROUTES = {
@@ -348,6 +349,7 @@ ROUTES = {
     "assign": "toewijzen",
     "message": "bericht",
     "note": "notitie",
+    "link_company": "leerbedrijf",
 }
 
 
@@ -392,6 +394,7 @@ def _valid_form(action: str, colleague_id: int) -> dict:
         "assign": {"assignee": str(colleague_id)},
         "message": {"body": "Kun je langskomen?"},
         "note": {"note-body": "Bedrijf gebeld."},
+        "link_company": {"new_name": "Nieuw Leerbedrijf BV", "new_city": "Zwolle"},
     }.get(action, {})
 
 

@@ -47,6 +47,7 @@ EXPECTED = {
     "assign": (OPEN, {OWN_HANDLER}),
     "message": (OPEN, {OWN_HANDLER, "reporter"}),
     "note": (EVERY_STATE, {OWN_HANDLER}),
+    "link_company": (OPEN, {OWN_HANDLER}),
 }
 
 # Where each transition leads.
@@ -139,6 +140,8 @@ def _perform(action: str, case: Case, actor, assignee=None) -> None:
             workflow.send_message(case, actor, "Kun je ons bellen?")
     elif action == "note":
         workflow.add_note(case, actor, "Bedrijf gebeld, nog geen reactie.")
+    elif action == "link_company":
+        workflow.link_company(case, actor, make_company())
     else:
         pytest.fail(f"this test does not know how to perform {action!r}: teach _perform")
 

@@ -6,7 +6,7 @@ from flask_babel import lazy_gettext as _l
 from wtforms import BooleanField, DateField, SelectChoice, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
-from .. import vocab
+from .. import companies, vocab
 from ..forms import BaseForm
 from ..student.forms import NARRATIVE_MAX, ReportForm
 
@@ -122,3 +122,39 @@ class IntakeForm(ReportForm):
         ],
         validators=[DataRequired(_l("Kies hoe de melding binnenkwam."))],
     )
+
+
+class LinkCompanyForm(BaseForm):
+    """Link a company found in the register, or add one the register lacks (unverified)."""
+
+    company_id = StringField(validators=[Optional(), Length(max=12)])
+    new_name = StringField(
+        _l("Naam van het bedrijf"),
+        validators=[Optional(), Length(max=200, message=_l("Gebruik hier hoogstens 200 tekens."))],
+    )
+    new_city = StringField(
+        _l("Plaats"),
+        validators=[Optional(), Length(max=100, message=_l("Gebruik hier hoogstens 100 tekens."))],
+    )
+    new_kvk = StringField(_l("KvK-nummer (als je het weet)"), validators=[Optional()])
+
+    def validate(self, extra_validators=None) -> bool:
+        ok = super().validate(extra_validators)
+        self.company = None
+        if self.company_id.data:
+            self.company = (
+                companies.get(int(self.company_id.data)) if self.company_id.data.isdigit() else None
+            )
+            if self.company is None:
+                self.company_id.errors.append(
+                    _l("Zoek het bedrijf opnieuw en kies het uit de lijst.")
+                )
+                return False
+            return ok
+        if not (self.new_name.data or "").strip():
+            self.new_name.errors.append(_l("Kies een bedrijf uit de lijst, of vul de naam in."))
+            ok = False
+        if self.new_kvk.data and companies.valid_kvk(self.new_kvk.data) is None:
+            self.new_kvk.errors.append(_l("Een KvK-nummer heeft 8 cijfers."))
+            ok = False
+        return ok

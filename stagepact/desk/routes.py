@@ -11,10 +11,10 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from sqlalchemy.orm import selectinload
 
-from .. import audit, deadlines, workflow
+from .. import audit, companies, deadlines, workflow
 from ..crypto import format_receipt_code
 from ..extensions import db
-from ..forms import first_submission, new_submission_id
+from ..forms import first_submission, new_submission_id, strip_nul
 from ..intake import submit_report
 from ..models import Case, Message, User
 from ..scoping import (
@@ -32,6 +32,7 @@ from .forms import (
     CloseForm,
     InboxFilterForm,
     IntakeForm,
+    LinkCompanyForm,
     MessageForm,
     NoteForm,
     ReopenForm,
@@ -59,6 +60,7 @@ TIMELINE_LABELS = {
     "case.code_used": _l("De student opende de melding met de code"),
     "case.notice_email_set": _l("De student gaf een e-mailadres voor berichten"),
     "case.reminder": _l("Herinnering over de termijn gemaild"),
+    "case.company_linked": _l("Leerbedrijf gekoppeld"),
 }
 
 
@@ -136,8 +138,11 @@ def _case_page(case: Case, forms: dict | None = None, status: int = 200):
         "assign": AssignForm(handlers, formdata=None, assignee=str(case.assigned_to_id or "")),
         "message": MessageForm(formdata=None),
         "note": NoteForm(formdata=None),
+        "link_company": LinkCompanyForm(formdata=None),
     }
     all_forms.update(forms or {})
+    company_query = strip_nul(request.args.get("bedrijf") or "").strip()[:100]
+    found = companies.search(company_query) if company_query and "link_company" in actions else []
     events = audit.events_for_case(case)
     actor_ids = {e.actor_id for e in events if e.actor_id}
     actors = (
@@ -153,6 +158,8 @@ def _case_page(case: Case, forms: dict | None = None, status: int = 200):
         events=events,
         actors=actors,
         labels=TIMELINE_LABELS,
+        company_query=company_query,
+        found_companies=found,
         today=deadlines.today(),
         student_messages=[m for m in case.messages if m.kind != Message.NOTE],
         notes=[m for m in case.messages if m.kind == Message.NOTE],
@@ -277,6 +284,25 @@ def note(case_id: int):
         return _refuse(case, _("De notitie is niet opgeslagen."), {"note": form}, 422)
     workflow.add_note(case, current_user, form.body.data)
     return _done(case, _("Notitie opgeslagen."))
+
+
+@bp.route("/zaken/<id:case_id>/leerbedrijf", methods=["POST"])
+def link_company(case_id: int):
+    """Link the learning company from the register, or add it as unverified."""
+    case = get_case_or_404(current_user, case_id)
+    if not workflow.can("link_company", case, current_user):
+        return _refuse(case, _("Deze stap kan nu niet bij deze melding."))
+    form = LinkCompanyForm()
+    if not form.validate_on_submit():
+        return _refuse(case, _("Het leerbedrijf is niet gekoppeld."), {"link_company": form}, 422)
+    company = form.company or companies.add_unverified(
+        form.new_name.data,
+        form.new_city.data or "",
+        companies.valid_kvk(form.new_kvk.data or ""),
+        current_user,
+    )
+    workflow.link_company(case, current_user, company)
+    return _done(case, _("Leerbedrijf gekoppeld: %(name)s.", name=company.name))
 
 
 @bp.route("/melding-invoeren", methods=["GET", "POST"])
