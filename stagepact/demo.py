@@ -127,7 +127,7 @@ def _add_institutions(summary: DemoSummary) -> dict[str, Institution]:
 def _add_user(
     name: str, email: str, role: Role, institution: Institution | None, password_hash: str
 ) -> User:
-    user = admin.add_user(
+    return admin.add_user(
         name=name,
         email=email,
         role=role,
@@ -135,7 +135,6 @@ def _add_user(
         password_hash=password_hash,
         demo=True,
     )
-    return user
 
 
 def _add_staff(

@@ -250,6 +250,18 @@ class Case(db.Model):
     def is_overdue(self, today: date) -> bool:
         return self.ack_overdue(today) or self.feedback_overdue(today)
 
+    @classmethod
+    def overdue_condition(cls, today: date):
+        """The same rule as `is_overdue`, as SQL for filtering many cases at once."""
+        return sa.or_(
+            sa.and_(cls.status == Status.NEW, cls.ack_due_on < today),
+            sa.and_(
+                cls.status.in_([s for s in OPEN_STATUSES if s != Status.NEW]),
+                cls.feedback_at.is_(None),
+                cls.feedback_due_on < today,
+            ),
+        )
+
 
 class CaseGround(db.Model):
     """A ground of discrimination named in a report; a report may name several."""

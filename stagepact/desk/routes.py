@@ -88,16 +88,7 @@ def inbox():
         query = query.where(Case.assigned_to_id == user.id)
     today = deadlines.today()
     if form.overdue.data:
-        query = query.where(
-            sa.or_(
-                sa.and_(Case.status == Status.NEW, Case.ack_due_on < today),
-                sa.and_(
-                    Case.status.in_([s for s in OPEN_STATUSES if s != Status.NEW]),
-                    Case.feedback_at.is_(None),
-                    Case.feedback_due_on < today,
-                ),
-            )
-        )
+        query = query.where(Case.overdue_condition(today))
     if form.submitted_from.data and not form.submitted_from.errors:
         query = query.where(
             Case.submitted_at >= deadlines.start_of_local_day(form.submitted_from.data)
