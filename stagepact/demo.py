@@ -15,10 +15,12 @@ from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
-from . import admin, audit, workflow
+from . import admin, audit, deadlines, investigations, workflow
 from .crypto import hash_password
 from .deadlines import acknowledgement_due, feedback_due
 from .demo_data import (
+    ADV_CLOSED_NOTE,
+    ADV_SUMMARY,
     ADVS,
     ANSWER,
     CASES,
@@ -31,13 +33,26 @@ from .demo_data import (
     QUESTION,
     REPORTERS,
     REPORTS,
+    SBB_CONDITIONS,
+    SBB_REASONING,
+    SBB_SUMMARY,
     STUDENTS,
     DemoCase,
 )
 from .extensions import db
 from .intake import ReportData, submit_report
-from .models import Adv, Case, Company, Institution, OutboxMail, User, utcnow
-from .vocab import Channel, Outcome, Role, Status
+from .models import (
+    Adv,
+    Case,
+    Company,
+    Institution,
+    Investigation,
+    OutboxMail,
+    RecognitionChange,
+    User,
+    utcnow,
+)
+from .vocab import AdvAnswer, Channel, Decision, Outcome, Role, Status
 
 DEMO_PASSWORD = "demo-wachtwoord"  # noqa: S105 (printed for the demo logins; never in production)
 DEMO_URL = "http://127.0.0.1:5000"
@@ -207,6 +222,8 @@ def _report_data(spec: DemoCase, index: int, company: Company | None) -> ReportD
             consent_contact=True,
             consent_sbb_identity=spec.ending in SBB_ENDINGS,
         )
+    if spec.ending in SBB_ENDINGS:
+        data = replace(data, consent_sbb=True)
     if spec.ending in ADV_ENDINGS:
         data = replace(data, consent_adv=True)
     if company is not None:
@@ -231,7 +248,8 @@ def _submit(
     # The handler matched the company the student named to the register.
     case.company = company
     db.session.flush()
-    story = _Story(case, handler, colleague, utcnow() - timedelta(days=spec.days_ago))
+    reviewer = db.session.scalar(sa.select(User).where(User.role == Role.SBB_REVIEWER))
+    story = _Story(case, handler, colleague, utcnow() - timedelta(days=spec.days_ago), reviewer)
     case.submitted_at = story.start
     case.ack_due_on = acknowledgement_due(story.start, institution.ack_working_days)
     story.stamp(0)
@@ -241,10 +259,18 @@ def _submit(
 class _Story:
     """One case's life, each step dated `day` days after submission (never in the future)."""
 
-    def __init__(self, case: Case, handler: User, colleague: User, start: datetime):
+    def __init__(
+        self,
+        case: Case,
+        handler: User,
+        colleague: User,
+        start: datetime,
+        reviewer: User | None = None,
+    ):
         self.case = case
         self.handler = handler
         self.colleague = colleague
+        self.reviewer = reviewer
         self.start = start
         self.original: Case | None = None
         self._dated_messages: set[int] = set()
@@ -262,9 +288,24 @@ class _Story:
         self.stamp(day, closed_now=not was_closed and self.case.status == Status.CLOSED)
         return result
 
+    def sbb_step(self, day: float, action: Callable, *args, **kwargs):
+        """SBB's reviewer acts on the investigation of this case, dated like the rest."""
+        investigation = self.case.investigations[-1]
+        result = action(investigation, self.reviewer, *args, **kwargs)
+        db.session.flush()
+        self.stamp(day)
+        return result
+
     def stamp(self, day: float, closed_now: bool = False) -> None:
         moment = self.at(day)
         case = self.case
+        for referral in case.referrals:
+            if referral.referred_at > moment:
+                referral.referred_at = moment
+            if referral.answered_at is not None and referral.answered_at > moment:
+                referral.answered_at = moment
+        for investigation in case.investigations:
+            _date_investigation(investigation, moment)
         for message in case.messages:
             if message.id not in self._dated_messages:
                 message.created_at = moment
@@ -278,6 +319,22 @@ class _Story:
             self._feedback_dated = True
         if closed_now:
             case.closed_at = moment
+
+
+def _date_investigation(investigation: Investigation, moment: datetime) -> None:
+    """Move what just happened on an investigation (and its recognition changes) back."""
+    for name in ("created_at", "started_at", "decided_at", "objection_at", "closed_at"):
+        value = getattr(investigation, name)
+        if value is not None and value > moment:
+            setattr(investigation, name, moment)
+    changes = db.session.scalars(
+        sa.select(RecognitionChange).where(
+            RecognitionChange.investigation_id == investigation.id,
+            RecognitionChange.changed_at > moment,
+        )
+    )
+    for change in changes:
+        change.changed_at = moment
 
 
 # --- How each case goes on -----------------------------------------------------------------
@@ -313,13 +370,23 @@ def _triage(story: _Story) -> None:
 
 def _referred(story: _Story) -> None:
     _follow_up(story)
-    # The referral screens come with the ADV work; the demo takes the transition directly.
-    story.step(12, workflow._move, "refer", story.handler, adv_id=story.case.institution.adv_id)
+    case = story.case
+    story.step(
+        12,
+        workflow.refer,
+        story.handler,
+        case.institution.adv,
+        ADV_SUMMARY,
+        share_contact=workflow.can_share_contact(case),
+    )
 
 
 def _escalated(story: _Story) -> None:
     _follow_up(story, feedback=True)
-    story.step(25, workflow._move, "escalate", story.handler, company_id=story.case.company_id)
+    case = story.case
+    story.step(25, workflow.escalate, story.handler, SBB_SUMMARY, case.consent_sbb_identity)
+    if case.submitted_at < utcnow() - timedelta(days=100):
+        story.sbb_step(32, investigations.start)
 
 
 def _reopened(story: _Story) -> None:
@@ -344,13 +411,21 @@ def _closed_after_follow_up(outcome: Outcome) -> Callable[[_Story], None]:
 
 def _closed_adv(story: _Story) -> None:
     _referred(story)
-    story.step(50, workflow._move, "return_from_referral", story.handler)
+    story.step(20, workflow.record_adv_answer, story.handler, AdvAnswer.TAKEN_ON, None)
+    story.step(50, workflow.record_adv_answer, story.handler, AdvAnswer.CLOSED, ADV_CLOSED_NOTE)
     _close(story, 55, Outcome.ADV_CLOSED)
 
 
 def _closed_sbb(story: _Story) -> None:
     _escalated(story)
-    story.step(90, workflow._move, "return_from_escalation", story.handler)
+    story.sbb_step(
+        90,
+        investigations.decide,
+        Decision.IMPROVEMENT,
+        SBB_REASONING,
+        conditions=SBB_CONDITIONS,
+        conditions_due_on=deadlines.today() + timedelta(days=60),
+    )
     _close(story, 95, Outcome.SBB_MEASURE)
 
 

@@ -416,7 +416,7 @@ CASES = (
     DemoCase("singel", 6, "accent", "named", "triage", "bitbrug"),
     DemoCase("gracht", 16, "headscarf", "phone", "triage", "lindehof"),
     DemoCase("kade", 41, "pushed", "anonymous", "triage", "waalhaven"),
-    DemoCase("singel", 112, "mbo", "anonymous", "triage"),
+    DemoCase("singel", 112, "mbo", "anonymous", "triage", "lindehof"),
     DemoCase("gracht", 131, "age", "named", "triage", "sleutel"),
     # follow-up: the school acts; some gave feedback, some are overdue, one was reopened
     DemoCase("gracht", 31, "client", "named", "follow_up", "lindehof"),
@@ -431,7 +431,8 @@ CASES = (
     DemoCase("gracht", 52, "wheelchair", "named", "referred", "amstelzicht"),
     DemoCase("kade", 93, "groupchat", "anonymous", "referred"),
     DemoCase("singel", 143, "client", "phone", "referred", "vechtoever"),
-    # escalated to SBB (company named); Waalhaven is named at two institutions
+    # escalated to SBB (company named); Waalhaven is named at two institutions.
+    # De Lindehof is named at two institutions without any escalation: a signal for SBB.
     DemoCase("kade", 72, "pushed", "named", "escalated", "waalhaven"),
     DemoCase("singel", 161, "pushed", "visit", "escalated", "waalhaven"),
     DemoCase("gracht", 223, "trainer", "named", "escalated", "amstelzicht"),
@@ -483,3 +484,28 @@ CLOSING = {
     ),
     Outcome.DUPLICATE: "Je hebt dit al eerder gemeld; we behandelen het in die melding.",
 }
+
+
+# --- What goes outside the school -----------------------------------------------------
+
+ADV_SUMMARY = (
+    "Een student meldt discriminatie bij het zoeken of lopen van een stage. De student wil "
+    "graag hulp van het ADV en heeft toestemming gegeven om de melding door te sturen."
+)
+ADV_CLOSED_NOTE = (
+    "Het ADV heeft een gesprek gehad met de student en het bedrijf een brief gestuurd. "
+    "Het ADV sluit de melding af."
+)
+SBB_SUMMARY = (
+    "Een student van niveau 2 of 3 meldt dat het leerbedrijf onderscheid maakt naar afkomst "
+    "bij het aannemen en begeleiden van stagiairs. De school heeft het bedrijf aangesproken, "
+    "zonder resultaat."
+)
+SBB_REASONING = (
+    "Na gesprekken met het leerbedrijf en de praktijkopleider is gebleken dat studenten "
+    "niet gelijk behandeld zijn. Het bedrijf werkt mee aan verbetering."
+)
+SBB_CONDITIONS = (
+    "Het leerbedrijf stelt een gedragscode op, de praktijkopleiders volgen een training "
+    "en SBB voert na drie maanden een controlegesprek."
+)

@@ -40,6 +40,7 @@ class ReportData:
     company_text: str | None = None
     wishes: list[str] = field(default_factory=list)
     consent_adv: bool = False
+    consent_sbb: bool = False
     consent_sbb_identity: bool = False
     consent_contact: bool = False
 
@@ -94,11 +95,15 @@ def submit_report(
         company_id=data.company_id,
         company_text=data.company_text,
         consent_adv=data.consent_adv,
-        consent_sbb_identity=data.consent_sbb_identity and not data.is_anonymous,
+        consent_sbb=data.consent_sbb,
+        consent_sbb_identity=data.consent_sbb
+        and data.consent_sbb_identity
+        and not data.is_anonymous,
         consent_contact=data.consent_contact,
         grounds=[CaseGround(ground=g) for g in dict.fromkeys(data.grounds)],
         wishes=[CaseWish(wish=w) for w in dict.fromkeys(data.wishes)],
         **identity,
     )
     workflow.open_case(case, entered_by or workflow.REPORTER)
+    workflow.record_initial_consents(case, entered_by)
     return case, code

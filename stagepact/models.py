@@ -11,7 +11,20 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from .crypto import EncryptedText
 from .extensions import db
-from .vocab import OPEN_STATUSES, Channel, Outcome, Role, Status
+from .vocab import (
+    OPEN_STATUSES,
+    AdvAnswer,
+    Channel,
+    ConsentKind,
+    ConsentSource,
+    Decision,
+    InvestigationOrigin,
+    InvestigationStatus,
+    Outcome,
+    Recognition,
+    Role,
+    Status,
+)
 
 
 def utcnow() -> datetime:
@@ -109,7 +122,11 @@ class User(UserMixin, db.Model):
 
 
 class Company(db.Model):
-    """A learning company (leerbedrijf). The register grows in a later issue."""
+    """A learning company (leerbedrijf) in the register SBB keeps.
+
+    `recognition_status` is the current SBB recognition; every change to it is a
+    `RecognitionChange` row, written only by `stagepact.sbb_workflow`.
+    """
 
     __tablename__ = "company"
 
@@ -120,9 +137,15 @@ class Company(db.Model):
     address: Mapped[str] = mapped_column(sa.String(200), default="")
     city: Mapped[str] = mapped_column(sa.String(100), default="")
     sector: Mapped[str] = mapped_column(sa.String(100), default="")
-    recognition_status: Mapped[str] = mapped_column(sa.String(32), default="recognised")
+    recognition_status: Mapped[Recognition] = mapped_column(
+        _enum(Recognition, "recognition"), default=Recognition.RECOGNISED
+    )
     verified: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    recognition_history: Mapped[list[RecognitionChange]] = relationship(
+        back_populates="company", order_by="RecognitionChange.id.desc()"
+    )
 
 
 case_status_enum = _enum(Status, "case_status")
@@ -167,11 +190,12 @@ class Case(db.Model):
     phase: Mapped[str | None] = mapped_column(sa.String(16))
     who: Mapped[str | None] = mapped_column(sa.String(16))
     form: Mapped[str | None] = mapped_column(sa.String(16))
-    company_id: Mapped[int | None] = mapped_column(sa.ForeignKey("company.id"), index=True)
+    company_id: Mapped[int | None] = mapped_column(sa.ForeignKey("company.id"))
     company_text: Mapped[str | None] = mapped_column(sa.String(200))
 
-    # Consents.
+    # Consents as they stand now; `CaseConsent` holds when and how each was given.
     consent_adv: Mapped[bool] = mapped_column(default=False)
+    consent_sbb: Mapped[bool] = mapped_column(default=False)
     consent_sbb_identity: Mapped[bool] = mapped_column(default=False)
     consent_contact: Mapped[bool] = mapped_column(default=False)
 
@@ -203,11 +227,22 @@ class Case(db.Model):
     messages: Mapped[list[Message]] = relationship(
         back_populates="case", cascade="all, delete-orphan", order_by="Message.id"
     )
+    consents: Mapped[list[CaseConsent]] = relationship(
+        back_populates="case", cascade="all, delete-orphan", order_by="CaseConsent.id"
+    )
+    referrals: Mapped[list[Referral]] = relationship(
+        back_populates="case", cascade="all, delete-orphan", order_by="Referral.id"
+    )
+    investigations: Mapped[list[Investigation]] = relationship(
+        back_populates="case", order_by="Investigation.id"
+    )
 
     __table_args__ = (
         sa.UniqueConstraint("institution_id", "number", name="uq_report_case_number"),
         sa.Index("ix_report_case_inbox", "institution_id", "status", "submitted_at"),
         sa.Index("ix_report_case_submitted", "institution_id", "submitted_at"),
+        # SBB's per-company counts and signals: reports naming a company, by date.
+        sa.Index("ix_report_case_company", "company_id", "submitted_at", "institution_id"),
         sa.CheckConstraint(
             "status IN ('new', 'closed') OR acknowledged_at IS NOT NULL",
             name="acknowledged_when_in_progress",
@@ -221,7 +256,22 @@ class Case(db.Model):
         ),
         sa.CheckConstraint("level IS NULL OR level IN ('1', '2', '3', '4')", name="level"),
         sa.CheckConstraint("path IS NULL OR path IN ('bol', 'bbl')", name="path"),
+        sa.CheckConstraint(
+            "NOT consent_sbb_identity OR (consent_sbb AND NOT is_anonymous)",
+            name="sbb_identity_consent",
+        ),
     )
+
+    def consent(self, kind: ConsentKind) -> bool:
+        return bool(getattr(self, f"consent_{kind}"))
+
+    @property
+    def open_referral(self) -> Referral | None:
+        return next((r for r in reversed(self.referrals) if r.is_open), None)
+
+    @property
+    def open_investigation(self) -> Investigation | None:
+        return next((i for i in reversed(self.investigations) if i.is_open), None)
 
     @property
     def is_open(self) -> bool:
@@ -361,3 +411,192 @@ class AuditHead(db.Model):
     last_event_id: Mapped[int] = mapped_column(default=0)
     last_hash: Mapped[str] = mapped_column(sa.String(64))
     event_count: Mapped[int] = mapped_column(default=0)
+
+
+class CaseConsent(db.Model):
+    """One consent given or withdrawn: what, when, and how the student gave it."""
+
+    __tablename__ = "case_consent"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("report_case.id", ondelete="CASCADE"), index=True
+    )
+    kind: Mapped[ConsentKind] = mapped_column(_enum(ConsentKind, "consent_kind"))
+    given: Mapped[bool]
+    source: Mapped[ConsentSource] = mapped_column(_enum(ConsentSource, "consent_source"))
+    # The student's message that holds the consent, when it came in one.
+    message_id: Mapped[int | None] = mapped_column(sa.ForeignKey("case_message.id"))
+    recorded_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user_account.id"))
+    recorded_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    case: Mapped[Case] = relationship(back_populates="consents")
+    recorded_by: Mapped[User | None] = relationship()
+
+    __table_args__ = (
+        sa.CheckConstraint(
+            "source <> 'message' OR message_id IS NOT NULL", name="message_source_has_message"
+        ),
+    )
+
+
+class Referral(db.Model):
+    """A case handed to an ADV: which, when, what was shared, and the ADV's answer."""
+
+    __tablename__ = "referral"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("report_case.id", ondelete="CASCADE"), index=True
+    )
+    adv_id: Mapped[int] = mapped_column(sa.ForeignKey("adv.id"))
+    referred_by_id: Mapped[int] = mapped_column(sa.ForeignKey("user_account.id"))
+    referred_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Exactly what went to the ADV.
+    summary: Mapped[str] = mapped_column(EncryptedText)
+    shared_contact: Mapped[bool] = mapped_column(default=False)
+    # The ADV's answer, as the handler records it.
+    answer: Mapped[AdvAnswer | None] = mapped_column(_enum(AdvAnswer, "adv_answer"))
+    answer_note: Mapped[str | None] = mapped_column(EncryptedText)
+    answered_at: Mapped[datetime | None]
+    answered_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user_account.id"))
+
+    case: Mapped[Case] = relationship(back_populates="referrals")
+    adv: Mapped[Adv] = relationship()
+    referred_by: Mapped[User] = relationship(foreign_keys=[referred_by_id])
+
+    @property
+    def is_open(self) -> bool:
+        return self.answer in (None, AdvAnswer.TAKEN_ON)
+
+
+investigation_status_enum = _enum(InvestigationStatus, "investigation_status")
+
+
+class Investigation(db.Model):
+    """SBB's work on a learning company: from a school's escalation, or from a signal.
+
+    An escalation holds a copy of exactly what the institution shared; SBB's
+    pages read this row and never the case itself.
+    """
+
+    __tablename__ = "investigation"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    company_id: Mapped[int] = mapped_column(sa.ForeignKey("company.id"), index=True)
+    origin: Mapped[InvestigationOrigin] = mapped_column(
+        _enum(InvestigationOrigin, "investigation_origin")
+    )
+    status: Mapped[InvestigationStatus] = mapped_column(
+        investigation_status_enum, default=InvestigationStatus.RECEIVED
+    )
+    # The escalating institution and its case; both empty for an investigation from a signal.
+    case_id: Mapped[int | None] = mapped_column(sa.ForeignKey("report_case.id"), index=True)
+    institution_id: Mapped[int | None] = mapped_column(sa.ForeignKey("institution.id"))
+    created_by_id: Mapped[int] = mapped_column(sa.ForeignKey("user_account.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    # What was shared with SBB (escalation), or why SBB opened it (signal).
+    summary: Mapped[str] = mapped_column(EncryptedText)
+    shared_grounds: Mapped[str] = mapped_column(sa.String(400), default="")
+    shared_phase: Mapped[str | None] = mapped_column(sa.String(16))
+    shared_form: Mapped[str | None] = mapped_column(sa.String(16))
+    shared_incident_month: Mapped[date | None]
+    shares_identity: Mapped[bool] = mapped_column(default=False)
+    student_name: Mapped[str | None] = mapped_column(EncryptedText)
+    student_email: Mapped[str | None] = mapped_column(EncryptedText)
+    student_phone: Mapped[str | None] = mapped_column(EncryptedText)
+
+    # The company's recognition when the investigation started, to restore.
+    recognition_before: Mapped[Recognition | None] = mapped_column(
+        _enum(Recognition, "recognition_before")
+    )
+    started_at: Mapped[datetime | None]
+    decision: Mapped[Decision | None] = mapped_column(_enum(Decision, "decision"))
+    decision_reasoning: Mapped[str | None] = mapped_column(EncryptedText)
+    conditions: Mapped[str | None] = mapped_column(EncryptedText)
+    conditions_due_on: Mapped[date | None]
+    suspended_until: Mapped[date | None]
+    decided_at: Mapped[datetime | None]
+    decided_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user_account.id"))
+    objection_at: Mapped[datetime | None]
+    objection_upheld: Mapped[bool | None]
+    closed_at: Mapped[datetime | None]
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    company: Mapped[Company] = relationship()
+    case: Mapped[Case | None] = relationship(back_populates="investigations")
+    institution: Mapped[Institution | None] = relationship()
+    decided_by: Mapped[User | None] = relationship(foreign_keys=[decided_by_id])
+    messages: Mapped[list[InvestigationMessage]] = relationship(
+        back_populates="investigation",
+        cascade="all, delete-orphan",
+        order_by="InvestigationMessage.id",
+    )
+
+    __table_args__ = (
+        sa.Index("ix_investigation_queue", "status", "created_at"),
+        sa.CheckConstraint(
+            "(origin = 'escalation') = (case_id IS NOT NULL AND institution_id IS NOT NULL)",
+            name="escalation_has_case",
+        ),
+        sa.CheckConstraint(
+            "shares_identity OR (student_name IS NULL AND student_email IS NULL"
+            " AND student_phone IS NULL)",
+            name="identity_only_when_shared",
+        ),
+        sa.CheckConstraint(
+            "status IN ('received', 'investigating') OR decision IS NOT NULL",
+            name="decided_has_decision",
+        ),
+    )
+
+    @property
+    def is_open(self) -> bool:
+        return self.status != InvestigationStatus.CLOSED
+
+    @property
+    def reference(self) -> str:
+        return f"SBB-{self.id:05d}"
+
+    @property
+    def ground_codes(self) -> list[str]:
+        return [g for g in self.shared_grounds.split(",") if g]
+
+
+class InvestigationMessage(db.Model):
+    """A message between SBB and the escalating institution's handlers."""
+
+    __tablename__ = "investigation_message"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    investigation_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("investigation.id", ondelete="CASCADE"), index=True
+    )
+    author_id: Mapped[int] = mapped_column(sa.ForeignKey("user_account.id"))
+    from_sbb: Mapped[bool]
+    body: Mapped[str] = mapped_column(EncryptedText)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    investigation: Mapped[Investigation] = relationship(back_populates="messages")
+    author: Mapped[User] = relationship()
+
+
+class RecognitionChange(db.Model):
+    """One step in a company's recognition history: from, to, why and by whom."""
+
+    __tablename__ = "recognition_change"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    company_id: Mapped[int] = mapped_column(sa.ForeignKey("company.id"), index=True)
+    investigation_id: Mapped[int | None] = mapped_column(sa.ForeignKey("investigation.id"))
+    from_status: Mapped[Recognition] = mapped_column(_enum(Recognition, "from_recognition"))
+    to_status: Mapped[Recognition] = mapped_column(_enum(Recognition, "to_recognition"))
+    cause: Mapped[str] = mapped_column(sa.String(32))
+    reason: Mapped[str] = mapped_column(EncryptedText)
+    until: Mapped[date | None]
+    changed_by_id: Mapped[int] = mapped_column(sa.ForeignKey("user_account.id"))
+    changed_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    company: Mapped[Company] = relationship(back_populates="recognition_history")
+    changed_by: Mapped[User] = relationship()

@@ -96,3 +96,57 @@ def handlers_of_deadline(case: Case, deadline: str) -> None:
                 ),
                 purpose=f"handler_{deadline}_reminder",
             )
+
+
+def adv_of_referral(referral) -> None:
+    """The referral itself, to the ADV's address: only what the handler chose to share."""
+    case = referral.case
+    with force_locale("nl"):
+        outbox.queue(
+            referral.adv.email,
+            _(
+                "Doorverwijzing van het stagemeldpunt van %(institution)s (%(number)s)",
+                institution=case.institution.name,
+                number=case.number,
+            ),
+            render_template("mail/adv_referral.txt", referral=referral, case=case),
+            purpose="adv_referral",
+        )
+
+
+def handlers_of_sbb_news(investigation, what: str) -> None:
+    """The escalating institution hears that SBB did something on its case."""
+    case = investigation.case
+    if case is None:
+        return
+    for handler in _responsible_handlers(case):
+        with force_locale("nl"):
+            outbox.queue(
+                handler.email,
+                _("Melding %(number)s: nieuws van SBB", number=case.number),
+                render_template(
+                    "mail/handler_sbb_news.txt",
+                    case=case,
+                    what=what,
+                    link=external_url("desk.case_detail", case_id=case.id),
+                ),
+                purpose="handler_sbb_news",
+            )
+
+
+def sbb_of_institution_message(investigation) -> None:
+    """SBB's reviewers hear that an institution wrote about an escalation."""
+    from .scoping import sbb_reviewers
+
+    for reviewer in sbb_reviewers():
+        with force_locale("nl"):
+            outbox.queue(
+                reviewer.email,
+                _("%(reference)s: bericht van de instelling", reference=investigation.reference),
+                render_template(
+                    "mail/sbb_message.txt",
+                    investigation=investigation,
+                    link=external_url("sbb.investigation", investigation_id=investigation.id),
+                ),
+                purpose="sbb_message",
+            )

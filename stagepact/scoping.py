@@ -2,7 +2,9 @@
 
 A handler sees the cases of their own institution and nothing else; every
 other role sees no case at all; a student sees the one case their receipt code
-opened. A case outside that scope is a 404, never a
+opened. SBB reviewers see investigations (which hold only what an institution
+shared), never a case; a handler sees the investigations of their own
+institution's cases. A case outside that scope is a 404, never a
 403, so that its existence is not revealed.
 """
 
@@ -13,7 +15,7 @@ from flask import abort
 
 from .crypto import hash_receipt_code
 from .extensions import db
-from .models import Case, User
+from .models import Case, Investigation, User
 from .vocab import Role
 
 
@@ -68,3 +70,32 @@ def colleague_or_none(user: User, colleague_id: int | None) -> User | None:
     if colleague_id is None:
         return None
     return next((h for h in handlers_of(user.institution_id) if h.id == colleague_id), None)
+
+
+def investigations_for(user: User) -> sa.Select:
+    """The SBB investigations `user` may read: all for SBB, their own escalations for a handler."""
+    query = sa.select(Investigation)
+    if not user.is_authenticated or not user.active:
+        return query.where(sa.false())
+    if user.role == Role.SBB_REVIEWER:
+        return query
+    if user.role == Role.HANDLER and user.institution_id:
+        return query.where(Investigation.institution_id == user.institution_id)
+    return query.where(sa.false())
+
+
+def get_investigation_or_404(user: User, investigation_id: int) -> Investigation:
+    investigation = db.session.scalar(
+        investigations_for(user).where(Investigation.id == investigation_id)
+    )
+    if investigation is None:
+        abort(404)
+    return investigation
+
+
+def sbb_reviewers() -> list[User]:
+    return db.session.scalars(
+        sa.select(User)
+        .where(User.role == Role.SBB_REVIEWER, User.active.is_(True))
+        .order_by(User.name)
+    ).all()

@@ -181,3 +181,147 @@ INSTITUTION_ROLES = (Role.HANDLER, Role.INSTITUTION_ADMIN)
 def choices(labels: dict) -> list[SelectChoice]:
     """Form choices from a vocabulary: the code is sent, the label is shown."""
     return [SelectChoice(str(code), label) for code, label in labels.items()]
+
+
+# --- Consent ------------------------------------------------------------------------
+
+
+class ConsentKind(StrEnum):
+    CONTACT = "contact"
+    ADV = "adv"
+    SBB = "sbb"
+    SBB_IDENTITY = "sbb_identity"
+
+
+CONSENT_LABELS = {
+    ConsentKind.CONTACT: _l("Het meldpunt mag contact opnemen"),
+    ConsentKind.ADV: _l("Doorsturen naar het antidiscriminatiebureau (ADV)"),
+    ConsentKind.SBB: _l("Doorzetten naar SBB, zonder naam"),
+    ConsentKind.SBB_IDENTITY: _l("SBB mag weten wie de student is"),
+}
+
+
+class ConsentSource(StrEnum):
+    FORM = "form"
+    MESSAGE = "message"
+    HANDLER = "handler"
+
+
+CONSENT_SOURCE_LABELS = {
+    ConsentSource.FORM: _l("In het meldformulier"),
+    ConsentSource.MESSAGE: _l("In een bericht"),
+    ConsentSource.HANDLER: _l("Aan de meldpuntfunctionaris (gesprek of telefoon)"),
+}
+
+
+# --- ADV referral -------------------------------------------------------------------
+
+
+class AdvAnswer(StrEnum):
+    TAKEN_ON = "taken_on"
+    DECLINED = "declined"
+    CLOSED = "closed"
+
+
+ADV_ANSWER_LABELS = {
+    AdvAnswer.TAKEN_ON: _l("Het ADV heeft de melding in behandeling genomen"),
+    AdvAnswer.DECLINED: _l("Het ADV neemt de melding niet in behandeling"),
+    AdvAnswer.CLOSED: _l("Het ADV heeft de melding afgesloten"),
+}
+
+
+# --- SBB: investigations and recognition ---------------------------------------------
+
+
+class InvestigationStatus(StrEnum):
+    RECEIVED = "received"
+    INVESTIGATING = "investigating"
+    DECIDED = "decided"
+    OBJECTION = "objection"
+    CLOSED = "closed"
+
+
+INVESTIGATION_STATUS_LABELS = {
+    InvestigationStatus.RECEIVED: _l("Ontvangen"),
+    InvestigationStatus.INVESTIGATING: _l("In onderzoek"),
+    InvestigationStatus.DECIDED: _l("Besluit genomen"),
+    InvestigationStatus.OBJECTION: _l("Bezwaar van het bedrijf"),
+    InvestigationStatus.CLOSED: _l("Afgesloten"),
+}
+
+OPEN_INVESTIGATION_STATUSES = (
+    InvestigationStatus.RECEIVED,
+    InvestigationStatus.INVESTIGATING,
+    InvestigationStatus.DECIDED,
+    InvestigationStatus.OBJECTION,
+)
+
+
+class InvestigationOrigin(StrEnum):
+    ESCALATION = "escalation"
+    SIGNAL = "signal"
+
+
+INVESTIGATION_ORIGIN_LABELS = {
+    InvestigationOrigin.ESCALATION: _l("Doorgezet door een instelling"),
+    InvestigationOrigin.SIGNAL: _l("Signaal: meldingen van meerdere instellingen"),
+}
+
+
+class Recognition(StrEnum):
+    RECOGNISED = "recognised"
+    UNDER_INVESTIGATION = "under_investigation"
+    UNDER_CONDITIONS = "under_conditions"
+    SUSPENDED = "suspended"
+    REVOKED = "revoked"
+
+
+RECOGNITION_LABELS = {
+    Recognition.RECOGNISED: _l("Erkend"),
+    Recognition.UNDER_INVESTIGATION: _l("In onderzoek"),
+    Recognition.UNDER_CONDITIONS: _l("Erkend onder voorwaarden"),
+    Recognition.SUSPENDED: _l("Geschorst"),
+    Recognition.REVOKED: _l("Erkenning ingetrokken"),
+}
+
+
+class Decision(StrEnum):
+    NO_ACTION = "no_action"
+    CONVERSATION = "conversation"
+    IMPROVEMENT = "improvement"
+    WARNING = "warning"
+    SUSPENSION = "suspension"
+    REVOCATION = "revocation"
+
+
+DECISION_LABELS = {
+    Decision.NO_ACTION: _l("Ongegrond of geen actie"),
+    Decision.CONVERSATION: _l("Gesprek gevoerd met het bedrijf"),
+    Decision.IMPROVEMENT: _l("Verbeterafspraken met voorwaarden"),
+    Decision.WARNING: _l("Waarschuwing"),
+    Decision.SUSPENSION: _l("Schorsing: tijdelijk geen nieuwe studenten"),
+    Decision.REVOCATION: _l("Intrekking van de erkenning"),
+}
+
+# What each decision does to the company's recognition; None restores the status
+# the company had before the investigation.
+DECISION_RECOGNITION: dict[Decision, Recognition | None] = {
+    Decision.NO_ACTION: None,
+    Decision.CONVERSATION: None,
+    Decision.IMPROVEMENT: Recognition.UNDER_CONDITIONS,
+    Decision.WARNING: Recognition.UNDER_CONDITIONS,
+    Decision.SUSPENSION: Recognition.SUSPENDED,
+    Decision.REVOCATION: Recognition.REVOKED,
+}
+
+MEASURES = frozenset(d for d, r in DECISION_RECOGNITION.items() if r is not None)
+
+# What the student reads about SBB's decision, through their school.
+DECISION_STUDENT_TEXT = {
+    Decision.NO_ACTION: _l("SBB heeft onderzoek gedaan en neemt geen maatregel."),
+    Decision.CONVERSATION: _l("SBB heeft een gesprek gevoerd met het leerbedrijf."),
+    Decision.IMPROVEMENT: _l("SBB heeft verbeterafspraken gemaakt met het leerbedrijf."),
+    Decision.WARNING: _l("SBB heeft het leerbedrijf een waarschuwing gegeven."),
+    Decision.SUSPENSION: _l("SBB heeft het leerbedrijf tijdelijk geschorst."),
+    Decision.REVOCATION: _l("SBB heeft de erkenning van het leerbedrijf ingetrokken."),
+}

@@ -17,10 +17,32 @@ from flask_babel import lazy_gettext as _l
 from . import audit, notify
 from .deadlines import acknowledgement_due, feedback_due
 from .extensions import db
-from .models import Case, Company, Message, User, utcnow
-from .vocab import OPEN_STATUSES, Outcome, Role, Status
+from .models import (
+    Adv,
+    Case,
+    CaseConsent,
+    Company,
+    Investigation,
+    Message,
+    Referral,
+    User,
+    utcnow,
+)
+from .vocab import (
+    OPEN_STATUSES,
+    AdvAnswer,
+    ConsentKind,
+    ConsentSource,
+    Decision,
+    InvestigationOrigin,
+    InvestigationStatus,
+    Outcome,
+    Role,
+    Status,
+)
 
 REPORTER = "reporter"
+SBB = "sbb"  # transitions SBB's decisions cause
 
 
 class WorkflowError(Exception):
@@ -37,7 +59,7 @@ class Transition:
     name: str
     sources: frozenset[Status]
     target: Status
-    by: str  # "handler" or REPORTER
+    by: str  # "handler", REPORTER or SBB
     label: object
 
 
@@ -53,8 +75,9 @@ TRANSITIONS: dict[str, Transition] = dict(
         _t("refer", [S.TRIAGE, S.FOLLOW_UP], S.REFERRED, _l("Doorverwijzen naar ADV")),
         _t("return_from_referral", [S.REFERRED], S.FOLLOW_UP, _l("Terug van ADV")),
         _t("escalate", [S.TRIAGE, S.FOLLOW_UP], S.ESCALATED, _l("Doorzetten naar SBB")),
-        _t("return_from_escalation", [S.ESCALATED], S.FOLLOW_UP, _l("Terug van SBB")),
-        _t("close", OPEN_STATUSES, S.CLOSED, _l("Afsluiten")),
+        _t("return_from_escalation", [S.ESCALATED], S.FOLLOW_UP, _l("Terug van SBB"), by=SBB),
+        # While SBB investigates, the school waits for its decision before closing.
+        _t("close", [s for s in OPEN_STATUSES if s != S.ESCALATED], S.CLOSED, _l("Afsluiten")),
         _t("reopen", [S.CLOSED], S.FOLLOW_UP, _l("Heropenen")),
         _t("withdraw", OPEN_STATUSES, S.CLOSED, _l("Melding intrekken"), by=REPORTER),
     ]
@@ -66,6 +89,8 @@ CASE_ACTIONS: dict[str, frozenset[Status]] = {
     "message": frozenset(OPEN_STATUSES),
     "note": frozenset(Status),
     "link_company": frozenset(OPEN_STATUSES),
+    "consent": frozenset(OPEN_STATUSES),
+    "adv_answer": frozenset({Status.REFERRED}),
 }
 
 # Until the school has followed a report up, it can only be closed as not the
@@ -73,10 +98,8 @@ CASE_ACTIONS: dict[str, frozenset[Status]] = {
 EARLY_CLOSE_OUTCOMES = (Outcome.OUT_OF_SCOPE, Outcome.DUPLICATE)
 HANDLER_CLOSE_OUTCOMES = tuple(o for o in Outcome if o != Outcome.WITHDRAWN)
 
-# Transitions whose screens arrive with the ADV and SBB work; the table has them now.
-NOT_YET_ON_THE_DESK = frozenset(
-    {"refer", "return_from_referral", "escalate", "return_from_escalation"}
-)
+# Transitions that follow from an answer or a decision, never from a button of their own.
+CONSEQUENTIAL = frozenset({"return_from_referral", "return_from_escalation"})
 
 
 def _is_case_handler(case: Case, user: User | None) -> bool:
@@ -89,12 +112,21 @@ def _is_case_handler(case: Case, user: User | None) -> bool:
     )
 
 
+def _is_sbb_reviewer(actor: User | str) -> bool:
+    return (
+        isinstance(actor, User)
+        and actor.role == Role.SBB_REVIEWER
+        and actor.active
+        and getattr(actor, "is_authenticated", False)
+    )
+
+
 def _guard(name: str, case: Case) -> bool:
-    """Conditions beyond the source state."""
+    """Conditions beyond the source state: the student's consent, a named company."""
     if name == "refer":
         return case.consent_adv
     if name == "escalate":
-        return case.company_id is not None
+        return case.consent_sbb and case.company_id is not None
     return True
 
 
@@ -105,9 +137,11 @@ def can(name: str, case: Case, actor: User | str) -> bool:
             return False
         if transition.by == REPORTER:
             return actor == REPORTER
+        if transition.by == SBB:
+            return _is_sbb_reviewer(actor)
         return _is_case_handler(case, actor)
     if name in CASE_ACTIONS:
-        if case.status not in CASE_ACTIONS[name]:
+        if case.status not in CASE_ACTIONS[name] or not _guard(name, case):
             return False
         if name == "message" and actor == REPORTER:
             return True
@@ -118,11 +152,24 @@ def can(name: str, case: Case, actor: User | str) -> bool:
 def allowed_actions(case: Case, user: User) -> list[str]:
     """What `user` may do with `case` now, in a stable order."""
     names = [*TRANSITIONS, *CASE_ACTIONS]
-    return [n for n in names if n not in NOT_YET_ON_THE_DESK and can(n, case, user)]
+    return [n for n in names if n not in CONSEQUENTIAL and can(n, case, user)]
+
+
+def missing_for(name: str, case: Case) -> list:
+    """Why `refer` or `escalate` is not offered, in words for the handler."""
+    missing = []
+    if name == "refer" and not case.consent_adv:
+        missing.append(_l("De student heeft (nog) geen toestemming gegeven voor het ADV."))
+    if name == "escalate":
+        if not case.consent_sbb:
+            missing.append(_l("De student heeft (nog) geen toestemming gegeven voor SBB."))
+        if case.company_id is None:
+            missing.append(_l("Koppel eerst het leerbedrijf uit het register."))
+    return missing
 
 
 def close_outcomes(case: Case) -> tuple[Outcome, ...]:
-    if case.status == Status.FOLLOW_UP:
+    if case.status in (Status.FOLLOW_UP, Status.REFERRED):
         return HANDLER_CLOSE_OUTCOMES
     return EARLY_CLOSE_OUTCOMES
 
@@ -357,3 +404,196 @@ def _add_message(
         case.feedback_at = utcnow()
     db.session.flush()
     return message
+
+
+# --- Consent --------------------------------------------------------------------------
+
+
+def record_initial_consents(case: Case, entered_by: User | None) -> None:
+    """The consents ticked in the report, each as its own record."""
+    source = ConsentSource.FORM if entered_by is None else ConsentSource.HANDLER
+    for kind in ConsentKind:
+        if case.consent(kind):
+            db.session.add(
+                CaseConsent(case=case, kind=kind, given=True, source=source, recorded_by=entered_by)
+            )
+
+
+def record_consent(
+    case: Case,
+    user: User,
+    kind: ConsentKind | str,
+    given: bool,
+    source: ConsentSource | str,
+    message: Message | None = None,
+) -> CaseConsent:
+    """The handler records a consent the student gave or withdrew later."""
+    _require("consent", case, user)
+    kind, source = ConsentKind(kind), ConsentSource(source)
+    if source == ConsentSource.FORM:
+        raise WorkflowError(_l("Kies hoe de student dit liet weten."), "source")
+    if source == ConsentSource.MESSAGE and (
+        message is None or message.case_id != case.id or message.kind != Message.FROM_STUDENT
+    ):
+        raise WorkflowError(_l("Kies het bericht van de student."), "message_id")
+    if kind == ConsentKind.SBB_IDENTITY and given:
+        if case.is_anonymous:
+            raise WorkflowError(
+                _l("De student meldde anoniem; SBB kan de naam dus niet krijgen."), "kind"
+            )
+        if not case.consent_sbb:
+            raise WorkflowError(_l("Leg eerst vast dat de melding naar SBB mag."), "kind")
+    if case.consent(kind) == given:
+        raise WorkflowError(
+            _l("Dit staat al zo vastgelegd.") if given else _l("Deze toestemming was er niet."),
+            "given",
+        )
+    record = _add_consent(case, user, kind, given, source, message)
+    if kind == ConsentKind.SBB and not given and case.consent_sbb_identity:
+        # Without the report going to SBB, the name cannot go either.
+        _add_consent(case, user, ConsentKind.SBB_IDENTITY, False, source, message)
+    return record
+
+
+def _add_consent(case, user, kind, given, source, message) -> CaseConsent:
+    setattr(case, f"consent_{kind}", given)
+    record = CaseConsent(
+        case=case,
+        kind=kind,
+        given=given,
+        source=source,
+        message_id=message.id if message is not None else None,
+        recorded_by=user,
+    )
+    db.session.add(record)
+    db.session.flush()
+    audit.record(
+        "case.consent_recorded",
+        case=case,
+        actor=user,
+        kind=str(kind),
+        given=given,
+        source=str(source),
+        consent_id=record.id,
+    )
+    return record
+
+
+# --- ADV referral ------------------------------------------------------------------
+
+
+def refer(case: Case, user: User, adv: Adv | None, summary: str, share_contact: bool) -> Referral:
+    """Hand the case to an ADV with what the handler chose to share, by mail."""
+    _require("refer", case, user)
+    summary = _clean_text(summary)
+    if adv is None:
+        raise WorkflowError(_l("Kies het antidiscriminatiebureau."), "adv_id")
+    if not adv.email:
+        raise WorkflowError(
+            _l(
+                "Van dit bureau is geen e-mailadres bekend; vraag de platformbeheerder het aan te vullen."
+            ),
+            "adv_id",
+        )
+    if not summary:
+        raise WorkflowError(_l("Schrijf een samenvatting voor het ADV."), "summary")
+    if share_contact and not can_share_contact(case):
+        raise WorkflowError(
+            _l("De student gaf geen toestemming voor contact, of liet geen gegevens achter."),
+            "share_contact",
+        )
+    referral = Referral(
+        case=case, adv=adv, referred_by=user, summary=summary, shared_contact=share_contact
+    )
+    db.session.add(referral)
+    db.session.flush()
+    _move(case, "refer", user, referral_id=referral.id, adv_id=adv.id, shared_contact=share_contact)
+    notify.adv_of_referral(referral)
+    notify.student_of_news(case)
+    return referral
+
+
+def can_share_contact(case: Case) -> bool:
+    return (
+        case.consent_contact
+        and not case.is_anonymous
+        and bool(case.reporter_name and (case.email or case.phone))
+    )
+
+
+def record_adv_answer(
+    case: Case, user: User, answer: AdvAnswer | str, note: str | None
+) -> Referral:
+    """The ADV's answer, as the handler heard it; declined or closed returns the case."""
+    _require("adv_answer", case, user)
+    answer = AdvAnswer(answer)
+    referral = case.open_referral
+    if referral is None:  # pragma: no cover - a referred case always has one
+        raise WorkflowError(_l("Deze stap kan nu niet bij deze melding."))
+    note = _clean_text(note)
+    if answer != AdvAnswer.TAKEN_ON and not note:
+        raise WorkflowError(_l("Schrijf wat het ADV liet weten."), "note")
+    if answer == referral.answer:
+        raise WorkflowError(_l("Dit antwoord staat al vastgelegd."), "answer")
+    referral.answer = answer
+    referral.answer_note = note or None
+    referral.answered_at = utcnow()
+    referral.answered_by_id = user.id
+    details = {"referral_id": referral.id, "answer": str(answer)}
+    if answer == AdvAnswer.TAKEN_ON:
+        audit.record("case.adv_answer", case=case, actor=user, **details)
+    else:
+        _move(case, "return_from_referral", user, **details)
+    notify.student_of_news(case)
+    return referral
+
+
+# --- SBB escalation ---------------------------------------------------------------
+
+
+def escalate(case: Case, user: User, summary: str, share_identity: bool) -> Investigation:
+    """Hand the case to SBB: a copy of what is shared, and nothing else of the case."""
+    _require("escalate", case, user)
+    summary = _clean_text(summary)
+    if not summary:
+        raise WorkflowError(_l("Schrijf een samenvatting voor SBB, zonder namen."), "summary")
+    if share_identity and not case.consent_sbb_identity:
+        raise WorkflowError(
+            _l("De student gaf geen toestemming om de naam met SBB te delen."), "share_identity"
+        )
+    incident_month = case.incident_date.replace(day=1) if case.incident_date else None
+    investigation = Investigation(
+        company_id=case.company_id,
+        origin=InvestigationOrigin.ESCALATION,
+        status=InvestigationStatus.RECEIVED,
+        case=case,
+        institution_id=case.institution_id,
+        created_by_id=user.id,
+        summary=summary,
+        shared_grounds=",".join(case.ground_codes),
+        shared_phase=case.phase,
+        shared_form=case.form,
+        shared_incident_month=incident_month,
+        shares_identity=share_identity,
+        student_name=case.reporter_name if share_identity else None,
+        student_email=case.email if share_identity else None,
+        student_phone=case.phone if share_identity else None,
+    )
+    db.session.add(investigation)
+    db.session.flush()
+    _move(
+        case,
+        "escalate",
+        user,
+        investigation_id=investigation.id,
+        company_id=case.company_id,
+        shares_identity=share_identity,
+    )
+    notify.student_of_news(case)
+    return investigation
+
+
+def return_from_escalation(case: Case, reviewer: User, decision: Decision) -> None:
+    """SBB decided: the case is the school's again, to close with the student."""
+    _move(case, "return_from_escalation", reviewer, decision=str(decision))
+    notify.student_of_news(case)

@@ -293,14 +293,14 @@ def test_inbox_survives_nonsense_in_its_filters(client, auth, inbox_cases):
 def _case_in(status: Status, institution=None):
     institution = institution or make_institution()
     handler = make_user(Role.HANDLER, institution)
-    case = make_case(institution, consent_adv=True)[0]
+    case = make_case(institution, consent_adv=True, consent_sbb=True)[0]
     case.company_id = make_company().id
     if status != S.NEW:
         workflow.acknowledge(case, handler)
     if status == S.REFERRED:
-        workflow._move(case, "refer", handler)  # no desk screen yet
+        workflow.refer(case, handler, institution.adv, "Samenvatting voor het ADV.", False)
     elif status == S.ESCALATED:
-        workflow._move(case, "escalate", handler)  # no desk screen yet
+        workflow.escalate(case, handler, "Samenvatting voor SBB, zonder namen.", False)
     elif status in (S.FOLLOW_UP, S.CLOSED):
         workflow.start_follow_up(case, handler)
     if status == S.CLOSED:
@@ -338,7 +338,7 @@ ON_THE_PAGE = {
     S.TRIAGE: {"start_follow_up", "close", "assign", "message", "note", "link_company"},
     S.FOLLOW_UP: {"close", "assign", "message", "note", "link_company"},
     S.REFERRED: {"close", "assign", "message", "note", "link_company"},
-    S.ESCALATED: {"close", "assign", "message", "note", "link_company"},
+    S.ESCALATED: {"assign", "message", "note", "link_company"},
     S.CLOSED: {"reopen", "note"},
 }
 ROUTES = {

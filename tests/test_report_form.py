@@ -17,6 +17,7 @@ from stagepact.extensions import db
 from stagepact.models import Case
 from stagepact.scoping import handlers_of
 from stagepact.student.forms import NARRATIVE_MAX
+from stagepact.vocab import ConsentKind, ConsentSource
 from tests.conftest import count
 from tests.factories import make_institution, make_user
 
@@ -44,6 +45,7 @@ FULL = {
     "contact_preference": "email",
     "consent_contact": "y",
     "consent_adv": "y",
+    "consent_sbb": "y",
     "consent_sbb_identity": "y",
 }
 TEXT_FIELDS = (
@@ -71,6 +73,7 @@ CHOICES = {
     "contact_preference": vocab.CONTACT_PREFERENCES,
     "consent_contact": {"y": 1},
     "consent_adv": {"y": 1},
+    "consent_sbb": {"y": 1},
     "consent_sbb_identity": {"y": 1},
 }
 CSRF_MESSAGE = "formulier stond te lang open"
@@ -240,6 +243,25 @@ def test_report_with_every_field_is_stored_as_typed(client, institution):
     )
     assert case.contact_preference == "email"
     assert case.consent_adv and case.consent_contact and case.consent_sbb_identity
+    assert case.consent_sbb
+    recorded = {(c.kind, c.given, c.source) for c in case.consents}
+    assert recorded == {
+        (kind, True, ConsentSource.FORM)
+        for kind in (
+            ConsentKind.CONTACT,
+            ConsentKind.ADV,
+            ConsentKind.SBB,
+            ConsentKind.SBB_IDENTITY,
+        )
+    }
+
+
+def test_the_name_for_sbb_needs_the_report_to_go_to_sbb_first(client, institution):
+    response = _post(client, institution, {**FULL, "consent_sbb": ""})
+
+    assert response.status_code == 422
+    assert "Vink dat ook aan" in response.get_data(as_text=True)
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Case)) == 0
 
 
 # --- Bad input: a message beside the field, nothing typed is lost ----------------------

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from stagepact import deadlines, workflow
 from stagepact.extensions import db
 from stagepact.models import AuditEvent, Case, Message, OutboxMail
-from stagepact.vocab import Outcome, Role, Status
+from stagepact.vocab import AdvAnswer, ConsentKind, ConsentSource, Decision, Outcome, Role, Status
 from stagepact.workflow import REPORTER, WorkflowError
 from tests.factories import make_case, make_company, make_institution, make_user
 
@@ -40,14 +40,17 @@ EXPECTED = {
     "refer": ({S.TRIAGE, S.FOLLOW_UP}, {OWN_HANDLER}),
     "return_from_referral": ({S.REFERRED}, {OWN_HANDLER}),
     "escalate": ({S.TRIAGE, S.FOLLOW_UP}, {OWN_HANDLER}),
-    "return_from_escalation": ({S.ESCALATED}, {OWN_HANDLER}),
-    "close": (OPEN, {OWN_HANDLER}),
+    # SBB's decision sends the case back; the school cannot close while SBB investigates.
+    "return_from_escalation": ({S.ESCALATED}, {"sbb_reviewer"}),
+    "close": (OPEN - {S.ESCALATED}, {OWN_HANDLER}),
     "reopen": ({S.CLOSED}, {OWN_HANDLER}),
     "withdraw": (OPEN, {"reporter"}),
     "assign": (OPEN, {OWN_HANDLER}),
     "message": (OPEN, {OWN_HANDLER, "reporter"}),
     "note": (EVERY_STATE, {OWN_HANDLER}),
     "link_company": (OPEN, {OWN_HANDLER}),
+    "consent": (OPEN, {OWN_HANDLER}),
+    "adv_answer": ({S.REFERRED}, {OWN_HANDLER}),
 }
 
 # Where each transition leads.
@@ -80,10 +83,10 @@ def _bring_to(case: Case, status: Status, handler) -> None:
     if status == S.TRIAGE:
         return
     if status == S.REFERRED:
-        workflow._move(case, "refer", handler)  # no desk screen yet
+        workflow.refer(case, handler, case.institution.adv, "Samenvatting voor het ADV.", False)
         return
     if status == S.ESCALATED:
-        workflow._move(case, "escalate", handler)  # no desk screen yet
+        workflow.escalate(case, handler, "Samenvatting voor SBB, zonder namen.", False)
         return
     workflow.start_follow_up(case, handler)
     if status == S.CLOSED:
@@ -94,7 +97,8 @@ def _case_in(status: Status, institution=None, **fields):
     """A case in `status` whose guards for ADV and SBB are met, with its handler."""
     institution = institution or make_institution()
     handler = make_user(Role.HANDLER, institution)
-    case, _code = make_case(institution, narrative=NARRATIVE, consent_adv=True, **fields)
+    fields = {"consent_adv": True, "consent_sbb": True, **fields}
+    case, _code = make_case(institution, narrative=NARRATIVE, **fields)
     case.company_id = make_company().id
     _bring_to(case, status, handler)
     assert case.status == status
@@ -119,8 +123,18 @@ def _perform(action: str, case: Case, actor, assignee=None) -> None:
         workflow.acknowledge(case, actor)
     elif action == "start_follow_up":
         workflow.start_follow_up(case, actor)
-    elif action in ("refer", "return_from_referral", "escalate", "return_from_escalation"):
-        workflow._move(case, action, actor)  # the ADV and SBB screens arrive later
+    elif action == "refer":
+        workflow.refer(case, actor, case.institution.adv, "Samenvatting voor het ADV.", False)
+    elif action == "return_from_referral":
+        workflow.record_adv_answer(case, actor, AdvAnswer.CLOSED, "Het ADV sloot de melding af.")
+    elif action == "escalate":
+        workflow.escalate(case, actor, "Samenvatting voor SBB, zonder namen.", False)
+    elif action == "return_from_escalation":
+        workflow.return_from_escalation(case, actor, Decision.NO_ACTION)
+    elif action == "adv_answer":
+        workflow.record_adv_answer(case, actor, AdvAnswer.TAKEN_ON, None)
+    elif action == "consent":
+        workflow.record_consent(case, actor, ConsentKind.CONTACT, True, ConsentSource.HANDLER)
     elif action == "close":
         outcome = Outcome.RESOLVED if case.status == S.FOLLOW_UP else Outcome.OUT_OF_SCOPE
         workflow.close(case, actor, outcome, "Wij sluiten je melding af.")
@@ -205,7 +219,7 @@ def test_only_the_right_actor_may_take_a_step_and_only_from_its_states(status, a
     assert workflow.can(action, case, actor) is expected
     if actor_kind != "reporter":
         assert (action in workflow.allowed_actions(case, actor)) is (
-            expected and action not in workflow.NOT_YET_ON_THE_DESK
+            expected and action not in workflow.CONSEQUENTIAL
         )
 
     before = _snapshot(case)
@@ -227,7 +241,7 @@ def test_referral_to_the_adv_needs_the_students_consent(status):
     assert not workflow.can("refer", case, handler)
     before = _snapshot(case)
     with pytest.raises(WorkflowError):
-        workflow._move(case, "refer", handler)
+        workflow.refer(case, handler, case.institution.adv, "Samenvatting.", False)
     assert _snapshot(case) == before
 
 
@@ -241,7 +255,7 @@ def test_escalation_to_sbb_needs_a_linked_learning_company(status):
     assert not workflow.can("escalate", case, handler)
     before = _snapshot(case)
     with pytest.raises(WorkflowError):
-        workflow._move(case, "escalate", handler)
+        workflow.escalate(case, handler, "Samenvatting.", False)
     assert _snapshot(case) == before
 
 
@@ -341,7 +355,7 @@ def test_handler_cannot_close_as_withdrawn_on_the_students_behalf():
 
 
 @pytest.mark.parametrize("outcome", list(Outcome))
-@pytest.mark.parametrize("status", [S.NEW, S.TRIAGE, S.REFERRED, S.ESCALATED])
+@pytest.mark.parametrize("status", [S.NEW, S.TRIAGE])
 def test_before_follow_up_a_case_closes_only_as_out_of_scope_or_duplicate(status, outcome):
     case, handler = _case_in(status)
     original = make_case(case.institution)[0]
@@ -356,6 +370,28 @@ def test_before_follow_up_a_case_closes_only_as_out_of_scope_or_duplicate(status
             workflow.close(case, handler, outcome, "Afgesloten.", duplicate_of=original)
         assert refused.value.field == "outcome"
         assert _snapshot(case) == before
+
+
+@pytest.mark.parametrize("outcome", list(Outcome))
+def test_a_referred_case_closes_with_any_outcome_the_handler_may_choose(outcome):
+    case, handler = _case_in(S.REFERRED)
+    original = make_case(case.institution)[0]
+    if outcome == Outcome.WITHDRAWN:
+        with pytest.raises(WorkflowError):
+            workflow.close(case, handler, outcome, "Afgesloten.", duplicate_of=original)
+        assert case.status == S.REFERRED
+    else:
+        workflow.close(case, handler, outcome, "Afgesloten.", duplicate_of=original)
+        assert (case.status, case.outcome) == (S.CLOSED, outcome)
+
+
+def test_an_escalated_case_waits_for_sbbs_decision_before_it_closes():
+    case, handler = _case_in(S.ESCALATED)
+    assert not workflow.can("close", case, handler)
+    before = _snapshot(case)
+    with pytest.raises(WorkflowError):
+        workflow.close(case, handler, Outcome.SBB_MEASURE, "Afgesloten.")
+    assert _snapshot(case) == before
 
 
 @pytest.mark.parametrize("which", ["none", "itself", "other_institutions_case"])
@@ -449,7 +485,9 @@ STEP_SOURCE = {
 @pytest.mark.parametrize("name", list(workflow.TRANSITIONS))
 def test_each_transition_writes_exactly_one_audit_event_with_from_and_to(name):
     case, handler = _case_in(STEP_SOURCE[name])
-    actor = REPORTER if name == "withdraw" else handler
+    actor = {"withdraw": REPORTER, "return_from_escalation": make_user(Role.SBB_REVIEWER)}.get(
+        name, handler
+    )
     last = _last_event_id()
 
     _perform(name, case, actor)
@@ -463,7 +501,7 @@ def test_each_transition_writes_exactly_one_audit_event_with_from_and_to(name):
     if actor == REPORTER:
         assert (events[0].actor_type, events[0].actor_id) == ("reporter", None)
     else:
-        assert (events[0].actor_type, events[0].actor_id) == ("user", handler.id)
+        assert (events[0].actor_type, events[0].actor_id) == ("user", actor.id)
 
 
 @pytest.mark.parametrize(

@@ -196,8 +196,11 @@ class ReportForm(BaseForm):
     consent_adv = BooleanField(
         _l("Het meldpunt mag mijn melding doorsturen naar het antidiscriminatiebureau (ADV).")
     )
+    consent_sbb = BooleanField(
+        _l("Het meldpunt mag mijn melding zonder mijn naam doorzetten naar SBB.")
+    )
     consent_sbb_identity = BooleanField(
-        _l("SBB mag weten wie ik ben, als school de melding doorzet naar SBB.")
+        _l("SBB mag ook weten wie ik ben, als school de melding doorzet naar SBB.")
     )
 
     IDENTITY_FIELDS = ("reporter_name", "student_number", "email", "phone")
@@ -235,7 +238,12 @@ class ReportForm(BaseForm):
                     _l("Je koos voor anoniem melden. Dan kan SBB niet weten wie je bent.")
                 )
                 ok = False
-        else:
+        if self.consent_sbb_identity.data and not self.consent_sbb.data:
+            self.consent_sbb_identity.errors.append(
+                _l("SBB krijgt je naam alleen als je melding naar SBB mag. Vink dat ook aan.")
+            )
+            ok = False
+        if not anonymous:
             if not (self.reporter_name.data or "").strip():
                 self.reporter_name.errors.append(_l("Vul je naam in, of kies voor anoniem melden."))
                 ok = False
@@ -295,6 +303,7 @@ class ReportForm(BaseForm):
             company_text=text(self.company_text),
             wishes=list(self.wishes.data or []),
             consent_adv=bool(self.consent_adv.data),
+            consent_sbb=bool(self.consent_sbb.data),
             consent_sbb_identity=bool(self.consent_sbb_identity.data),
             consent_contact=bool(self.consent_contact.data),
         )
