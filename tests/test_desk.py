@@ -332,13 +332,20 @@ BUTTONS = {
     "message": "Bericht versturen",
     "note": "Notitie opslaan",
     "link_company": "Toevoegen als niet geverifieerd",
+    "consent": "Toestemming vastleggen",
+    "refer": "Doorverwijzen en mailen",
+    "escalate": "Doorzetten naar SBB",
+    "adv_answer": "Antwoord vastleggen",
+    "sbb_message": "Bericht aan SBB versturen",
 }
+# In these cases the student consented to the ADV and SBB, and a company is linked.
+OPEN_ACTIONS = {"assign", "message", "note", "link_company", "consent"}
 ON_THE_PAGE = {
-    S.NEW: {"acknowledge", "close", "assign", "message", "note", "link_company"},
-    S.TRIAGE: {"start_follow_up", "close", "assign", "message", "note", "link_company"},
-    S.FOLLOW_UP: {"close", "assign", "message", "note", "link_company"},
-    S.REFERRED: {"close", "assign", "message", "note", "link_company"},
-    S.ESCALATED: {"assign", "message", "note", "link_company"},
+    S.NEW: {"acknowledge", "close"} | OPEN_ACTIONS,
+    S.TRIAGE: {"start_follow_up", "close", "refer", "escalate"} | OPEN_ACTIONS,
+    S.FOLLOW_UP: {"close", "refer", "escalate"} | OPEN_ACTIONS,
+    S.REFERRED: {"close", "adv_answer"} | OPEN_ACTIONS,
+    S.ESCALATED: {"sbb_message"} | OPEN_ACTIONS,
     S.CLOSED: {"reopen", "note"},
 }
 ROUTES = {
@@ -350,6 +357,11 @@ ROUTES = {
     "message": "bericht",
     "note": "notitie",
     "link_company": "leerbedrijf",
+    "consent": "toestemming",
+    "refer": "doorverwijzen",
+    "escalate": "doorzetten",
+    "adv_answer": "adv-antwoord",
+    "sbb_message": "sbb-bericht",
 }
 
 

@@ -158,3 +158,117 @@ class LinkCompanyForm(BaseForm):
             self.new_kvk.errors.append(_l("Een KvK-nummer heeft 8 cijfers."))
             ok = False
         return ok
+
+
+class _Prefixed(BaseForm):
+    """Forms that share the case page get their own prefix, so that field ids never clash."""
+
+    PREFIX = ""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("prefix", self.PREFIX)
+        super().__init__(*args, **kwargs)
+
+
+SUMMARY_MAX = 5000
+
+
+class ConsentForm(_Prefixed):
+    """A consent the student gave or withdrew after the report."""
+
+    PREFIX = "consent"
+
+    kind = SelectField(
+        _l("Toestemming"),
+        choices=vocab.choices(vocab.CONSENT_LABELS),
+        validators=[DataRequired(_l("Kies om welke toestemming het gaat."))],
+    )
+    given = SelectField(
+        _l("De student"),
+        choices=[
+            SelectChoice("yes", _l("geeft toestemming")),
+            SelectChoice("no", _l("trekt toestemming in")),
+        ],
+        validators=[DataRequired(_l("Kies of de student toestemming geeft of intrekt."))],
+    )
+    source = SelectField(
+        _l("Hoe liet de student het weten?"),
+        choices=[
+            SelectChoice(str(s), vocab.CONSENT_SOURCE_LABELS[s])
+            for s in (vocab.ConsentSource.MESSAGE, vocab.ConsentSource.HANDLER)
+        ],
+        validators=[DataRequired(_l("Kies hoe de student het liet weten."))],
+    )
+    message_id = SelectField(_l("Het bericht van de student"), validators=[Optional()])
+
+    def __init__(self, student_messages=(), *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.message_id.choices = [SelectChoice("", _l("Geen bericht"))] + [
+            SelectChoice(str(m.id), f"{m.created_at:%d-%m-%Y %H:%M}: {m.body[:60]}")
+            for m in student_messages
+        ]
+
+
+class ReferForm(_Prefixed):
+    PREFIX = "refer"
+
+    adv_id = SelectField(
+        _l("Antidiscriminatiebureau"),
+        validators=[DataRequired(_l("Kies het antidiscriminatiebureau."))],
+    )
+    summary = TextAreaField(
+        _l("Samenvatting voor het ADV"),
+        validators=[
+            DataRequired(_l("Schrijf een samenvatting voor het ADV.")),
+            Length(max=SUMMARY_MAX, message=_l("Deze samenvatting is te lang.")),
+        ],
+    )
+    share_contact = BooleanField(_l("Contactgegevens van de student meesturen"))
+
+    def __init__(self, advs=(), *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.adv_id.choices = [SelectChoice("", _l("Kies een bureau"))] + [
+            SelectChoice(str(a.id), f"{a.name} ({a.region})") for a in advs
+        ]
+
+
+class AdvAnswerForm(_Prefixed):
+    PREFIX = "adv"
+
+    answer = SelectField(
+        _l("Antwoord van het ADV"),
+        choices=vocab.choices(vocab.ADV_ANSWER_LABELS),
+        validators=[DataRequired(_l("Kies het antwoord van het ADV."))],
+    )
+    note = TextAreaField(
+        _l("Wat liet het ADV weten? (de uitkomst)"),
+        validators=[
+            Optional(),
+            Length(max=SUMMARY_MAX, message=_l("Deze tekst is te lang.")),
+        ],
+    )
+
+
+class EscalateForm(_Prefixed):
+    PREFIX = "sbb"
+
+    summary = TextAreaField(
+        _l("Samenvatting voor SBB, zonder namen van de student"),
+        validators=[
+            DataRequired(_l("Schrijf een samenvatting voor SBB, zonder namen.")),
+            Length(max=SUMMARY_MAX, message=_l("Deze samenvatting is te lang.")),
+        ],
+    )
+    share_identity = BooleanField(_l("Naam en contactgegevens van de student meesturen"))
+
+
+class SbbMessageForm(_Prefixed):
+    PREFIX = "sbbmsg"
+
+    body = TextAreaField(
+        _l("Bericht aan SBB"),
+        validators=[
+            DataRequired(_l("Schrijf een bericht.")),
+            Length(max=SUMMARY_MAX, message=_l("Dit bericht is te lang.")),
+        ],
+    )

@@ -11,12 +11,12 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from sqlalchemy.orm import selectinload
 
-from .. import audit, companies, deadlines, workflow
+from .. import audit, companies, deadlines, investigations, workflow
 from ..crypto import format_receipt_code
 from ..extensions import db
 from ..forms import first_submission, new_submission_id, strip_nul
 from ..intake import submit_report
-from ..models import Case, Message, User
+from ..models import Adv, Case, Message, User
 from ..scoping import (
     cases_for,
     colleague_or_none,
@@ -28,14 +28,19 @@ from ..vocab import OPEN_STATUSES, Channel, Role, Status
 from . import bp
 from .forms import (
     ActionForm,
+    AdvAnswerForm,
     AssignForm,
     CloseForm,
+    ConsentForm,
+    EscalateForm,
     InboxFilterForm,
     IntakeForm,
     LinkCompanyForm,
     MessageForm,
     NoteForm,
+    ReferForm,
     ReopenForm,
+    SbbMessageForm,
 )
 
 MAX_PAGE = 100_000
@@ -61,6 +66,14 @@ TIMELINE_LABELS = {
     "case.notice_email_set": _l("De student gaf een e-mailadres voor berichten"),
     "case.reminder": _l("Herinnering over de termijn gemaild"),
     "case.company_linked": _l("Leerbedrijf gekoppeld"),
+    "case.consent_recorded": _l("Toestemming vastgelegd"),
+    "case.adv_answer": _l("Antwoord van het ADV vastgelegd"),
+    "investigation.start": _l("SBB is het onderzoek gestart"),
+    "investigation.decide": _l("SBB heeft besloten"),
+    "investigation.object": _l("Bezwaar van het bedrijf bij SBB"),
+    "investigation.resolve_objection": _l("SBB heeft op het bezwaar beslist"),
+    "investigation.close": _l("SBB heeft het onderzoek afgesloten"),
+    "investigation.message": _l("Bericht tussen SBB en het meldpunt"),
 }
 
 
@@ -118,10 +131,20 @@ def inbox():
     return render_template("desk/inbox.html", form=form, page=page, today=today, filters=filters)
 
 
+def _advs() -> list[Adv]:
+    return db.session.scalars(sa.select(Adv).order_by(Adv.name)).all()
+
+
+def _student_messages(case: Case) -> list[Message]:
+    return [m for m in case.messages if m.kind == Message.FROM_STUDENT]
+
+
 def _case_page(case: Case, forms: dict | None = None, status: int = 200):
     user = current_user
     actions = workflow.allowed_actions(case, user)
     handlers = handlers_of(case.institution_id)
+    advs = _advs() if "refer" in actions else []
+    escalation = case.investigations[-1] if case.investigations else None
     all_forms = {
         "action": ActionForm(formdata=None),
         "close": CloseForm(workflow.close_outcomes(case), formdata=None),
@@ -130,6 +153,11 @@ def _case_page(case: Case, forms: dict | None = None, status: int = 200):
         "message": MessageForm(formdata=None),
         "note": NoteForm(formdata=None),
         "link_company": LinkCompanyForm(formdata=None),
+        "consent": ConsentForm(_student_messages(case), formdata=None),
+        "refer": ReferForm(advs, formdata=None, adv_id=str(case.institution.adv_id or "")),
+        "adv_answer": AdvAnswerForm(formdata=None),
+        "escalate": EscalateForm(formdata=None),
+        "sbb_message": SbbMessageForm(formdata=None),
     }
     all_forms.update(forms or {})
     company_query = strip_nul(request.args.get("bedrijf") or "").strip()[:100]
@@ -154,6 +182,10 @@ def _case_page(case: Case, forms: dict | None = None, status: int = 200):
         today=deadlines.today(),
         student_messages=[m for m in case.messages if m.kind != Message.NOTE],
         notes=[m for m in case.messages if m.kind == Message.NOTE],
+        can_share_contact=workflow.can_share_contact(case),
+        missing={name: workflow.missing_for(name, case) for name in ("refer", "escalate")},
+        escalation=escalation,
+        can_message_sbb=escalation is not None and investigations.can("message", escalation, user),
     ), status
 
 
@@ -294,6 +326,112 @@ def link_company(case_id: int):
     )
     workflow.link_company(case, current_user, company)
     return _done(case, _("Leerbedrijf gekoppeld: %(name)s.", name=company.name))
+
+
+def _field_error(form, error: workflow.WorkflowError, default: str) -> None:
+    name = error.field if error.field in form._fields else default
+    form[name].errors.append(error.message)
+
+
+@bp.route("/zaken/<id:case_id>/toestemming", methods=["POST"])
+def record_consent(case_id: int):
+    """Record a consent the student gave or withdrew in a message or to the handler."""
+    case = get_case_or_404(current_user, case_id)
+    if not workflow.can("consent", case, current_user):
+        return _refuse(case, _("Deze stap kan nu niet bij deze melding."))
+    student_messages = _student_messages(case)
+    form = ConsentForm(student_messages)
+    refused = _("De toestemming is niet vastgelegd.")
+    if not form.validate_on_submit():
+        return _refuse(case, refused, {"consent": form}, 422)
+    message = next((m for m in student_messages if str(m.id) == form.message_id.data), None)
+    try:
+        workflow.record_consent(
+            case,
+            current_user,
+            form.kind.data,
+            form.given.data == "yes",
+            form.source.data,
+            message,
+        )
+    except workflow.WorkflowError as error:
+        _field_error(form, error, "kind")
+        return _refuse(case, refused, {"consent": form}, 422)
+    return _done(case, _("Toestemming vastgelegd."))
+
+
+@bp.route("/zaken/<id:case_id>/doorverwijzen", methods=["POST"])
+def refer(case_id: int):
+    """Refer the case to an ADV: the summary (and contact details if agreed) go by mail."""
+    case = get_case_or_404(current_user, case_id)
+    if not workflow.can("refer", case, current_user):
+        return _refuse(case, _("Deze stap kan nu niet bij deze melding."))
+    advs = _advs()
+    form = ReferForm(advs)
+    refused = _("De melding is niet doorverwezen.")
+    if not form.validate_on_submit():
+        return _refuse(case, refused, {"refer": form}, 422)
+    adv = next((a for a in advs if str(a.id) == form.adv_id.data), None)
+    try:
+        referral = workflow.refer(
+            case, current_user, adv, form.summary.data, bool(form.share_contact.data)
+        )
+    except workflow.WorkflowError as error:
+        _field_error(form, error, "summary")
+        return _refuse(case, refused, {"refer": form}, 422)
+    return _done(case, _("Doorverwezen naar %(name)s.", name=referral.adv.name))
+
+
+@bp.route("/zaken/<id:case_id>/adv-antwoord", methods=["POST"])
+def adv_answer(case_id: int):
+    """Record what the ADV answered: taken on, declined or closed with its outcome."""
+    case = get_case_or_404(current_user, case_id)
+    if not workflow.can("adv_answer", case, current_user):
+        return _refuse(case, _("Deze stap kan nu niet bij deze melding."))
+    form = AdvAnswerForm()
+    refused = _("Het antwoord van het ADV is niet vastgelegd.")
+    if not form.validate_on_submit():
+        return _refuse(case, refused, {"adv_answer": form}, 422)
+    try:
+        workflow.record_adv_answer(case, current_user, form.answer.data, form.note.data)
+    except workflow.WorkflowError as error:
+        _field_error(form, error, "answer")
+        return _refuse(case, refused, {"adv_answer": form}, 422)
+    return _done(case, _("Antwoord van het ADV vastgelegd."))
+
+
+@bp.route("/zaken/<id:case_id>/doorzetten", methods=["POST"])
+def escalate(case_id: int):
+    """Escalate to SBB: a pseudonymised summary, the identity only with consent."""
+    case = get_case_or_404(current_user, case_id)
+    if not workflow.can("escalate", case, current_user):
+        return _refuse(case, _("Deze stap kan nu niet bij deze melding."))
+    form = EscalateForm()
+    refused = _("De melding is niet doorgezet naar SBB.")
+    if not form.validate_on_submit():
+        return _refuse(case, refused, {"escalate": form}, 422)
+    try:
+        workflow.escalate(case, current_user, form.summary.data, bool(form.share_identity.data))
+    except workflow.WorkflowError as error:
+        _field_error(form, error, "summary")
+        return _refuse(case, refused, {"escalate": form}, 422)
+    return _done(case, _("Doorgezet naar SBB."))
+
+
+@bp.route("/zaken/<id:case_id>/sbb-bericht", methods=["POST"])
+def sbb_message(case_id: int):
+    """Write to SBB about this case's escalation."""
+    case = get_case_or_404(current_user, case_id)
+    escalation = case.investigations[-1] if case.investigations else None
+    if escalation is None or not investigations.can("message", escalation, current_user):
+        return _refuse(case, _("Deze stap kan nu niet bij deze melding."))
+    form = SbbMessageForm()
+    if not form.validate_on_submit():
+        return _refuse(
+            case, _("Het bericht aan SBB is niet verstuurd."), {"sbb_message": form}, 422
+        )
+    investigations.send_message(escalation, current_user, form.body.data)
+    return _done(case, _("Bericht aan SBB verstuurd."))
 
 
 @bp.route("/melding-invoeren", methods=["GET", "POST"])
