@@ -64,13 +64,14 @@ def create_app(config_class: type[Config] | None = None, test_config: dict | Non
     babel.init_app(app, locale_selector=select_locale)
     login_manager.init_app(app)
 
-    from . import auth, desk, models, platform, student  # noqa: F401 (models registers the tables)
+    from . import auth, desk, models, platform, sbb, student  # noqa: F401 (models registers the tables)
     from .cli import stagepact_cli
 
     app.register_blueprint(student.bp)
     app.register_blueprint(auth.bp)
     app.register_blueprint(desk.bp)
     app.register_blueprint(platform.bp)
+    app.register_blueprint(sbb.bp)
     app.cli.add_command(stagepact_cli)
 
     @app.context_processor

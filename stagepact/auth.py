@@ -43,6 +43,10 @@ class LoginForm(BaseForm):
 def home_for(user: User) -> str:
     if user.role == Role.HANDLER:
         return url_for("desk.inbox")
+    if user.role == Role.SBB_REVIEWER:
+        return url_for("sbb.queue")
+    if user.role == Role.PLATFORM_ADMIN:
+        return url_for("platform.index")
     return url_for("auth.account")
 
 

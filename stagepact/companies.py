@@ -17,22 +17,27 @@ from .models import Company
 SEARCH_LIMIT = 10
 
 
-def search(query: str, limit: int = SEARCH_LIMIT) -> list[Company]:
-    """Companies whose name or city contains the words typed, or whose KvK number matches."""
-    words = [w for w in query.lower().split() if w][:5]
-    if not words:
-        return []
+def matching(query: str) -> sa.Select:
+    """Companies whose name or city contains every word typed, or whose KvK number matches.
+
+    `%` and `_` are literal characters here, not wildcards.
+    """
     select = sa.select(Company)
-    for word in words:
-        pattern = f"%{word}%"
+    for word in [w for w in query.lower().split() if w][:5]:
         select = select.where(
             sa.or_(
-                sa.func.lower(Company.name).like(pattern),
-                sa.func.lower(Company.city).like(pattern),
+                sa.func.lower(Company.name).contains(word, autoescape=True),
+                sa.func.lower(Company.city).contains(word, autoescape=True),
                 Company.kvk == word,
             )
         )
-    return db.session.scalars(select.order_by(Company.name).limit(limit)).all()
+    return select
+
+
+def search(query: str, limit: int = SEARCH_LIMIT) -> list[Company]:
+    if not query.split():
+        return []
+    return db.session.scalars(matching(query).order_by(Company.name).limit(limit)).all()
 
 
 def get(company_id: int | None) -> Company | None:

@@ -325,3 +325,14 @@ DECISION_STUDENT_TEXT = {
     Decision.SUSPENSION: _l("SBB heeft het leerbedrijf tijdelijk geschorst."),
     Decision.REVOCATION: _l("SBB heeft de erkenning van het leerbedrijf ingetrokken."),
 }
+
+# What the student reads about the ADV's answer.
+ADV_ANSWER_STUDENT_TEXT = {
+    AdvAnswer.TAKEN_ON: _l("Het antidiscriminatiebureau helpt je verder met je melding."),
+    AdvAnswer.DECLINED: _l(
+        "Het antidiscriminatiebureau neemt je melding niet in behandeling. School gaat verder met je melding."
+    ),
+    AdvAnswer.CLOSED: _l(
+        "Het antidiscriminatiebureau heeft je melding afgesloten. School sluit je melding nu met je af."
+    ),
+}

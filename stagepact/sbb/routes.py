@@ -1,0 +1,278 @@
+"""SBB's pages. Views parse a form, call `stagepact.investigations`, commit once and redirect.
+
+An SBB reviewer reads investigations, which hold exactly what an institution
+shared, and counts of reports per company; never a case. Everything here is a
+404 to anyone but an SBB reviewer.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user, login_required
+from sqlalchemy.orm import selectinload
+
+from .. import audit, companies, investigations, signals
+from ..extensions import db
+from ..forms import strip_nul
+from ..models import Company, Investigation, RecognitionChange
+from ..scoping import get_investigation_or_404, investigations_for
+from ..vocab import OPEN_INVESTIGATION_STATUSES, InvestigationStatus, Role
+from . import bp
+from .forms import (
+    CompanySearchForm,
+    DecideForm,
+    MessageForm,
+    ObjectionDecisionForm,
+    OpenInvestigationForm,
+    QueueFilterForm,
+)
+
+MAX_PAGE = 100_000
+PER_PAGE = 25
+
+
+@bp.before_request
+@login_required
+def require_sbb_reviewer():
+    """These pages are for SBB reviewers only; to anyone else they do not exist."""
+    if current_user.role != Role.SBB_REVIEWER:
+        abort(404)
+
+
+def _page_number(name: str = "page") -> int:
+    return min(max(request.args.get(name, 1, type=int), 1), MAX_PAGE)
+
+
+@bp.route("/")
+def queue():
+    """Investigations to work on, and signals: companies several institutions' reports name."""
+    form = QueueFilterForm(request.args)
+    form.validate()
+    status = form.status.data if not form.status.errors else "open"
+    query = investigations_for(current_user).options(
+        selectinload(Investigation.company), selectinload(Investigation.institution)
+    )
+    if status == "open":
+        query = query.where(Investigation.status.in_(OPEN_INVESTIGATION_STATUSES))
+    elif status in set(InvestigationStatus):
+        query = query.where(Investigation.status == status)
+    page = db.paginate(
+        query.order_by(Investigation.created_at.desc(), Investigation.id.desc()),
+        page=_page_number(),
+        per_page=PER_PAGE,
+        error_out=False,
+    )
+    signal_page = _page_number("signal_page")
+    found, signal_total = signals.signals(page=signal_page, per_page=PER_PAGE)
+    return render_template(
+        "sbb/queue.html",
+        form=form,
+        page=page,
+        status=status,
+        signals=found,
+        signal_total=signal_total,
+        signal_page=signal_page,
+        signal_pages=max((signal_total + PER_PAGE - 1) // PER_PAGE, 1),
+        per_page=PER_PAGE,
+        months=signals.SIGNAL_MONTHS,
+        minimum=signals.SIGNAL_MIN_INSTITUTIONS,
+    )
+
+
+def _investigation_page(investigation: Investigation, forms: dict | None = None, status=200):
+    all_forms = {
+        "decide": DecideForm(formdata=None),
+        "objection": ObjectionDecisionForm(formdata=None),
+        "message": MessageForm(formdata=None),
+    }
+    all_forms.update(forms or {})
+    return render_template(
+        "sbb/investigation.html",
+        investigation=investigation,
+        steps=investigations.allowed_steps(investigation, current_user),
+        forms=all_forms,
+    ), status
+
+
+@bp.route("/onderzoeken/<id:investigation_id>")
+def investigation(investigation_id: int):
+    """One investigation: what was shared, the company, decisions and messages."""
+    found = get_investigation_or_404(current_user, investigation_id)
+    audit.record(
+        "investigation.viewed",
+        case=found.case,
+        investigation_id=found.id,
+        company_id=found.company_id,
+    )
+    db.session.commit()
+    return _investigation_page(found)
+
+
+def _refuse(investigation: Investigation, message, forms=None, status=409):
+    db.session.rollback()
+    flash(message, "error")
+    return _investigation_page(investigation, forms, status)
+
+
+def _done(investigation: Investigation, message):
+    db.session.commit()
+    flash(message, "success")
+    return redirect(url_for("sbb.investigation", investigation_id=investigation.id))
+
+
+def _field_error(form, error, default: str) -> None:
+    name = error.field if error.field in form._fields else default
+    form[name].errors.append(error.message)
+
+
+NOT_NOW = _l("Deze stap kan nu niet bij dit onderzoek.")
+
+
+def _button_step(investigation_id: int, name: str, operation, message):
+    from ..desk.forms import ActionForm
+
+    found = get_investigation_or_404(current_user, investigation_id)
+    if not ActionForm().validate_on_submit() or not investigations.can(name, found, current_user):
+        return _refuse(found, NOT_NOW)
+    operation(found, current_user)
+    return _done(found, message)
+
+
+@bp.route("/onderzoeken/<id:investigation_id>/starten", methods=["POST"])
+def start(investigation_id: int):
+    """Start investigating: the company's recognition goes to "under investigation"."""
+    return _button_step(investigation_id, "start", investigations.start, _("Onderzoek gestart."))
+
+
+@bp.route("/onderzoeken/<id:investigation_id>/besluit", methods=["POST"])
+def decide(investigation_id: int):
+    """Record the decision; a measure changes the recognition, the school hears of it."""
+    found = get_investigation_or_404(current_user, investigation_id)
+    if not investigations.can("decide", found, current_user):
+        return _refuse(found, NOT_NOW)
+    form = DecideForm()
+    refused = _("Het besluit is niet vastgelegd.")
+    if not form.validate_on_submit():
+        return _refuse(found, refused, {"decide": form}, 422)
+    try:
+        investigations.decide(
+            found,
+            current_user,
+            form.decision.data,
+            form.reasoning.data,
+            form.conditions.data,
+            form.conditions_due_on.data,
+            form.suspended_until.data,
+        )
+    except investigations.WorkflowError as error:
+        _field_error(form, error, "decision")
+        return _refuse(found, refused, {"decide": form}, 422)
+    return _done(found, _("Besluit vastgelegd."))
+
+
+@bp.route("/onderzoeken/<id:investigation_id>/bezwaar", methods=["POST"])
+def objection(investigation_id: int):
+    """The company objects to the measure."""
+    return _button_step(
+        investigation_id, "object", investigations.record_objection, _("Bezwaar vastgelegd.")
+    )
+
+
+@bp.route("/onderzoeken/<id:investigation_id>/bezwaar-besluit", methods=["POST"])
+def resolve_objection(investigation_id: int):
+    """Decide on the objection; upheld restores the recognition."""
+    found = get_investigation_or_404(current_user, investigation_id)
+    if not investigations.can("resolve_objection", found, current_user):
+        return _refuse(found, NOT_NOW)
+    form = ObjectionDecisionForm()
+    refused = _("De beslissing op het bezwaar is niet vastgelegd.")
+    if not form.validate_on_submit():
+        return _refuse(found, refused, {"objection": form}, 422)
+    investigations.resolve_objection(
+        found, current_user, form.upheld.data == "yes", form.reasoning.data
+    )
+    return _done(found, _("Beslissing op het bezwaar vastgelegd."))
+
+
+@bp.route("/onderzoeken/<id:investigation_id>/afsluiten", methods=["POST"])
+def close(investigation_id: int):
+    return _button_step(investigation_id, "close", investigations.close, _("Onderzoek afgesloten."))
+
+
+@bp.route("/onderzoeken/<id:investigation_id>/bericht", methods=["POST"])
+def message(investigation_id: int):
+    """Write to the institution that escalated."""
+    found = get_investigation_or_404(current_user, investigation_id)
+    if not investigations.can("message", found, current_user):
+        return _refuse(found, NOT_NOW)
+    form = MessageForm()
+    if not form.validate_on_submit():
+        return _refuse(found, _("Het bericht is niet verstuurd."), {"message": form}, 422)
+    investigations.send_message(found, current_user, form.body.data)
+    return _done(found, _("Bericht verstuurd."))
+
+
+@bp.route("/bedrijven")
+def companies_list():
+    """The learning-company register, searchable, with the number of reports naming each."""
+    form = CompanySearchForm(request.args)
+    form.validate()
+    text = strip_nul(form.q.data or "").strip()[:100] if not form.q.errors else ""
+    query = companies.matching(text) if text else sa.select(Company)
+    page = db.paginate(
+        query.order_by(Company.name, Company.id),
+        page=_page_number(),
+        per_page=PER_PAGE,
+        error_out=False,
+    )
+    counts = signals.report_counts([c.id for c in page.items])
+    return render_template(
+        "sbb/companies.html", form=form, page=page, counts=counts, query_text=text
+    )
+
+
+def _company_page(company: Company, form=None, status=200):
+    history = db.session.scalars(
+        sa.select(RecognitionChange)
+        .where(RecognitionChange.company_id == company.id)
+        .options(selectinload(RecognitionChange.changed_by))
+        .order_by(RecognitionChange.id.desc())
+    ).all()
+    company_investigations = db.session.scalars(
+        investigations_for(current_user)
+        .where(Investigation.company_id == company.id)
+        .order_by(Investigation.id.desc())
+    ).all()
+    return render_template(
+        "sbb/company.html",
+        company=company,
+        counts=signals.company_counts(company.id),
+        is_signal=signals.is_signal(company.id),
+        history=history,
+        investigations=company_investigations,
+        form=form or OpenInvestigationForm(formdata=None),
+        months=signals.SIGNAL_MONTHS,
+    ), status
+
+
+@bp.route("/bedrijven/<id:company_id>")
+def company(company_id: int):
+    """One company: recognition and its history, report counts by year and ground."""
+    found = db.session.get(Company, company_id) or abort(404)
+    return _company_page(found)
+
+
+@bp.route("/bedrijven/<id:company_id>/onderzoek", methods=["POST"])
+def open_investigation(company_id: int):
+    """Open SBB's own investigation of a company, typically from a signal."""
+    found = db.session.get(Company, company_id) or abort(404)
+    form = OpenInvestigationForm()
+    if not form.validate_on_submit():
+        db.session.rollback()
+        flash(_("Het onderzoek is niet geopend."), "error")
+        return _company_page(found, form, 422)
+    created = investigations.open_from_signal(found, current_user, form.reason.data)
+    return _done(created, _("Onderzoek geopend."))
