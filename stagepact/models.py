@@ -242,7 +242,9 @@ class Case(db.Model):
         sa.Index("ix_report_case_inbox", "institution_id", "status", "submitted_at"),
         sa.Index("ix_report_case_submitted", "institution_id", "submitted_at"),
         # SBB's per-company counts and signals: reports naming a company, by date.
-        sa.Index("ix_report_case_company", "company_id", "submitted_at", "institution_id"),
+        sa.Index(
+            "ix_report_case_company", "company_id", "submitted_at", "institution_id", "outcome"
+        ),
         sa.CheckConstraint(
             "status IN ('new', 'closed') OR acknowledged_at IS NOT NULL",
             name="acknowledged_when_in_progress",

@@ -68,12 +68,14 @@ class Signal:
 
 
 def signals_query(today: date | None = None) -> sa.Select:
-    """Companies named by reports of two or more institutions within the window."""
-    institutions = sa.func.count(sa.distinct(Case.institution_id))
-    per_company = (
+    """Companies named by reports of two or more institutions within the window.
+
+    Two plain GROUP BYs (per company and institution, then per company) rather
+    than COUNT(DISTINCT), which both databases can hash instead of sort.
+    """
+    per_institution = (
         sa.select(
             Case.company_id.label("company_id"),
-            institutions.label("institutions"),
             sa.func.count().label("reports"),
             sa.func.max(Case.submitted_at).label("latest"),
         )
@@ -82,7 +84,18 @@ def signals_query(today: date | None = None) -> sa.Select:
             Case.submitted_at >= window_start(today),
             counted_reports(),
         )
-        .group_by(Case.company_id)
+        .group_by(Case.company_id, Case.institution_id)
+        .subquery()
+    )
+    institutions = sa.func.count()
+    per_company = (
+        sa.select(
+            per_institution.c.company_id,
+            institutions.label("institutions"),
+            sa.func.sum(per_institution.c.reports).label("reports"),
+            sa.func.max(per_institution.c.latest).label("latest"),
+        )
+        .group_by(per_institution.c.company_id)
         .having(institutions >= SIGNAL_MIN_INSTITUTIONS)
         .subquery()
     )
@@ -107,11 +120,18 @@ def signals_query(today: date | None = None) -> sa.Select:
 def signals(
     page: int = 1, per_page: int = 25, today: date | None = None
 ) -> tuple[list[Signal], int]:
-    """One page of signals and the number of signals in all."""
+    """One page of signals and the number of signals in all, from one aggregation."""
     query = signals_query(today)
-    total = db.session.scalar(sa.select(sa.func.count()).select_from(query.subquery()))
-    rows = db.session.execute(query.limit(per_page).offset((page - 1) * per_page)).all()
-    return [Signal(*row) for row in rows], total
+    rows = db.session.execute(
+        query.add_columns(sa.func.count().over().label("total"))
+        .limit(per_page)
+        .offset((page - 1) * per_page)
+    ).all()
+    if rows:
+        total = rows[0].total
+    else:  # a page past the end: count on its own
+        total = db.session.scalar(sa.select(sa.func.count()).select_from(query.subquery()))
+    return [Signal(*row[:-1]) for row in rows], total
 
 
 def is_signal(company_id: int, today: date | None = None) -> bool:

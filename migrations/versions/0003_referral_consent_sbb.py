@@ -354,7 +354,9 @@ def upgrade() -> None:
         )
         batch_op.drop_index(batch_op.f("ix_report_case_company_id"))
         batch_op.create_index(
-            "ix_report_case_company", ["company_id", "submitted_at", "institution_id"], unique=False
+            "ix_report_case_company",
+            ["company_id", "submitted_at", "institution_id", "outcome"],
+            unique=False,
         )
 
     op.execute("UPDATE report_case SET consent_sbb = consent_sbb_identity")
