@@ -60,6 +60,36 @@ def add_unverified(name: str, city: str, kvk: str | None, user) -> Company:
     return company
 
 
+def verify(company: Company, user) -> None:
+    """SBB confirms that an unverified company is a real learning company."""
+    company.verified = True
+    audit.record("company.verified", actor=user, company_id=company.id)
+
+
+def merge(duplicate: Company, into: Company, user) -> None:
+    """SBB matches an unverified company to the register: everything moves to `into`."""
+    from .models import Case, Investigation, RecognitionChange
+
+    if duplicate.verified or duplicate.id == into.id:
+        raise ValueError("only an unverified company merges, into another one")
+    duplicate_id = duplicate.id
+    moved = {}
+    for model in (Case, Investigation, RecognitionChange):
+        result = db.session.execute(
+            sa.update(model)
+            .where(model.company_id == duplicate_id)
+            .values(company_id=into.id)
+            .execution_options(synchronize_session=False)
+        )
+        moved[model.__tablename__] = result.rowcount
+    db.session.delete(duplicate)
+    db.session.flush()
+    db.session.expire_all()
+    audit.record(
+        "company.merged", actor=user, company_id=into.id, merged_company_id=duplicate_id, **moved
+    )
+
+
 # --- Importing the register from CSV -------------------------------------------------
 
 # Accepted header names per field (case-insensitive); the first is the documented one.
@@ -221,14 +251,15 @@ def import_register(stream: TextIO) -> ImportResult:
         raise UnreadableFileError(_l("Het bestand is geen UTF-8-tekst.")) from None
     result = ImportResult(rejected=rejected)
     columns = ("name", "sbb_number", "address", "city", "sector")
-    existing = _existing_by_kvk(list(valid), columns)
+    existing = _existing_by_kvk(list(valid), (*columns, "verified"))
     inserts, updates = [], []
     for kvk, fields in valid.items():
         current = existing.get(kvk)
         if current is None:
             inserts.append({**fields, "verified": True})
-        elif any(getattr(current, c) != fields[c] for c in columns):
-            updates.append({"id": current.id, **{c: fields[c] for c in columns}})
+        elif not current.verified or any(getattr(current, c) != fields[c] for c in columns):
+            # A company a handler added by its KvK number is now confirmed by the register.
+            updates.append({"id": current.id, "verified": True, **{c: fields[c] for c in columns}})
         else:
             result.unchanged += 1
     for start in range(0, len(inserts), CHUNK):

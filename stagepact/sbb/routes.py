@@ -234,13 +234,17 @@ def companies_list():
     )
 
 
-def _company_page(company: Company, form=None, status=200):
+def _company_page(company: Company, form=None, status=200, merge_error=None):
     history = db.session.scalars(
         sa.select(RecognitionChange)
         .where(RecognitionChange.company_id == company.id)
         .options(selectinload(RecognitionChange.changed_by))
         .order_by(RecognitionChange.id.desc())
     ).all()
+    merge_query = strip_nul(request.args.get("doel") or "").strip()[:100]
+    candidates = []
+    if merge_query and not company.verified:
+        candidates = [c for c in companies.search(merge_query) if c.id != company.id and c.verified]
     company_investigations = db.session.scalars(
         investigations_for(current_user)
         .where(Investigation.company_id == company.id)
@@ -255,6 +259,9 @@ def _company_page(company: Company, form=None, status=200):
         investigations=company_investigations,
         form=form or OpenInvestigationForm(formdata=None),
         months=signals.SIGNAL_MONTHS,
+        merge_query=merge_query,
+        merge_candidates=candidates,
+        merge_error=merge_error,
     ), status
 
 
@@ -276,3 +283,46 @@ def open_investigation(company_id: int):
         return _company_page(found, form, 422)
     created = investigations.open_from_signal(found, current_user, form.reason.data)
     return _done(created, _("Onderzoek geopend."))
+
+
+@bp.route("/bedrijven/<id:company_id>/verifieren", methods=["POST"])
+def verify_company(company_id: int):
+    """Confirm that a company a meldpunt added is a real learning company."""
+    from ..desk.forms import ActionForm
+
+    found = db.session.get(Company, company_id) or abort(404)
+    if found.verified or not ActionForm().validate_on_submit():
+        flash(_("Dit bedrijf is al geverifieerd."), "error")
+        return _company_page(found, status=409)
+    companies.verify(found, current_user)
+    db.session.commit()
+    flash(_("Bedrijf geverifieerd."), "success")
+    return redirect(url_for("sbb.company", company_id=found.id))
+
+
+@bp.route("/bedrijven/<id:company_id>/samenvoegen", methods=["POST"])
+def merge_company(company_id: int):
+    """Match a company a meldpunt added to the one in the register it really is."""
+    from ..desk.forms import ActionForm
+
+    found = db.session.get(Company, company_id) or abort(404)
+    target_id = request.form.get("target_id", type=int)
+    target = db.session.get(Company, target_id) if target_id else None
+    valid = ActionForm().validate_on_submit()
+    if (
+        found.verified
+        or not valid
+        or target is None
+        or target.id == found.id
+        or not target.verified
+    ):
+        db.session.rollback()
+        return _company_page(
+            found,
+            status=422,
+            merge_error=_("Kies het bedrijf uit het register om mee samen te voegen."),
+        )
+    companies.merge(found, target, current_user)
+    db.session.commit()
+    flash(_("Samengevoegd met %(name)s.", name=target.name), "success")
+    return redirect(url_for("sbb.company", company_id=target.id))
