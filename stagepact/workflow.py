@@ -448,11 +448,30 @@ def record_consent(
             _l("Dit staat al zo vastgelegd.") if given else _l("Deze toestemming was er niet."),
             "given",
         )
-    record = _add_consent(case, user, kind, given, source, message)
     if kind == ConsentKind.SBB and not given and case.consent_sbb_identity:
-        # Without the report going to SBB, the name cannot go either.
+        # Without the report going to SBB, the name cannot go either (withdrawn first,
+        # so that the case is consistent at every flush).
         _add_consent(case, user, ConsentKind.SBB_IDENTITY, False, source, message)
+    record = _add_consent(case, user, kind, given, source, message)
+    if not case.consent_sbb_identity:
+        _remove_identity_from_sbb(case, user)
     return record
+
+
+def _remove_identity_from_sbb(case: Case, user: User) -> None:
+    """The student took back the name SBB had: SBB's copy of it goes too."""
+    for investigation in case.investigations:
+        if investigation.shares_identity:
+            investigation.shares_identity = False
+            investigation.student_name = None
+            investigation.student_email = None
+            investigation.student_phone = None
+            audit.record(
+                "investigation.identity_removed",
+                case=case,
+                actor=user,
+                investigation_id=investigation.id,
+            )
 
 
 def _add_consent(case, user, kind, given, source, message) -> CaseConsent:

@@ -68,6 +68,8 @@ TIMELINE_LABELS = {
     "case.company_linked": _l("Leerbedrijf gekoppeld"),
     "case.consent_recorded": _l("Toestemming vastgelegd"),
     "case.adv_answer": _l("Antwoord van het ADV vastgelegd"),
+    "investigation.viewed": _l("SBB bekeek het onderzoek"),
+    "investigation.identity_removed": _l("Naam van de student verwijderd bij SBB"),
     "investigation.start": _l("SBB is het onderzoek gestart"),
     "investigation.decide": _l("SBB heeft besloten"),
     "investigation.object": _l("Bezwaar van het bedrijf bij SBB"),
