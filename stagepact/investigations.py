@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
+import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 
 from . import audit, notify, workflow
@@ -148,6 +149,36 @@ def set_recognition(
     return change
 
 
+def _other_running(investigation: Investigation) -> list[Investigation]:
+    """The company's other investigations that SBB is investigating now."""
+    return db.session.scalars(
+        sa.select(Investigation).where(
+            Investigation.company_id == investigation.company_id,
+            Investigation.id != investigation.id,
+            Investigation.status == IS.INVESTIGATING,
+        )
+    ).all()
+
+
+def _recognition_outside_investigations(investigation: Investigation) -> Recognition:
+    """The company's recognition apart from any investigation running now."""
+    status = investigation.company.recognition_status
+    if status != Recognition.UNDER_INVESTIGATION:
+        return status
+    running = _other_running(investigation)
+    return next(
+        (i.recognition_before for i in running if i.recognition_before is not None),
+        Recognition.RECOGNISED,
+    )
+
+
+def _baseline(investigation: Investigation) -> Recognition:
+    """Where the recognition goes when this investigation ends without a measure."""
+    if _other_running(investigation):
+        return Recognition.UNDER_INVESTIGATION
+    return investigation.recognition_before or Recognition.RECOGNISED
+
+
 def _text(value: str | None) -> str:
     return (value or "").strip()
 
@@ -182,7 +213,7 @@ def start(investigation: Investigation, user: User) -> None:
     _require("start", investigation, user)
     company = investigation.company
     investigation.started_at = utcnow()
-    investigation.recognition_before = company.recognition_status
+    investigation.recognition_before = _recognition_outside_investigations(investigation)
     _step(investigation, "start", user)
     if company.recognition_status in INVESTIGABLE:
         set_recognition(
@@ -238,8 +269,16 @@ def decide(
     _step(investigation, "decide", user, decision=str(decision))
 
     company = investigation.company
-    target = DECISION_RECOGNITION[decision] or investigation.recognition_before
-    if target is not None and (target != company.recognition_status or decision in MEASURES):
+    target = DECISION_RECOGNITION[decision]
+    if target is None:
+        # No measure: the company leaves "under investigation" (unless another
+        # investigation still runs); a measure of another investigation stays.
+        target = (
+            _baseline(investigation)
+            if company.recognition_status == Recognition.UNDER_INVESTIGATION
+            else company.recognition_status
+        )
+    if target != company.recognition_status or decision in MEASURES:
         set_recognition(
             company,
             target,
@@ -259,9 +298,8 @@ def decide(
 
 def record_objection(investigation: Investigation, user: User) -> None:
     """The company objects to the measure; SBB will decide on it."""
-    _require("object", investigation, user)
-    investigation.objection_at = utcnow()
     _step(investigation, "object", user)
+    investigation.objection_at = utcnow()
     notify.handlers_of_sbb_news(investigation, str(_l("het bedrijf maakt bezwaar")))
 
 
@@ -277,10 +315,11 @@ def resolve_objection(
         )
     investigation.objection_upheld = upheld
     _step(investigation, "resolve_objection", user, upheld=upheld)
-    if upheld:
-        restored = investigation.recognition_before or Recognition.RECOGNISED
+    company = investigation.company
+    if upheld and company.recognition_status == DECISION_RECOGNITION[investigation.decision]:
+        # The measure is undone, unless a later decision has replaced it since.
         set_recognition(
-            investigation.company, restored, user, "objection_upheld", reasoning, investigation
+            company, _baseline(investigation), user, "objection_upheld", reasoning, investigation
         )
     notify.handlers_of_sbb_news(
         investigation,

@@ -11,13 +11,12 @@ Duplicates (the same report twice) and withdrawn reports do not count.
 
 from __future__ import annotations
 
-import calendar
 from dataclasses import dataclass
 from datetime import date, datetime
 
 import sqlalchemy as sa
 
-from .deadlines import start_of_local_day
+from .deadlines import add_months, start_of_local_day
 from .deadlines import today as local_today
 from .extensions import db
 from .models import Case, CaseGround, Company, Investigation
@@ -27,16 +26,9 @@ SIGNAL_MIN_INSTITUTIONS = 2
 SIGNAL_MONTHS = 24
 
 
-def months_before(day: date, months: int) -> date:
-    """The same day `months` earlier (the last day of the month where it has fewer days)."""
-    year, month_index = divmod(day.year * 12 + day.month - 1 - months, 12)
-    month = month_index + 1
-    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
-
-
 def window_start(today: date | None = None) -> datetime:
     """The first moment that counts for signals: 24 months before today, local time."""
-    return start_of_local_day(months_before(today or local_today(), SIGNAL_MONTHS))
+    return start_of_local_day(add_months(today or local_today(), -SIGNAL_MONTHS))
 
 
 def counted_reports():
@@ -155,8 +147,24 @@ class CompanyCounts:
     grounds: dict[str, dict[int, int]]
 
 
+def local_year(column, first: int, last: int):
+    """The Dutch calendar year of a stored UTC moment between `first` and `last`, in SQL."""
+    return sa.case(
+        *[(column < start_of_local_day(date(y + 1, 1, 1)), y) for y in range(first, last)],
+        else_=last,
+    )
+
+
 def company_counts(company_id: int) -> CompanyCounts:
-    year = sa.extract("year", Case.submitted_at)
+    span = db.session.execute(
+        sa.select(sa.func.min(Case.submitted_at), sa.func.max(Case.submitted_at)).where(
+            Case.company_id == company_id
+        )
+    ).one()
+    if span[0] is None:
+        return CompanyCounts(years=[], reports={}, institutions={}, grounds={})
+    # A moment late on 31 December (UTC) may fall in the next Dutch year.
+    year = local_year(Case.submitted_at, span[0].year, span[1].year + 1)
     totals = db.session.execute(
         sa.select(
             year.label("year"),
