@@ -7,7 +7,9 @@ Every count a monitor or an institution-wide page shows passes through
   default) is shown as "<k";
 - complementary suppression: further cells, totals included, are hidden until
   no hidden value can be worked out from the visible cells and totals, the
-  "<k" bounds and the fact that counts are not negative.
+  "<k" bounds and the fact that counts are not negative;
+- a table so small that even hiding every cell does not do that (the "<k"
+  bounds alone can pin values down) is withheld as a whole, without "<k" labels.
 
 Why the check is exact. Put the table with its margins into one matrix whose
 margin cells carry a minus sign (the grand total a plus): then every row and
@@ -31,6 +33,7 @@ Cell = tuple[int, int]  # (row, column) in the margin-augmented matrix
 
 PRIMARY = "primary"  # shown as "<k"
 COMPLEMENTARY = "complementary"  # hidden to protect a primary cell
+WITHHELD = "withheld"  # the whole table is too small to show anything
 
 
 @dataclass(frozen=True)
@@ -54,6 +57,10 @@ class ProtectedTable:
 
     def kind(self, r: int, c: int) -> str | None:
         return self.hidden.get((r, c))
+
+    @property
+    def withheld(self) -> bool:
+        return WITHHELD in self.hidden.values()
 
 
 def augmented(cells: Sequence[Sequence[int]]) -> list[list[int]]:
@@ -161,8 +168,11 @@ def protect(cells: Sequence[Sequence[int]], threshold: int = 5) -> ProtectedTabl
                 cell,
             ),
         )
-        if not candidates:  # pragma: no cover - hiding everything always protects
-            raise AssertionError("table cannot be protected")
+        if not candidates:
+            # Even with every cell hidden, the "<k" bounds give something away (four
+            # cells of at least 1 under a total below 5 are all 1): withhold it all.
+            hidden = dict.fromkeys(every_cell, WITHHELD)
+            break
         for candidate in candidates:
             trial = dict(hidden)
             _hide(trial, _linked(candidate, rows, cols, one_dimensional), COMPLEMENTARY)

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import itertools
 
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from stagepact import disclosure
-from stagepact.disclosure import COMPLEMENTARY, PRIMARY, protect
+from stagepact.disclosure import COMPLEMENTARY, PRIMARY, WITHHELD, protect
 
 K = 5
 
@@ -53,7 +53,7 @@ def _what_can_move(table: disclosure.ProtectedTable) -> set[tuple[int, int]]:
                     consistent = False
                 elif kind == PRIMARY and not 1 <= value <= K - 1:
                     consistent = False
-                elif kind == COMPLEMENTARY and value < 0:
+                elif kind in (COMPLEMENTARY, WITHHELD) and value < 0:
                     consistent = False
         if consistent:
             moved |= {
@@ -73,7 +73,7 @@ def _assert_safe(cells, table: disclosure.ProtectedTable) -> None:
             shown = table.shown(r, c)
             assert shown is None or not 1 <= shown <= K - 1, (r, c, shown)
             if 1 <= full[r][c] <= K - 1:
-                assert table.kind(r, c) == PRIMARY
+                assert table.kind(r, c) in (PRIMARY, WITHHELD)
     if table.one_dimensional:
         for r in range(table.rows + 1):
             assert (table.kind(r, 0) is None) == (table.kind(r, 1) is None)
@@ -81,6 +81,9 @@ def _assert_safe(cells, table: disclosure.ProtectedTable) -> None:
 
 @settings(max_examples=300, deadline=None)
 @given(tables(max_rows=3, max_cols=3))
+@example([[1, 1], [1, 1]])
+@example([[3, 10], [7, 8]])
+@example([[0, 4], [4, 0]])
 def test_no_hidden_count_is_determined_by_what_is_visible(cells):
     table = protect(cells, K)
     _assert_safe(cells, table)
@@ -89,6 +92,8 @@ def test_no_hidden_count_is_determined_by_what_is_visible(cells):
 
 @settings(max_examples=200, deadline=None)
 @given(st.lists(small_counts, min_size=1, max_size=7))
+@example([1, 1, 1, 1])
+@example([1, 9, 12])
 def test_one_dimensional_tables_hide_enough_too(column):
     cells = [[n] for n in column]
     table = protect(cells, K)
@@ -113,6 +118,14 @@ def test_a_single_small_cell_takes_a_rectangle_with_it():
         (1, 1): COMPLEMENTARY,
     }
     assert table.shown(0, 2) == 13 and table.shown(2, 2) == 28  # the totals stay
+
+
+def test_a_table_the_small_count_bounds_alone_give_away_is_withheld_whole():
+    # Four cells of at least 1 and a grand total below 5: each cell must be 1.
+    table = protect([[1, 1], [1, 1]], K)
+    assert table.withheld
+    assert set(table.hidden.values()) == {WITHHELD}
+    assert len(table.hidden) == 9
 
 
 def test_a_table_without_small_counts_is_shown_whole():
