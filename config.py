@@ -92,6 +92,17 @@ class Config:
 
     CASES_PER_PAGE = 25
 
+    # Evidence files: stored encrypted under server-chosen names. None means the
+    # instance folder's attachments/ directory (set in create_app).
+    ATTACHMENT_DIR = os.environ.get("ATTACHMENT_DIR")
+    ATTACHMENT_MAX_BYTES = _env_int("ATTACHMENT_MAX_BYTES", 10 * 1024 * 1024)
+    ATTACHMENT_CASE_MAX_BYTES = _env_int("ATTACHMENT_CASE_MAX_BYTES", 50 * 1024 * 1024)
+    ATTACHMENTS_PER_FORM = 10
+    # Whole requests above this are refused before they are read (a friendly 413 page).
+    MAX_CONTENT_LENGTH = _env_int("MAX_REQUEST_BYTES", 60 * 1024 * 1024)
+    # Uploads of a form that was never sent are removed after this many hours.
+    PENDING_UPLOAD_HOURS = 24
+
 
 class DevelopmentConfig(Config):
     pass

@@ -57,6 +57,9 @@ def create_app(config_class: type[Config] | None = None, test_config: dict | Non
             f"sqlite:///{Path(app.instance_path) / 'stagepact.sqlite'}"
         )
 
+    if not app.config.get("ATTACHMENT_DIR"):
+        app.config["ATTACHMENT_DIR"] = str(Path(app.instance_path) / "attachments")
+
     app.url_map.converters["id"] = RowIdConverter
     db.init_app(app)
     mail.init_app(app)

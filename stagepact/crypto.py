@@ -39,6 +39,15 @@ def decrypt(token: str) -> str:
     return _fernet().decrypt(token.encode("ascii")).decode("utf-8")
 
 
+def encrypt_bytes(data: bytes) -> bytes:
+    """A file's content, encrypted for storage on disk."""
+    return _fernet().encrypt(data)
+
+
+def decrypt_bytes(token: bytes) -> bytes:
+    return _fernet().decrypt(token)
+
+
 class EncryptedText(TypeDecorator):
     """A text column stored as a Fernet token; the database never sees plaintext."""
 

@@ -5,9 +5,12 @@ from __future__ import annotations
 import hashlib
 import secrets
 
-from flask import session
+from flask import current_app, request, session
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import StringField
+from flask_wtf.csrf import validate_csrf
+from wtforms import Field, MultipleFileField, StringField
+from wtforms.validators import ValidationError
 
 
 def strip_nul(value):
@@ -42,3 +45,79 @@ def first_submission(submission_id: str | None) -> bool:
         return False
     session["submitted"] = [*seen[-9:], digest]
     return True
+
+
+class TokenListField(Field):
+    """Repeated hidden inputs of one name (the uploads a form carries); rendered by hand."""
+
+    def process_formdata(self, valuelist):
+        self.data = [strip_nul(v) for v in valuelist[:50] if isinstance(v, str) and v]
+
+    def _value(self):  # pragma: no cover - never rendered as one input
+        return ""
+
+
+class EvidenceMixin:
+    """Files with a form: new ones are checked and kept as pending uploads, so that
+    a form shown again (with an error anywhere) still has them; removing one is a
+    checkbox. Call `take_uploads` before validating, then `attach` once sent.
+    """
+
+    attachments = MultipleFileField(
+        _l("Bestanden toevoegen"),
+        description=_l(
+            "Bijvoorbeeld een screenshot, een e-mail of een brief. Hoogstens 10 MB per bestand."
+        ),
+    )
+    attachment_token = TokenListField()
+    remove_attachment = TokenListField()
+
+    uploads: list = ()
+    _upload_errors: list = ()
+
+    def take_uploads(self, uploaded_by=None, case=None) -> None:
+        from . import attachments as files
+
+        errors = []
+        removed = set(self.remove_attachment.data or [])
+        kept = [t for t in (self.attachment_token.data or []) if t not in removed]
+        uploads = files.pending(kept)
+        new_files = [f for f in request.files.getlist(self.attachments.name) if f and f.filename]
+        if new_files and not self._csrf_ok():
+            errors.append(_l("Je formulier stond te lang open. Voeg je bestanden opnieuw toe."))
+            new_files = []
+        limit = current_app.config["ATTACHMENT_MAX_BYTES"]
+        most = current_app.config["ATTACHMENTS_PER_FORM"]
+        for storage in new_files:
+            name = storage.filename or ""
+            if len(uploads) >= most:
+                errors.append(_l("Je kunt hoogstens %(n)d bestanden tegelijk toevoegen.", n=most))
+                break
+            data = storage.stream.read(limit + 1)
+            try:
+                uploads.append(files.store_pending(files.clean(data, name), uploaded_by))
+            except files.RejectedFileError as rejected:
+                errors.append(f"{name[:100]}: {rejected.message}")
+        try:
+            files.check_case_room(case, uploads)
+        except files.RejectedFileError as rejected:
+            errors.append(rejected.message)
+        self.uploads = uploads
+        self._upload_errors = errors
+        self.attachment_token.data = [a.token for a in uploads]
+
+    def _csrf_ok(self) -> bool:
+        if not self.meta.csrf:
+            return True
+        try:
+            validate_csrf(self.csrf_token.data)
+        except ValidationError:
+            return False
+        return True
+
+    def validate(self, extra_validators=None) -> bool:
+        ok = super().validate(extra_validators)
+        if self._upload_errors:
+            self.attachments.errors = [*self.attachments.errors, *self._upload_errors]
+            return False
+        return ok

@@ -236,6 +236,9 @@ class Case(db.Model):
     investigations: Mapped[list[Investigation]] = relationship(
         back_populates="case", order_by="Investigation.id"
     )
+    attachments: Mapped[list[Attachment]] = relationship(
+        back_populates="case", cascade="all, delete-orphan", order_by="Attachment.id"
+    )
 
     __table_args__ = (
         sa.UniqueConstraint("institution_id", "number", name="uq_report_case_number"),
@@ -358,6 +361,7 @@ class Message(db.Model):
 
     case: Mapped[Case] = relationship(back_populates="messages")
     author: Mapped[User | None] = relationship()
+    attachments: Mapped[list[Attachment]] = relationship(order_by="Attachment.id", viewonly=True)
 
     __table_args__ = (
         sa.CheckConstraint("kind IN ('to_student', 'from_student', 'note')", name="kind"),
@@ -396,6 +400,8 @@ class OutboxMail(db.Model):
     attempts: Mapped[int] = mapped_column(default=0)
     last_error: Mapped[str | None] = mapped_column(sa.String(200))
     sent_at: Mapped[datetime | None]
+
+    attachments: Mapped[list[Attachment]] = relationship(secondary="outbox_attachment")
 
     __table_args__ = (sa.Index("ix_outbox_mail_due", "sent_at", "next_attempt_at"),)
 
@@ -442,6 +448,78 @@ class CaseConsent(db.Model):
     )
 
 
+class Attachment(db.Model):
+    """An evidence file, stored encrypted on disk under a server-chosen name.
+
+    Until the form it came with is sent, an upload is pending: it belongs to no
+    case and is found only by its random token (the form carries it in a hidden
+    field, so that a form shown again keeps its files).
+    """
+
+    __tablename__ = "attachment"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("report_case.id", ondelete="CASCADE"), index=True
+    )
+    message_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("case_message.id", ondelete="SET NULL")
+    )
+    token: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    storage_key: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    original_name: Mapped[str] = mapped_column(EncryptedText)
+    kind: Mapped[str] = mapped_column(sa.String(8))
+    size: Mapped[int]
+    uploaded_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user_account.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    case: Mapped[Case | None] = relationship(back_populates="attachments")
+    uploaded_by: Mapped[User | None] = relationship()
+
+    __table_args__ = (
+        sa.Index("ix_attachment_pending", "case_id", "created_at"),
+        sa.CheckConstraint("kind IN ('pdf', 'png', 'jpeg', 'docx', 'txt', 'eml')", name="kind"),
+    )
+
+    @property
+    def from_student(self) -> bool:
+        return self.uploaded_by_id is None
+
+
+referral_attachment = sa.Table(
+    "referral_attachment",
+    db.metadata,
+    sa.Column("referral_id", sa.ForeignKey("referral.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column(
+        "attachment_id", sa.ForeignKey("attachment.id", ondelete="CASCADE"), primary_key=True
+    ),
+)
+
+investigation_attachment = sa.Table(
+    "investigation_attachment",
+    db.metadata,
+    sa.Column(
+        "investigation_id",
+        sa.ForeignKey("investigation.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column(
+        "attachment_id", sa.ForeignKey("attachment.id", ondelete="CASCADE"), primary_key=True
+    ),
+)
+
+outbox_attachment = sa.Table(
+    "outbox_attachment",
+    db.metadata,
+    sa.Column(
+        "outbox_mail_id", sa.ForeignKey("outbox_mail.id", ondelete="CASCADE"), primary_key=True
+    ),
+    sa.Column(
+        "attachment_id", sa.ForeignKey("attachment.id", ondelete="CASCADE"), primary_key=True
+    ),
+)
+
+
 class Referral(db.Model):
     """A case handed to an ADV: which, when, what was shared, and the ADV's answer."""
 
@@ -465,6 +543,9 @@ class Referral(db.Model):
 
     case: Mapped[Case] = relationship(back_populates="referrals")
     adv: Mapped[Adv] = relationship()
+    attachments: Mapped[list[Attachment]] = relationship(
+        secondary=referral_attachment, order_by="Attachment.id"
+    )
     referred_by: Mapped[User] = relationship(foreign_keys=[referred_by_id])
 
     @property
@@ -530,6 +611,9 @@ class Investigation(db.Model):
     case: Mapped[Case | None] = relationship(back_populates="investigations")
     institution: Mapped[Institution | None] = relationship()
     decided_by: Mapped[User | None] = relationship(foreign_keys=[decided_by_id])
+    attachments: Mapped[list[Attachment]] = relationship(
+        secondary=investigation_attachment, order_by="Attachment.id"
+    )
     messages: Mapped[list[InvestigationMessage]] = relationship(
         back_populates="investigation",
         cascade="all, delete-orphan",

@@ -111,6 +111,7 @@ def adv_of_referral(referral) -> None:
             ),
             render_template("mail/adv_referral.txt", referral=referral, case=case),
             purpose="adv_referral",
+            attachments=referral.attachments,
         )
 
 

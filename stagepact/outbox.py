@@ -22,8 +22,10 @@ from .models import OutboxMail, utcnow
 MAX_BACKOFF = timedelta(hours=6)
 
 
-def queue(recipient: str, subject: str, body: str, purpose: str) -> OutboxMail:
+def queue(recipient: str, subject: str, body: str, purpose: str, attachments=()) -> OutboxMail:
+    """A mail to send later; `attachments` are evidence files, read (decrypted) when sent."""
     item = OutboxMail(recipient=recipient, subject=subject, body=body, purpose=purpose)
+    item.attachments = list(attachments)
     db.session.add(item)
     return item
 
@@ -34,17 +36,23 @@ def backoff(attempts: int) -> timedelta:
 
 
 def _deliver(item: OutboxMail) -> None:
+    from . import attachments as files
+
     if not current_app.config.get("MAIL_SERVER"):
-        click.echo(f"--- mail to {item.recipient}: {item.subject}\n{item.body}\n---")
+        names = "".join(f"[{a.original_name}]\n" for a in item.attachments)
+        click.echo(f"--- mail to {item.recipient}: {item.subject}\n{item.body}\n{names}---")
         return
-    mail.send(
-        MailMessage(
-            subject=item.subject,
-            recipients=[item.recipient],
-            body=item.body,
-            sender=current_app.config["MAIL_DEFAULT_SENDER"],
-        )
+    message = MailMessage(
+        subject=item.subject,
+        recipients=[item.recipient],
+        body=item.body,
+        sender=current_app.config["MAIL_DEFAULT_SENDER"],
     )
+    for attachment in item.attachments:
+        message.attach(
+            attachment.original_name, files.content_type(attachment), files.read(attachment)
+        )
+    mail.send(message)
 
 
 @contextmanager

@@ -501,9 +501,25 @@ def _add_consent(case, user, kind, given, source, message) -> CaseConsent:
 # --- ADV referral ------------------------------------------------------------------
 
 
-def refer(case: Case, user: User, adv: Adv | None, summary: str, share_contact: bool) -> Referral:
+def _chosen_files(case: Case, attachment_ids) -> list:
+    chosen = {int(i) for i in attachment_ids or ()}
+    files = [a for a in case.attachments if a.id in chosen]
+    if len(files) != len(chosen):
+        raise WorkflowError(_l("Kies alleen bestanden van deze melding."), "attachment_ids")
+    return files
+
+
+def refer(
+    case: Case,
+    user: User,
+    adv: Adv | None,
+    summary: str,
+    share_contact: bool,
+    attachment_ids=(),
+) -> Referral:
     """Hand the case to an ADV with what the handler chose to share, by mail."""
     _require("refer", case, user)
+    files = _chosen_files(case, attachment_ids)
     summary = _clean_text(summary)
     if adv is None:
         raise WorkflowError(_l("Kies het antidiscriminatiebureau."), "adv_id")
@@ -524,9 +540,18 @@ def refer(case: Case, user: User, adv: Adv | None, summary: str, share_contact: 
     referral = Referral(
         case=case, adv=adv, referred_by=user, summary=summary, shared_contact=share_contact
     )
+    referral.attachments = files
     db.session.add(referral)
     db.session.flush()
-    _move(case, "refer", user, referral_id=referral.id, adv_id=adv.id, shared_contact=share_contact)
+    _move(
+        case,
+        "refer",
+        user,
+        referral_id=referral.id,
+        adv_id=adv.id,
+        shared_contact=share_contact,
+        attachment_ids=[a.id for a in files],
+    )
     notify.adv_of_referral(referral)
     notify.student_of_news(case)
     return referral
@@ -570,9 +595,12 @@ def record_adv_answer(
 # --- SBB escalation ---------------------------------------------------------------
 
 
-def escalate(case: Case, user: User, summary: str, share_identity: bool) -> Investigation:
+def escalate(
+    case: Case, user: User, summary: str, share_identity: bool, attachment_ids=()
+) -> Investigation:
     """Hand the case to SBB: a copy of what is shared, and nothing else of the case."""
     _require("escalate", case, user)
+    files = _chosen_files(case, attachment_ids)
     summary = _clean_text(summary)
     if not summary:
         raise WorkflowError(_l("Schrijf een samenvatting voor SBB, zonder namen."), "summary")
@@ -598,6 +626,7 @@ def escalate(case: Case, user: User, summary: str, share_identity: bool) -> Inve
         student_email=case.email if share_identity else None,
         student_phone=case.phone if share_identity else None,
     )
+    investigation.attachments = files
     db.session.add(investigation)
     db.session.flush()
     _move(
@@ -607,6 +636,7 @@ def escalate(case: Case, user: User, summary: str, share_identity: bool) -> Inve
         investigation_id=investigation.id,
         company_id=case.company_id,
         shares_identity=share_identity,
+        attachment_ids=[a.id for a in files],
     )
     notify.student_of_news(case)
     return investigation

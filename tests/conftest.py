@@ -22,9 +22,13 @@ from tests.factories import PASSWORD
 
 
 @pytest.fixture(scope="session")
-def app():
+def app(tmp_path_factory):
     app = create_app(
-        TestConfig, {"SQLALCHEMY_DATABASE_URI": os.environ.get("DATABASE_URL", "sqlite://")}
+        TestConfig,
+        {
+            "SQLALCHEMY_DATABASE_URI": os.environ.get("DATABASE_URL", "sqlite://"),
+            "ATTACHMENT_DIR": str(tmp_path_factory.mktemp("attachments")),
+        },
     )
     app.test_client_class = FreshGlobalsClient
     with app.app_context():

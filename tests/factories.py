@@ -99,3 +99,14 @@ def make_case(institution: Institution | None = None, **fields):
     case, code = submit_report(institution, data, channel=channel, entered_by=entered_by)
     db.session.flush()
     return case, code
+
+
+def make_attachment(
+    case, data: bytes = b"Het mailtje van het bedrijf.\n", name: str = "bewijs.txt"
+):
+    """A file attached to `case` the way a form attaches it."""
+    from stagepact import attachments
+
+    attachment = attachments.store_pending(attachments.clean(data, name), None)
+    attachments.attach(case, [attachment])
+    return attachment

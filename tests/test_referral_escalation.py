@@ -483,6 +483,7 @@ def test_referral_with_consent_records_it_and_queues_the_mail_to_the_adv(client,
         "referral_id": referral.id,
         "adv_id": other_adv.id,
         "shared_contact": False,
+        "attachment_ids": [],
     }
     page = _text(client.get(f"/behandelen/zaken/{case.id}"))
     assert "Doorverwezen naar Discriminatie Meldpunt Noord" in page
@@ -858,6 +859,7 @@ def test_escalation_holds_exactly_what_is_shared(app, client, auth, consented, c
         "investigation_id": investigation.id,
         "company_id": fresh.company_id,
         "shares_identity": chosen,
+        "attachment_ids": [],
     }
     page = _text(client.get(f"/behandelen/zaken/{case.id}"))
     assert "Doorgezet naar SBB" in _timeline(page)

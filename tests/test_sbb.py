@@ -308,7 +308,7 @@ def _signal_rows(page: str) -> dict[int, tuple[int, int]]:
 def _sbb_requests(app, investigation_id: int, company_id: int):
     """(method, url, endpoint) for every SBB rule; a new route is covered without a change here."""
     adapter = app.url_map.bind("meldpunt.test")
-    ids = {"investigation_id": investigation_id, "company_id": company_id}
+    ids = {"investigation_id": investigation_id, "company_id": company_id, "attachment_id": 1}
     requests = []
     for rule in app.url_map.iter_rules():
         if rule.endpoint.split(".")[0] != "sbb":
@@ -327,6 +327,8 @@ def _desk_requests(app, case_id: int):
         if rule.endpoint.split(".")[0] != "desk":
             continue
         values = {"case_id": case_id} if "case_id" in rule.arguments else {}
+        if "attachment_id" in rule.arguments:
+            values["attachment_id"] = 1
         for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
             requests.append((method, adapter.build(rule.endpoint, values, method=method)))
     return requests

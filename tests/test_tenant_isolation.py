@@ -15,7 +15,7 @@ from stagepact import workflow
 from stagepact.extensions import db
 from stagepact.models import AuditEvent, Case, Message
 from stagepact.vocab import Outcome, Role, Status
-from tests.factories import make_case, make_institution, make_user
+from tests.factories import make_attachment, make_case, make_institution, make_user
 
 # Filled in for every POST, so that a request that wrongly reached a case would change it.
 FORM_DATA = {
@@ -46,7 +46,9 @@ KNOWN_CASE_ENDPOINTS = {
 }
 
 
-def _desk_requests(app, case_id: int | None = None, only_case_routes: bool = True):
+def _desk_requests(
+    app, case_id: int | None = None, only_case_routes: bool = True, attachment_id: int = 1
+):
     """(method, url, endpoint) for every desk rule; a new route is covered without a change here."""
     adapter = app.url_map.bind("meldpunt.test")
     requests = []
@@ -56,8 +58,12 @@ def _desk_requests(app, case_id: int | None = None, only_case_routes: bool = Tru
         takes_case = "case_id" in rule.arguments
         if only_case_routes and not takes_case:
             continue
-        assert rule.arguments <= {"case_id"}, f"teach this test the arguments of {rule.rule}"
+        assert rule.arguments <= {"case_id", "attachment_id"}, (
+            f"teach this test the arguments of {rule.rule}"
+        )
         values = {"case_id": case_id} if takes_case else {}
+        if "attachment_id" in rule.arguments:
+            values["attachment_id"] = attachment_id
         for method in ("GET", "POST"):
             if method in rule.methods:
                 url = adapter.build(rule.endpoint, values, method=method)
@@ -128,12 +134,13 @@ def test_the_walk_over_the_desk_routes_finds_every_case_route(app):
 
 def test_handler_cannot_open_or_act_on_other_institutions_case(app, client, auth, two_institutions):
     world = two_institutions
+    files = {case.id: make_attachment(case).id for case in world.cases_b}
     before = {case.id: _state(case) for case in world.cases_b}
     auth.login(world.handler_a)
 
     answers = {}
     for case in world.cases_b:
-        for method, url, _endpoint in _desk_requests(app, case.id):
+        for method, url, _endpoint in _desk_requests(app, case.id, attachment_id=files[case.id]):
             answers[(method, url)] = _send(client, method, url).status_code
 
     assert {request: code for request, code in answers.items() if code != 404} == {}
@@ -143,8 +150,9 @@ def test_handler_cannot_open_or_act_on_other_institutions_case(app, client, auth
 def test_the_same_desk_urls_do_work_for_the_handlers_own_case(app, client, auth, two_institutions):
     """The contrast that makes the 404s above mean something."""
     world = two_institutions
+    own_file = make_attachment(world.case_a).id
     auth.login(world.handler_a)
-    for method, url, _endpoint in _desk_requests(app, world.case_a.id):
+    for method, url, _endpoint in _desk_requests(app, world.case_a.id, attachment_id=own_file):
         assert _send(client, method, url).status_code != 404, (method, url)
 
 

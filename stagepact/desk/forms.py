@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from wtforms import BooleanField, DateField, SelectChoice, SelectField, StringField, TextAreaField
+from wtforms import (
+    BooleanField,
+    DateField,
+    SelectChoice,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+)
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
+from wtforms.widgets import CheckboxInput, ListWidget
 
 from .. import companies, vocab
-from ..forms import BaseForm
+from ..forms import BaseForm, EvidenceMixin
 from ..student.forms import NARRATIVE_MAX, ReportForm
 
 
@@ -84,7 +93,7 @@ class AssignForm(BaseForm):
         ]
 
 
-class MessageForm(BaseForm):
+class MessageForm(EvidenceMixin, BaseForm):
     body = TextAreaField(
         _l("Bericht aan de student"),
         validators=[
@@ -160,6 +169,22 @@ class LinkCompanyForm(BaseForm):
         return ok
 
 
+class FileChoiceField(SelectMultipleField):
+    """Checkboxes for the files of a case; nothing is chosen unless ticked."""
+
+    widget = ListWidget(prefix_label=False)
+    option_widget = CheckboxInput()
+
+    def offer(self, files) -> None:
+        self.choices = [
+            SelectChoice(str(f.id), f"{f.original_name} ({f.size // 1024 + 1} kB)") for f in files
+        ]
+
+    def pre_validate(self, form):
+        # An unknown id is the workflow's to refuse, beside this field.
+        pass
+
+
 class _Prefixed(BaseForm):
     """Forms that share the case page get their own prefix, so that field ids never clash."""
 
@@ -224,12 +249,14 @@ class ReferForm(_Prefixed):
         ],
     )
     share_contact = BooleanField(_l("Contactgegevens van de student meesturen"))
+    attachment_ids = FileChoiceField(_l("Bestanden meesturen"))
 
-    def __init__(self, advs=(), *args, **kwargs):
+    def __init__(self, advs=(), files=(), *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.adv_id.choices = [SelectChoice("", _l("Kies een bureau"))] + [
             SelectChoice(str(a.id), f"{a.name} ({a.region})") for a in advs
         ]
+        self.attachment_ids.offer(files)
 
 
 class AdvAnswerForm(_Prefixed):
@@ -260,6 +287,11 @@ class EscalateForm(_Prefixed):
         ],
     )
     share_identity = BooleanField(_l("Naam en contactgegevens van de student meesturen"))
+    attachment_ids = FileChoiceField(_l("Bestanden delen met SBB"))
+
+    def __init__(self, files=(), *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.attachment_ids.offer(files)
 
 
 class SbbMessageForm(_Prefixed):

@@ -11,7 +11,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from sqlalchemy.orm import selectinload
 
-from .. import audit, companies, deadlines, investigations, workflow
+from .. import attachments, audit, companies, deadlines, investigations, workflow
 from ..crypto import format_receipt_code
 from ..extensions import db
 from ..forms import first_submission, new_submission_id, strip_nul
@@ -68,7 +68,10 @@ TIMELINE_LABELS = {
     "case.company_linked": _l("Leerbedrijf gekoppeld"),
     "case.consent_recorded": _l("Toestemming vastgelegd"),
     "case.adv_answer": _l("Antwoord van het ADV vastgelegd"),
+    "case.attachments_added": _l("Bestanden toegevoegd"),
+    "case.attachment_downloaded": _l("Bestand gedownload"),
     "investigation.viewed": _l("SBB bekeek het onderzoek"),
+    "investigation.attachment_downloaded": _l("SBB downloadde een gedeeld bestand"),
     "investigation.identity_removed": _l("Naam van de student verwijderd bij SBB"),
     "investigation.start": _l("SBB is het onderzoek gestart"),
     "investigation.decide": _l("SBB heeft besloten"),
@@ -156,9 +159,11 @@ def _case_page(case: Case, forms: dict | None = None, status: int = 200):
         "note": NoteForm(formdata=None),
         "link_company": LinkCompanyForm(formdata=None),
         "consent": ConsentForm(_student_messages(case), formdata=None),
-        "refer": ReferForm(advs, formdata=None, adv_id=str(case.institution.adv_id or "")),
+        "refer": ReferForm(
+            advs, case.attachments, formdata=None, adv_id=str(case.institution.adv_id or "")
+        ),
         "adv_answer": AdvAnswerForm(formdata=None),
-        "escalate": EscalateForm(formdata=None),
+        "escalate": EscalateForm(case.attachments, formdata=None),
         "sbb_message": SbbMessageForm(formdata=None),
     }
     all_forms.update(forms or {})
@@ -292,9 +297,12 @@ def message(case_id: int):
     if not workflow.can("message", case, current_user):
         return _refuse(case, _("Deze stap kan nu niet bij deze melding."))
     form = MessageForm()
+    form.take_uploads(uploaded_by=current_user, case=case)
+    db.session.commit()  # the files wait as pending if the form comes back
     if not form.validate_on_submit():
         return _refuse(case, _("Het bericht is niet verstuurd."), {"message": form}, 422)
-    workflow.send_message(case, current_user, form.body.data, bool(form.is_feedback.data))
+    message = workflow.send_message(case, current_user, form.body.data, bool(form.is_feedback.data))
+    attachments.attach(case, form.uploads, message)
     return _done(case, _("Bericht verstuurd."))
 
 
@@ -328,6 +336,21 @@ def link_company(case_id: int):
     )
     workflow.link_company(case, current_user, company)
     return _done(case, _("Leerbedrijf gekoppeld: %(name)s.", name=company.name))
+
+
+def _ids(values) -> list[int]:
+    """Ids from checkboxes; anything that is not one cannot be a file of this case."""
+    return [int(v) if str(v).isdigit() and len(str(v)) < 10 else -1 for v in values or ()]
+
+
+@bp.route("/zaken/<id:case_id>/bestanden/<id:attachment_id>")
+def download(case_id: int, attachment_id: int):
+    """A file of the case, as a download; staff reads are audit events."""
+    case = get_case_or_404(current_user, case_id)
+    attachment = attachments.of_case_or_404(case, attachment_id)
+    audit.record("case.attachment_downloaded", case=case, attachment_id=attachment.id)
+    db.session.commit()
+    return attachments.download_response(attachment)
 
 
 def _field_error(form, error: workflow.WorkflowError, default: str) -> None:
@@ -369,14 +392,19 @@ def refer(case_id: int):
     if not workflow.can("refer", case, current_user):
         return _refuse(case, _("Deze stap kan nu niet bij deze melding."))
     advs = _advs()
-    form = ReferForm(advs)
+    form = ReferForm(advs, case.attachments)
     refused = _("De melding is niet doorverwezen.")
     if not form.validate_on_submit():
         return _refuse(case, refused, {"refer": form}, 422)
     adv = next((a for a in advs if str(a.id) == form.adv_id.data), None)
     try:
         referral = workflow.refer(
-            case, current_user, adv, form.summary.data, bool(form.share_contact.data)
+            case,
+            current_user,
+            adv,
+            form.summary.data,
+            bool(form.share_contact.data),
+            _ids(form.attachment_ids.data),
         )
     except workflow.WorkflowError as error:
         _field_error(form, error, "summary")
@@ -408,12 +436,18 @@ def escalate(case_id: int):
     case = get_case_or_404(current_user, case_id)
     if not workflow.can("escalate", case, current_user):
         return _refuse(case, _("Deze stap kan nu niet bij deze melding."))
-    form = EscalateForm()
+    form = EscalateForm(case.attachments)
     refused = _("De melding is niet doorgezet naar SBB.")
     if not form.validate_on_submit():
         return _refuse(case, refused, {"escalate": form}, 422)
     try:
-        workflow.escalate(case, current_user, form.summary.data, bool(form.share_identity.data))
+        workflow.escalate(
+            case,
+            current_user,
+            form.summary.data,
+            bool(form.share_identity.data),
+            _ids(form.attachment_ids.data),
+        )
     except workflow.WorkflowError as error:
         _field_error(form, error, "summary")
         return _refuse(case, refused, {"escalate": form}, 422)
@@ -447,6 +481,9 @@ def new_report():
         form.submission_id.data = new_submission_id()
     searching = "find_company" in request.form
     form.prepare_companies(searching)
+    if form.is_submitted():
+        form.take_uploads(uploaded_by=current_user)
+        db.session.commit()
     if searching:
         return render_template("desk/new_report.html", form=form)
     if form.validate_on_submit():
@@ -459,6 +496,7 @@ def new_report():
             channel=Channel(form.channel.data),
             entered_by=current_user,
         )
+        attachments.attach(case, form.uploads)
         db.session.commit()
         return render_template(
             "desk/intake_receipt.html", case=case, code=format_receipt_code(code)

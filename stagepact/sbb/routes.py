@@ -14,7 +14,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from sqlalchemy.orm import selectinload
 
-from .. import audit, companies, investigations, signals
+from .. import attachments, audit, companies, investigations, signals
 from ..extensions import db
 from ..forms import strip_nul
 from ..models import Company, Investigation, RecognitionChange
@@ -109,6 +109,23 @@ def investigation(investigation_id: int):
     )
     db.session.commit()
     return _investigation_page(found)
+
+
+@bp.route("/onderzoeken/<id:investigation_id>/bestanden/<id:attachment_id>")
+def download(investigation_id: int, attachment_id: int):
+    """A file the institution shared with this investigation, and no other."""
+    found = get_investigation_or_404(current_user, investigation_id)
+    attachment = next((a for a in found.attachments if a.id == attachment_id), None)
+    if attachment is None:
+        abort(404)
+    audit.record(
+        "investigation.attachment_downloaded",
+        case=found.case,
+        investigation_id=found.id,
+        attachment_id=attachment.id,
+    )
+    db.session.commit()
+    return attachments.download_response(attachment)
 
 
 def _refuse(investigation: Investigation, message, forms=None, status=409):

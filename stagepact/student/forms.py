@@ -22,7 +22,7 @@ from wtforms import (
 from wtforms.validators import DataRequired, Email, Length, Optional, ValidationError
 
 from .. import companies, vocab
-from ..forms import BaseForm
+from ..forms import BaseForm, EvidenceMixin
 from ..intake import ReportData
 
 PHONE_RE = re.compile(r"^\+?[0-9][0-9 \-()]{5,19}$")
@@ -56,7 +56,7 @@ def _invalid_choice():
     return _l("Kies een van de mogelijkheden.")
 
 
-class ReportForm(BaseForm):
+class ReportForm(EvidenceMixin, BaseForm):
     """Everything a report may record; only the story itself is required."""
 
     # Set when the form is first shown; a re-sent POST with it opens no second case.
@@ -348,7 +348,7 @@ class NoticeEmailForm(BaseForm):
     )
 
 
-class StudentMessageForm(BaseForm):
+class StudentMessageForm(EvidenceMixin, BaseForm):
     body = TextAreaField(
         _l("Je bericht"),
         validators=[

@@ -9,7 +9,7 @@ from flask import current_app, flash, redirect, render_template, request, sessio
 from flask_babel import get_locale
 from flask_babel import gettext as _
 
-from .. import audit, workflow
+from .. import attachments, audit, workflow
 from ..crypto import format_receipt_code, hash_receipt_code, normalise_receipt_code
 from ..extensions import csrf, db
 from ..forms import first_submission, new_submission_id, strip_nul
@@ -94,12 +94,16 @@ def report(slug: str):
         form.submission_id.data = new_submission_id()
     searching = "find_company" in request.form
     form.prepare_companies(searching)
+    if form.is_submitted():
+        form.take_uploads()
+        db.session.commit()  # uploads wait as pending, so that a form shown again keeps them
     if searching:
         return render_template("student/report.html", institution=institution, form=form)
     if form.validate_on_submit():
         if not first_submission(form.submission_id.data):
             return render_template("student/already_sent.html", institution=institution)
         case, code = submit_report(institution, form.to_report_data(), language=str(get_locale()))
+        attachments.attach(case, form.uploads)
         db.session.commit()
         _open_follow_up(case)
         return render_template(
@@ -182,12 +186,15 @@ def send_message():
         code_form = ReceiptCodeForm(formdata=None, pending_message=request.form.get("body", ""))
         return render_template("student/follow_up.html", form=code_form, timed_out=True), 401
     form = StudentMessageForm()
+    form.take_uploads(case=case)
+    db.session.commit()
     if form.validate_on_submit():
         try:
-            workflow.student_message(case, form.body.data)
+            message = workflow.student_message(case, form.body.data)
         except workflow.WorkflowError as error:
             form.body.errors.append(error.message)
         else:
+            attachments.attach(case, form.uploads, message)
             db.session.commit()
             flash(_("Je bericht is verstuurd naar het meldpunt."), "success")
             return redirect(url_for("student.case"))
@@ -227,6 +234,23 @@ def withdraw():
         return redirect(url_for("student.case"))
     status = 422 if form.is_submitted() else 200
     return render_template("student/withdraw.html", case=case, form=form), status
+
+
+@bp.route("/volgen/melding/bestanden/<id:attachment_id>")
+def download(attachment_id: int):
+    """A file of the student's own case, as a download."""
+    case = _follow_up_case()
+    if case is None:
+        return redirect(url_for("student.follow_up"))
+    attachment = attachments.of_case_or_404(case, attachment_id)
+    audit.record(
+        "case.attachment_downloaded",
+        case=case,
+        actor=workflow.REPORTER,
+        attachment_id=attachment.id,
+    )
+    db.session.commit()
+    return attachments.download_response(attachment)
 
 
 @bp.route("/volgen/stoppen", methods=["POST"])
