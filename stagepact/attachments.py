@@ -252,7 +252,11 @@ def attach(case: Case, attachments: list[Attachment], message: Message | None = 
 
 
 def purge_pending(hours: int | None = None) -> int:
-    """Remove uploads of forms that were never sent."""
+    """Remove uploads of forms that were never sent.
+
+    Files go before their rows: should the transaction then fail, what remains
+    is a pending row without a file, which the next run removes as well.
+    """
     hours = hours or current_app.config["PENDING_UPLOAD_HOURS"]
     cutoff = utcnow() - timedelta(hours=hours)
     stale = db.session.scalars(

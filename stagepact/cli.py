@@ -20,7 +20,7 @@ from flask.cli import AppGroup
 from flask_babel import force_locale
 from flask_babel import gettext as _
 
-from . import admin, audit, companies, deadlines, demo, outbox, reminders
+from . import admin, attachments, audit, companies, deadlines, demo, outbox, reminders
 from .crypto import MIN_PASSWORD_LENGTH, hash_password
 from .extensions import db
 from .models import Adv, Institution, User
@@ -351,6 +351,19 @@ def send_mail_command(limit: int) -> None:
             failed=failed,
         )
     )
+
+
+@stagepact_cli.command(
+    "purge-uploads", help="Verwijder bestanden van formulieren die nooit zijn verstuurd (cron)."
+)
+@operator_command
+def purge_uploads_command() -> None:
+    """Remove pending uploads older than PENDING_UPLOAD_HOURS, with their files."""
+    removed = attachments.purge_pending()
+    if removed:
+        audit.record("uploads.purged", actor="system", removed=removed)
+    db.session.commit()
+    click.echo(_("%(count)d achtergelaten bestand(en) verwijderd.", count=removed))
 
 
 # --- audit-verify -----------------------------------------------------------------

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
-from . import admin, audit, deadlines, investigations, workflow
+from . import admin, attachments, audit, deadlines, investigations, workflow
 from .crypto import hash_password
 from .deadlines import acknowledgement_due, feedback_due
 from .demo_data import (
@@ -31,6 +31,7 @@ from .demo_data import (
     NOTE,
     OTHER_STAFF,
     QUESTION,
+    REPORT_FILES,
     REPORTERS,
     REPORTS,
     SBB_CONDITIONS,
@@ -245,6 +246,11 @@ def _submit(
     case, _code = submit_report(
         institution, _report_data(spec, index, company), channel=channel, entered_by=entered_by
     )
+    files = [
+        attachments.store_pending(attachments.clean(data, name), entered_by)
+        for name, data in REPORT_FILES.get(spec.report, [])
+    ]
+    attachments.attach(case, files)
     # The handler matched the company the student named to the register.
     case.company = company
     db.session.flush()
@@ -306,6 +312,9 @@ class _Story:
                 referral.answered_at = moment
         for investigation in case.investigations:
             _date_investigation(investigation, moment)
+        for attachment in case.attachments:
+            if attachment.created_at > moment:
+                attachment.created_at = moment
         for message in case.messages:
             if message.id not in self._dated_messages:
                 message.created_at = moment
@@ -378,13 +387,21 @@ def _referred(story: _Story) -> None:
         case.institution.adv,
         ADV_SUMMARY,
         share_contact=workflow.can_share_contact(case),
+        attachment_ids=[a.id for a in case.attachments],
     )
 
 
 def _escalated(story: _Story) -> None:
     _follow_up(story, feedback=True)
     case = story.case
-    story.step(25, workflow.escalate, story.handler, SBB_SUMMARY, case.consent_sbb_identity)
+    story.step(
+        25,
+        workflow.escalate,
+        story.handler,
+        SBB_SUMMARY,
+        case.consent_sbb_identity,
+        [a.id for a in case.attachments],
+    )
     if case.submitted_at < utcnow() - timedelta(days=100):
         story.sbb_step(32, investigations.start)
 

@@ -509,3 +509,28 @@ SBB_CONDITIONS = (
     "Het leerbedrijf stelt een gedragscode op, de praktijkopleiders volgen een training "
     "en SBB voert na drie maanden een controlegesprek."
 )
+
+# Files students attached to some reports: what an employer wrote back.
+_REFUSAL_MAIL = """From: HR Havenlogistiek <hr@havenlogistiek.example>
+To: student@student.example
+Date: Mon, 2 Mar 2026 09:14:00 +0100
+Subject: Re: Sollicitatie stageplek logistiek medewerker
+
+Beste student,
+
+Bedankt voor je sollicitatie. Wij zoeken iemand die beter bij ons team past.
+Met een Nederlandse achternaam kom je bij onze klanten makkelijker binnen.
+
+Met vriendelijke groet,
+Afdeling HR
+"""
+_CHAT_LOG = """Groepsapp stagiairs, 14 maart 2026 (overgetypt door de student)
+
+praktijkopleider: wie van jullie kan morgen, behalve jij natuurlijk met je hoofddoek
+praktijkopleider: bij de klant ziet dat er niet uit
+"""
+REPORT_FILES = {
+    "pushed": [("antwoord-van-het-bedrijf.eml", _REFUSAL_MAIL.encode())],
+    "headscarf": [("groepsapp.txt", _CHAT_LOG.encode())],
+    "groupchat": [("groepsapp.txt", _CHAT_LOG.encode())],
+}
