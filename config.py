@@ -92,6 +92,9 @@ class Config:
 
     CASES_PER_PAGE = 25
 
+    # Statistics: counts from 1 to STATS_MIN_COUNT - 1 are shown as "<STATS_MIN_COUNT".
+    STATS_MIN_COUNT = _env_int("STATS_MIN_COUNT", 5)
+
     # Evidence files: stored encrypted under server-chosen names. None means the
     # instance folder's attachments/ directory (set in create_app).
     ATTACHMENT_DIR = os.environ.get("ATTACHMENT_DIR")

@@ -67,7 +67,7 @@ def create_app(config_class: type[Config] | None = None, test_config: dict | Non
     babel.init_app(app, locale_selector=select_locale)
     login_manager.init_app(app)
 
-    from . import auth, desk, models, platform, sbb, student  # noqa: F401 (models registers the tables)
+    from . import auth, desk, models, platform, sbb, stats, student  # noqa: F401 (models registers the tables)
     from .cli import stagepact_cli
 
     app.register_blueprint(student.bp)
@@ -75,6 +75,7 @@ def create_app(config_class: type[Config] | None = None, test_config: dict | Non
     app.register_blueprint(desk.bp)
     app.register_blueprint(platform.bp)
     app.register_blueprint(sbb.bp)
+    app.register_blueprint(stats.bp)
     app.cli.add_command(stagepact_cli)
 
     @app.context_processor

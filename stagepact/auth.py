@@ -47,6 +47,8 @@ def home_for(user: User) -> str:
         return url_for("sbb.queue")
     if user.role == Role.PLATFORM_ADMIN:
         return url_for("platform.index")
+    if user.role in (Role.MONITOR, Role.INSTITUTION_ADMIN):
+        return url_for("stats.index")
     return url_for("auth.account")
 
 

@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime
 
 import sqlalchemy as sa
 from flask_login import UserMixin
-from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
+from sqlalchemy.orm import Mapped, Session, mapped_column, relationship, validates
 
 from .crypto import EncryptedText
 from .extensions import db
@@ -209,6 +209,10 @@ class Case(db.Model):
     # When the handlers were reminded of each deadline (once per deadline).
     ack_reminded_at: Mapped[datetime | None]
     feedback_reminded_at: Mapped[datetime | None]
+    # Whether each deadline was met, kept with the case (see `_record_deadline_results`),
+    # so that statistics count them in SQL and they outlive erased personal data.
+    ack_on_time: Mapped[bool | None]
+    feedback_on_time: Mapped[bool | None]
     outcome: Mapped[Outcome | None] = mapped_column(_enum(Outcome, "outcome"))
     duplicate_of_id: Mapped[int | None] = mapped_column(sa.ForeignKey("report_case.id"))
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
@@ -316,6 +320,30 @@ class Case(db.Model):
                 cls.feedback_due_on < today,
             ),
         )
+
+
+def _local_date(moment: datetime) -> date:
+    from .deadlines import local_date
+
+    return local_date(moment)
+
+
+def deadline_results(case: Case) -> tuple[bool | None, bool | None]:
+    """Whether acknowledgement and feedback came on or before their (local) due dates."""
+    ack = None
+    if case.acknowledged_at is not None and case.ack_due_on is not None:
+        ack = _local_date(case.acknowledged_at) <= case.ack_due_on
+    feedback = None
+    if case.feedback_at is not None and case.feedback_due_on is not None:
+        feedback = _local_date(case.feedback_at) <= case.feedback_due_on
+    return ack, feedback
+
+
+@sa.event.listens_for(Session, "before_flush", propagate=True)
+def _record_deadline_results(session, flush_context, instances) -> None:
+    for obj in (*session.new, *session.dirty):
+        if isinstance(obj, Case):
+            obj.ack_on_time, obj.feedback_on_time = deadline_results(obj)
 
 
 class CaseGround(db.Model):
