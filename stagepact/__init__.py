@@ -67,7 +67,7 @@ def create_app(config_class: type[Config] | None = None, test_config: dict | Non
     babel.init_app(app, locale_selector=select_locale)
     login_manager.init_app(app)
 
-    from . import auth, desk, models, platform, sbb, stats, student  # noqa: F401 (models registers the tables)
+    from . import api, auth, desk, models, platform, sbb, stats, student  # noqa: F401 (models registers the tables)
     from .cli import stagepact_cli
 
     app.register_blueprint(student.bp)
@@ -76,6 +76,7 @@ def create_app(config_class: type[Config] | None = None, test_config: dict | Non
     app.register_blueprint(platform.bp)
     app.register_blueprint(sbb.bp)
     app.register_blueprint(stats.bp)
+    app.register_blueprint(api.bp)
     app.cli.add_command(stagepact_cli)
 
     @app.context_processor
@@ -103,6 +104,10 @@ def _register_errors(app: Flask) -> None:
     @app.errorhandler(400)
     def bad_request(error):
         return render_template("errors/400.html"), 400
+
+    @app.errorhandler(413)
+    def too_large(error):
+        return render_template("errors/413.html"), 413
 
     @app.errorhandler(CSRFError)
     def csrf_error(error):

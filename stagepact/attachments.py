@@ -84,9 +84,15 @@ def _sniff(data: bytes) -> str | None:
     if data.startswith(b"PK\x03\x04"):
         return "docx" if _is_docx(data) else None
     text = _as_text(data)
-    if text is None:
+    if text is None or _looks_like_html(text):
         return None
     return "eml" if _looks_like_mail(text) else "txt"
+
+
+def _looks_like_html(text: str) -> bool:
+    """A web page is not plain text, whatever its name says."""
+    start = text.lstrip()[:1024].lower()
+    return start.startswith(("<!doctype html", "<html", "<?xml", "<svg")) or "<script" in start
 
 
 def _is_docx(data: bytes) -> bool:
@@ -131,9 +137,11 @@ def _clean_image(data: bytes, kind: str) -> tuple[str, bytes]:
             out = io.BytesIO()
             if kind == "png":
                 pixels = upright.convert("RGBA" if "A" in upright.getbands() else "RGB")
+                pixels.info = {}  # no text chunks, no EXIF, no ICC profile
                 pixels.save(out, format="PNG", optimize=False)
                 return "png", out.getvalue()
             pixels = upright.convert("RGB")
+            pixels.info = {}  # Pillow would write a JPEG comment back from here
             pixels.save(out, format="JPEG", quality=90)
             return "jpeg", out.getvalue()
     except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError):
@@ -270,6 +278,11 @@ def purge_pending(hours: int | None = None) -> int:
 
 def content_type(attachment: Attachment) -> str:
     return KINDS[attachment.kind][1]
+
+
+def mail_content_type(attachment: Attachment) -> str:
+    """A saved mail goes as a plain file: message/rfc822 parts may not be base64-encoded."""
+    return "application/octet-stream" if attachment.kind == "eml" else content_type(attachment)
 
 
 # --- Downloads --------------------------------------------------------------------------

@@ -81,13 +81,16 @@ class EvidenceMixin:
         errors = []
         removed = set(self.remove_attachment.data or [])
         kept = [t for t in (self.attachment_token.data or []) if t not in removed]
+        most = current_app.config["ATTACHMENTS_PER_FORM"]
         uploads = files.pending(kept)
+        if len(uploads) > most:
+            errors.append(_l("Je kunt hoogstens %(n)d bestanden tegelijk toevoegen.", n=most))
+            uploads = uploads[:most]
         new_files = [f for f in request.files.getlist(self.attachments.name) if f and f.filename]
         if new_files and not self._csrf_ok():
             errors.append(_l("Je formulier stond te lang open. Voeg je bestanden opnieuw toe."))
             new_files = []
         limit = current_app.config["ATTACHMENT_MAX_BYTES"]
-        most = current_app.config["ATTACHMENTS_PER_FORM"]
         for storage in new_files:
             name = storage.filename or ""
             if len(uploads) >= most:

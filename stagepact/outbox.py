@@ -50,7 +50,7 @@ def _deliver(item: OutboxMail) -> None:
     )
     for attachment in item.attachments:
         message.attach(
-            attachment.original_name, files.content_type(attachment), files.read(attachment)
+            attachment.original_name, files.mail_content_type(attachment), files.read(attachment)
         )
     mail.send(message)
 
