@@ -3,20 +3,24 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
-from flask import Blueprint, redirect, render_template, session, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, session, url_for
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required, login_user, logout_user
-from wtforms import EmailField, PasswordField
+from wtforms import EmailField, PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
-from . import audit
+from . import api_tokens, audit
 from .crypto import verify_password
 from .extensions import db, login_manager
 from .forms import BaseForm
-from .models import User, utcnow
+from .models import ApiToken, User, utcnow
 from .vocab import Role
 
 bp = Blueprint("auth", __name__)
+
+
+class ActionForm(BaseForm):
+    """A button that only needs the CSRF token."""
 
 login_manager.login_view = "auth.login"
 login_manager.login_message = _l("Log in om deze pagina te zien.")
@@ -92,8 +96,62 @@ def logout():
     return redirect(url_for("auth.login"))
 
 
+class ApiTokenForm(BaseForm):
+    name = StringField(
+        _l("Waarvoor is de sleutel?"),
+        validators=[
+            DataRequired(
+                _l("Geef de sleutel een naam, bijvoorbeeld het dashboard dat hem gebruikt.")
+            ),
+            Length(max=100, message=_l("Gebruik hoogstens 100 tekens.")),
+        ],
+    )
+
+
+def _account_page(form: ApiTokenForm | None = None, new_token: str | None = None, status=200):
+    tokens = api_tokens.tokens_of(current_user) if current_user.role == Role.MONITOR else []
+    return render_template(
+        "auth/account.html",
+        token_form=form or ApiTokenForm(formdata=None),
+        tokens=tokens,
+        new_token=new_token,
+    ), status
+
+
 @bp.route("/account")
 @login_required
 def account():
-    """Who you are logged in as; the landing page for roles without a desk yet."""
-    return render_template("auth/account.html")
+    """Who you are logged in as; a monitor's API tokens."""
+    return _account_page()
+
+
+@bp.route("/account/api-sleutels", methods=["POST"])
+@login_required
+def create_api_token():
+    """A new API token, shown once in this response and never again."""
+    if current_user.role != Role.MONITOR:
+        abort(404)
+    form = ApiTokenForm()
+    if not form.validate_on_submit():
+        return _account_page(form, status=422)
+    try:
+        _token, plain = api_tokens.create(current_user, form.name.data)
+    except api_tokens.TokenError as error:
+        form.name.errors.append(error.message)
+        return _account_page(form, status=422)
+    db.session.commit()
+    return _account_page(new_token=plain)
+
+
+@bp.route("/account/api-sleutels/<id:token_id>/intrekken", methods=["POST"])
+@login_required
+def revoke_api_token(token_id: int):
+    if current_user.role != Role.MONITOR:
+        abort(404)
+    token = db.session.get(ApiToken, token_id)
+    if token is None or token.user_id != current_user.id or not ActionForm().validate_on_submit():
+        abort(404)
+    api_tokens.revoke(token, current_user)
+    db.session.commit()
+    flash(_l("De sleutel is ingetrokken; hij werkt niet meer."), "success")
+    return redirect(url_for("auth.account"))

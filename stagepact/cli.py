@@ -20,7 +20,7 @@ from flask.cli import AppGroup
 from flask_babel import force_locale
 from flask_babel import gettext as _
 
-from . import admin, attachments, audit, companies, deadlines, demo, outbox, reminders
+from . import admin, api_tokens, attachments, audit, companies, deadlines, demo, outbox, reminders
 from .crypto import MIN_PASSWORD_LENGTH, hash_password
 from .extensions import db
 from .models import Adv, Institution, User
@@ -351,6 +351,24 @@ def send_mail_command(limit: int) -> None:
             failed=failed,
         )
     )
+
+
+@stagepact_cli.command(
+    "create-api-token", help="Maak een API-sleutel voor een monitor; hij wordt één keer getoond."
+)
+@click.argument("email")
+@click.option("--name", default="CLI", show_default=True, help="Waarvoor de sleutel is.")
+@operator_command
+def create_api_token_command(email: str, name: str) -> None:
+    user = db.session.scalar(sa.select(User).where(User.email == email.strip().lower()))
+    if user is None:
+        raise CommandError(_("Er is geen account met dit e-mailadres."))
+    try:
+        _token, plain = api_tokens.create(user, name, actor="system")
+    except api_tokens.TokenError as error:
+        raise CommandError(str(error.message)) from None
+    db.session.commit()
+    click.echo(plain)
 
 
 @stagepact_cli.command(
