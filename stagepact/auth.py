@@ -22,6 +22,7 @@ bp = Blueprint("auth", __name__)
 class ActionForm(BaseForm):
     """A button that only needs the CSRF token."""
 
+
 login_manager.login_view = "auth.login"
 login_manager.login_message = _l("Log in om deze pagina te zien.")
 login_manager.session_protection = "strong"

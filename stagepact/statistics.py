@@ -248,45 +248,46 @@ def _base(query: Query, columns: list) -> sa.Select:
     return select, keys
 
 
-def _counts(query: Query) -> dict[tuple, int]:
-    select, keys = _base(query, [sa.func.count().label("n")])
-    if keys:
-        select = select.group_by(*keys)
-    rows = db.session.execute(select).all()
-    return {tuple(str(v) for v in row[: len(keys)]): row.n for row in rows}
+def _histograms(query: Query, start, end) -> dict[tuple, list[tuple[int, int]]]:
+    """Per group: how many reports took how many whole days from `start` to `end`.
+
+    Aggregated rows, a few hundred per group whatever the number of reports;
+    medians are read off them (`_median_of`).
+    """
+    days = sa.cast(sa.func.floor(days_between(start, end)), sa.Integer).label("d")
+    select, keys = _base(query, [days, sa.func.count().label("n")])
+    select = select.where(end.is_not(None)).group_by(*keys, days)
+    histograms: dict[tuple, list[tuple[int, int]]] = {}
+    for row in db.session.execute(select):
+        key = tuple(str(v) for v in row[: len(keys)])
+        histograms.setdefault(key, []).append((row.d, row.n))
+    return histograms
 
 
-def _medians(query: Query, start, end) -> dict[tuple, tuple[float, int]]:
-    """Per group: the median of days from `start` to `end`, and over how many cases."""
-    days = days_between(start, end).label("d")
-    select, keys = _base(query, [days])
-    select = select.where(end.is_not(None))
-    names = [k.name for k in keys]
-    inner = select.subquery("timed")
-    partition = [inner.c[n] for n in names] or None
-    ranked = sa.select(
-        *(partition or []),
-        inner.c.d,
-        sa.func.row_number().over(partition_by=partition, order_by=inner.c.d).label("rn"),
-        sa.func.count().over(partition_by=partition).label("n"),
-    ).subquery("ranked")
-    middle = sa.select(
-        *[ranked.c[n] for n in names],
-        sa.func.avg(ranked.c.d).label("median"),
-        sa.func.max(ranked.c.n).label("n"),
-    ).where(ranked.c.rn.in_([(ranked.c.n + 1) / 2, (ranked.c.n + 2) / 2]))
-    if names:
-        middle = middle.group_by(*[ranked.c[n] for n in names])
-    rows = db.session.execute(middle).all()
-    return {
-        tuple(str(v) for v in row[: len(names)]): (row.median, row.n)
-        for row in rows
-        if row.n is not None
-    }
+def _merged_median(histograms: dict) -> tuple[float, int] | None:
+    merged: dict[int, int] = {}
+    for histogram in histograms.values():
+        for value, n in histogram:
+            merged[value] = merged.get(value, 0) + n
+    return _median_of(list(merged.items())) if merged else None
 
 
-def _shares(query: Query, today: date) -> dict[tuple, dict[str, tuple[int, int]]]:
-    """Per group: (met, due) for the acknowledgement and the feedback deadline.
+def _median_of(histogram: list[tuple[int, int]]) -> tuple[float, int]:
+    """The median of values given as (value, how often), and how many values there are."""
+    ordered = sorted(histogram)
+    total = sum(n for _value, n in ordered)
+    wanted = [(total - 1) // 2, total // 2]  # the middle one, or the middle two
+    found, seen = [], 0
+    for value, n in ordered:
+        while wanted and wanted[0] < seen + n:
+            found.append(value)
+            wanted.pop(0)
+        seen += n
+    return sum(found) / len(found), total
+
+
+def _counts_and_shares(query: Query, today: date) -> dict[tuple, tuple[int, dict]]:
+    """Per group, in one scan: the number of reports, and (met, due) per deadline.
 
     A deadline counts once it was met or missed: answered on time, answered
     late, or still unanswered after its due date.
@@ -299,6 +300,7 @@ def _shares(query: Query, today: date) -> dict[tuple, dict[str, tuple[int, int]]
         Case.status.in_([Status.TRIAGE, Status.FOLLOW_UP, Status.REFERRED, Status.ESCALATED]),
     )
     columns = [
+        sa.func.count().label("n"),
         sa.func.sum(sa.case((Case.ack_on_time.is_(True), one), else_=0)).label("ack_met"),
         sa.func.sum(
             sa.case((sa.or_(Case.ack_on_time.is_not(None), ack_missed_open), one), else_=0)
@@ -313,13 +315,16 @@ def _shares(query: Query, today: date) -> dict[tuple, dict[str, tuple[int, int]]
     select, keys = _base(query, columns)
     if keys:
         select = select.group_by(*keys)
-    rows = db.session.execute(select).all()
     return {
-        tuple(str(v) for v in row[: len(keys)]): {
-            "ack_on_time": (int(row.ack_met or 0), int(row.ack_due or 0)),
-            "feedback_on_time": (int(row.feedback_met or 0), int(row.feedback_due or 0)),
-        }
-        for row in rows
+        tuple(str(v) for v in row[: len(keys)]): (
+            row.n,
+            {
+                "ack_on_time": (int(row.ack_met or 0), int(row.ack_due or 0)),
+                "feedback_on_time": (int(row.feedback_met or 0), int(row.feedback_due or 0)),
+            },
+        )
+        for row in db.session.execute(select)
+        if row.n
     }
 
 
@@ -396,7 +401,9 @@ def table(query: Query, today: date | None = None, protect: bool = True) -> Tabl
     those are its own cases, which its handlers read anyway.
     """
     k = threshold() if protect else 1
-    counts = _counts(query)
+    today = today or local_today()
+    aggregated = _counts_and_shares(query, today)
+    counts = {key: n for key, (n, _shares) in aggregated.items()}
     found = [set() for _ in query.axes]
     for key in counts:
         for i, value in enumerate(key):
@@ -427,23 +434,37 @@ def table(query: Query, today: date | None = None, protect: bool = True) -> Tabl
         per_ground="ground" in query.axes,
     )
     if col_axis is None:
-        result.measures = _row_measures(query, row_keys, cells, k, today or local_today())
+        shares = {key: pair for key, (_n, pair) in aggregated.items()}
+        result.measures = _row_measures(query, row_keys, cells, k, today, shares)
     return result
 
 
-def _row_measures(query: Query, row_keys, cells, k: int, today: date) -> dict[str, list[Cell]]:
+def _row_measures(
+    query: Query, row_keys, cells, k: int, today: date, shares: dict
+) -> dict[str, list[Cell]]:
     """The handling measures per row of a one-way table, and for all rows together."""
-    whole = query.whole()
-    ack = _medians(query, Case.submitted_at, Case.acknowledged_at)
-    closing = _medians(query, Case.submitted_at, Case.closed_at)
-    shares = _shares(query, today)
-    # The totals row is computed over the reports themselves: a report with two
-    # grounds is two rows above, but one report here.
-    overall_ack = _medians(whole, Case.submitted_at, Case.acknowledged_at).get(())
-    overall_close = _medians(whole, Case.submitted_at, Case.closed_at).get(())
-    overall_shares = _shares(whole, today).get(
-        (), {"ack_on_time": (0, 0), "feedback_on_time": (0, 0)}
-    )
+    ack_days = _histograms(query, Case.submitted_at, Case.acknowledged_at)
+    close_days = _histograms(query, Case.submitted_at, Case.closed_at)
+    ack = {key: _median_of(h) for key, h in ack_days.items()}
+    closing = {key: _median_of(h) for key, h in close_days.items()}
+    empty = {"ack_on_time": (0, 0), "feedback_on_time": (0, 0)}
+    if "ground" in query.axes:
+        # A report with two grounds is in two rows: the whole is counted on its own.
+        whole = query.whole()
+        overall_ack = _merged_median(_histograms(whole, Case.submitted_at, Case.acknowledged_at))
+        overall_close = _merged_median(_histograms(whole, Case.submitted_at, Case.closed_at))
+        overall_shares = _counts_and_shares(whole, today).get((), (0, empty))[1]
+    else:
+        # Every report is in exactly one row: the whole is the sum of the rows.
+        overall_ack = _merged_median(ack_days)
+        overall_close = _merged_median(close_days)
+        overall_shares = {
+            name: (
+                sum(pair[name][0] for pair in shares.values()),
+                sum(pair[name][1] for pair in shares.values()),
+            )
+            for name in empty
+        }
 
     def median_cell(found, row_hidden) -> Cell:
         if row_hidden:
