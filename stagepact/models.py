@@ -71,6 +71,10 @@ class Institution(db.Model):
     adv_id: Mapped[int | None] = mapped_column(sa.ForeignKey("adv.id"))
     ack_working_days: Mapped[int] = mapped_column(default=5)
     feedback_months: Mapped[int] = mapped_column(default=3)
+    # Personal data of a closed case are erased this many months after closing.
+    retention_months: Mapped[int] = mapped_column(default=24, server_default="24")
+    # Handlers of this institution must use two-factor authentication.
+    require_2fa: Mapped[bool] = mapped_column(default=True, server_default=sa.true())
     case_counter: Mapped[int] = mapped_column(default=0)
     case_counter_year: Mapped[int] = mapped_column(default=0)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -80,6 +84,7 @@ class Institution(db.Model):
     __table_args__ = (
         sa.CheckConstraint("ack_working_days BETWEEN 1 AND 30", name="ack_working_days"),
         sa.CheckConstraint("feedback_months BETWEEN 1 AND 12", name="feedback_months"),
+        sa.CheckConstraint("retention_months BETWEEN 1 AND 120", name="retention_months"),
     )
 
 
@@ -97,6 +102,17 @@ class User(UserMixin, db.Model):
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_login_at: Mapped[datetime | None]
+    # Raised to end every session of the user at once (logout, password or 2FA change).
+    session_version: Mapped[int] = mapped_column(default=1, server_default="1")
+    password_changed_at: Mapped[datetime | None]
+    # Two-factor authentication (TOTP): the secret, and the last time step used,
+    # so that a code works only once.
+    totp_secret: Mapped[str | None] = mapped_column(EncryptedText)
+    totp_enabled_at: Mapped[datetime | None]
+    totp_last_step: Mapped[int | None]
+    # Failed logins in a row, and until when the next attempt must wait.
+    failed_logins: Mapped[int] = mapped_column(default=0, server_default="0")
+    login_delayed_until: Mapped[datetime | None]
 
     institution: Mapped[Institution | None] = relationship()
 
@@ -119,6 +135,42 @@ class User(UserMixin, db.Model):
     @property
     def is_handler(self) -> bool:
         return self.role == Role.HANDLER
+
+
+class AccountToken(db.Model):
+    """A single-use, expiring link by mail: an invitation or a password reset."""
+
+    __tablename__ = "account_token"
+
+    INVITE = "invite"
+    RESET = "reset"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("user_account.id", ondelete="CASCADE"), index=True
+    )
+    purpose: Mapped[str] = mapped_column(sa.String(16))
+    token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+
+    user: Mapped[User] = relationship()
+
+    __table_args__ = (sa.CheckConstraint("purpose IN ('invite', 'reset')", name="purpose"),)
+
+
+class RecoveryCode(db.Model):
+    """A one-time code for when the authenticator app is lost; only a hash is kept."""
+
+    __tablename__ = "recovery_code"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("user_account.id", ondelete="CASCADE"), index=True
+    )
+    code_hash: Mapped[str] = mapped_column(sa.String(64))
+    used_at: Mapped[datetime | None]
 
 
 class ApiToken(db.Model):
@@ -234,6 +286,10 @@ class Case(db.Model):
     ack_on_time: Mapped[bool | None]
     feedback_on_time: Mapped[bool | None]
     outcome: Mapped[Outcome | None] = mapped_column(_enum(Outcome, "outcome"))
+    # The student asked (with the code) for their personal data to be erased;
+    # when a handler has done so, or retention did.
+    erasure_requested_at: Mapped[datetime | None]
+    personal_data_erased_at: Mapped[datetime | None]
     duplicate_of_id: Mapped[int | None] = mapped_column(sa.ForeignKey("report_case.id"))
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
