@@ -86,11 +86,27 @@ class Config:
     SESSION_COOKIE_SAMESITE = "Lax"
     SESSION_COOKIE_SECURE = _env_bool("SESSION_COOKIE_SECURE", False)
     REMEMBER_COOKIE_HTTPONLY = True
-    PERMANENT_SESSION_LIFETIME = _env_int("SESSION_LIFETIME_SECONDS", 12 * 3600)
+    # Staff sessions end after 30 minutes without activity and 12 hours at most.
+    SESSION_IDLE_SECONDS = _env_int("SESSION_IDLE_SECONDS", 30 * 60)
+    SESSION_ABSOLUTE_SECONDS = _env_int("SESSION_ABSOLUTE_SECONDS", 12 * 3600)
+    PERMANENT_SESSION_LIFETIME = SESSION_ABSOLUTE_SECONDS
     # How long a student stays on their case page after entering the code.
     FOLLOW_UP_SESSION_SECONDS = _env_int("FOLLOW_UP_SESSION_SECONDS", 30 * 60)
 
     CASES_PER_PAGE = 25
+
+    # Two-factor authentication is required for platform admins, SBB, monitors and
+    # institution admins, and for handlers where their institution requires it.
+    TWO_FACTOR_ENFORCED = True
+
+    # Rate limits (Flask-Limiter): counters in memory for one process, in Redis
+    # (REDIS_URL) when several workers must share them, as in production.
+    RATELIMIT_STORAGE_URI = os.environ.get("REDIS_URL") or "memory://"
+    RATELIMIT_ENABLED = _env_bool("RATELIMIT_ENABLED", True)
+    RATELIMIT_HEADERS_ENABLED = False
+    RATELIMIT_KEY_PREFIX = "stagepact"
+    # Behind a reverse proxy: how many proxies set X-Forwarded-For (0 = none).
+    TRUSTED_PROXIES = _env_int("TRUSTED_PROXIES", 0)
 
     # Statistics: counts from 1 to STATS_MIN_COUNT - 1 are shown as "<STATS_MIN_COUNT".
     STATS_MIN_COUNT = _env_int("STATS_MIN_COUNT", 5)
@@ -122,6 +138,8 @@ class TestConfig(Config):
     PASSWORD_MEMORY_COST = 64
     PASSWORD_PARALLELISM = 1
     MAIL_SERVER = None
+    RATELIMIT_ENABLED = False  # tests that are about limits turn them on
+    TWO_FACTOR_ENFORCED = False  # tests that are about 2FA turn it on
     WTF_CSRF_ENABLED = False  # tests that prove CSRF turn it on (fixture csrf_enabled)
     SERVER_NAME = "meldpunt.test"
     PUBLIC_BASE_URL = "http://meldpunt.test"
@@ -146,6 +164,8 @@ class ProductionConfig(Config):
             problems.append("DATABASE_URL")
         if not cls.MAIL_SERVER:
             problems.append("MAIL_SERVER")
+        if cls.RATELIMIT_STORAGE_URI.startswith("memory://"):
+            problems.append("REDIS_URL")
         if problems:
             raise RuntimeError("Refusing to start in production: set " + ", ".join(problems))
 

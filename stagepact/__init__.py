@@ -11,7 +11,7 @@ from werkzeug.routing import IntegerConverter
 
 from config import Config, ProductionConfig, config_from_env
 
-from .extensions import babel, csrf, db, login_manager, mail
+from .extensions import babel, csrf, db, limiter, login_manager, mail
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -66,6 +66,12 @@ def create_app(config_class: type[Config] | None = None, test_config: dict | Non
     csrf.init_app(app)
     babel.init_app(app, locale_selector=select_locale)
     login_manager.init_app(app)
+    limiter.init_app(app)
+    if app.config.get("TRUSTED_PROXIES"):
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        hops = app.config["TRUSTED_PROXIES"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
 
     from . import api, auth, desk, models, platform, sbb, stats, student  # noqa: F401 (models registers the tables)
     from .cli import stagepact_cli
@@ -104,6 +110,10 @@ def _register_errors(app: Flask) -> None:
     @app.errorhandler(400)
     def bad_request(error):
         return render_template("errors/400.html"), 400
+
+    @app.errorhandler(429)
+    def too_many(error):
+        return render_template("errors/429.html"), 429
 
     @app.errorhandler(413)
     def too_large(error):

@@ -1,37 +1,66 @@
-"""Staff login and logout. Students never log in: their key is the receipt code."""
+"""Staff login, two-factor authentication, passwords and the account page.
+
+Students never log in: their key is the receipt code. No page here says
+whether an account exists: a failed login, a forgotten password and a bad
+link all get the same answer whatever the address.
+"""
 
 from __future__ import annotations
 
+import time
+
 import sqlalchemy as sa
-from flask import Blueprint, abort, flash, redirect, render_template, session, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required, login_user, logout_user
 from wtforms import EmailField, PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
-from . import api_tokens, audit
+from . import accounts, api_tokens, audit, notify
 from .crypto import verify_password
-from .extensions import db, login_manager
+from .extensions import db, limiter, login_manager
 from .forms import BaseForm
-from .models import ApiToken, User, utcnow
+from .models import AccountToken, ApiToken, User, utcnow
 from .vocab import Role
 
 bp = Blueprint("auth", __name__)
-
-
-class ActionForm(BaseForm):
-    """A button that only needs the CSRF token."""
-
 
 login_manager.login_view = "auth.login"
 login_manager.login_message = _l("Log in om deze pagina te zien.")
 login_manager.session_protection = "strong"
 
+PENDING = "pending_login"
+PENDING_SECONDS = 5 * 60
+# Per address generous (a school shares one), per account strict.
+LOGIN_PER_ADDRESS = "60 per 10 minutes"
+LOGIN_PER_ACCOUNT = "10 per 10 minutes"
+
 
 @login_manager.user_loader
 def load_user(user_id: str) -> User | None:
     user = db.session.get(User, int(user_id)) if user_id.isdigit() else None
-    return user if user is not None and user.active else None
+    if user is None or not user.active:
+        return None
+    if not accounts.session_valid(user):
+        # Logged out elsewhere, password or 2FA changed, idle or too old: this session is over.
+        session.clear()
+        return None
+    return user
+
+
+class ActionForm(BaseForm):
+    """A button that only needs the CSRF token."""
 
 
 class LoginForm(BaseForm):
@@ -42,6 +71,61 @@ class LoginForm(BaseForm):
     password = PasswordField(
         _l("Wachtwoord"),
         validators=[DataRequired(_l("Vul je wachtwoord in.")), Length(max=1000)],
+    )
+
+
+class CodeForm(BaseForm):
+    code = StringField(
+        _l("Code"),
+        validators=[DataRequired(_l("Vul de code in.")), Length(max=40)],
+        render_kw={"autocomplete": "one-time-code", "inputmode": "numeric"},
+    )
+
+
+class ForgotForm(BaseForm):
+    email = EmailField(
+        _l("E-mailadres"),
+        validators=[DataRequired(_l("Vul je e-mailadres in.")), Length(max=254)],
+    )
+
+
+class NewPasswordForm(BaseForm):
+    password = PasswordField(
+        _l("Nieuw wachtwoord"),
+        validators=[DataRequired(_l("Kies een wachtwoord.")), Length(max=200)],
+        render_kw={"autocomplete": "new-password"},
+    )
+    repeat = PasswordField(
+        _l("Herhaal het wachtwoord"),
+        validators=[DataRequired(_l("Typ het wachtwoord nog een keer."))],
+        render_kw={"autocomplete": "new-password"},
+    )
+
+    def validate(self, extra_validators=None) -> bool:
+        ok = super().validate(extra_validators)
+        if ok and self.password.data != self.repeat.data:
+            self.repeat.errors.append(_l("De twee wachtwoorden zijn niet hetzelfde."))
+            ok = False
+        return ok
+
+
+class ChangePasswordForm(NewPasswordForm):
+    current = PasswordField(
+        _l("Huidig wachtwoord"),
+        validators=[DataRequired(_l("Vul je huidige wachtwoord in."))],
+        render_kw={"autocomplete": "current-password"},
+    )
+
+
+class ApiTokenForm(BaseForm):
+    name = StringField(
+        _l("Waarvoor is de sleutel?"),
+        validators=[
+            DataRequired(
+                _l("Geef de sleutel een naam, bijvoorbeeld het dashboard dat hem gebruikt.")
+            ),
+            Length(max=100, message=_l("Gebruik hoogstens 100 tekens.")),
+        ],
     )
 
 
@@ -57,7 +141,58 @@ def home_for(user: User) -> str:
     return url_for("auth.account")
 
 
+def _submitted_email() -> str:
+    """The rate-limit key for one account, whether or not it exists."""
+    return "login:" + (request.form.get("email") or "").strip().lower()[:254]
+
+
+# --- Logging in ---------------------------------------------------------------------------
+
+
+def _complete_login(user: User):
+    failures = accounts.record_success(user)
+    accounts.start_session(user)
+    login_user(user)
+    audit.record("auth.login", actor=user, institution_id=user.institution_id)
+    db.session.commit()
+    if failures:
+        flash(
+            _(
+                "Sinds je vorige keer inloggen is er %(n)d keer geprobeerd in te loggen met een verkeerd wachtwoord of een verkeerde code.",
+                n=failures,
+            ),
+            "info",
+        )
+    return redirect(home_for(user))
+
+
+def _pending_user() -> User | None:
+    """The user who gave the right password and still owes a second factor."""
+    pending = session.get(PENDING)
+    if not isinstance(pending, dict) or time.time() - pending.get("at", 0) > PENDING_SECONDS:
+        session.pop(PENDING, None)
+        return None
+    user = db.session.get(User, pending.get("user") or 0)
+    if user is None or not user.active or user.session_version != pending.get("sv"):
+        session.pop(PENDING, None)
+        return None
+    return user
+
+
+def _failed(user: User | None) -> None:
+    accounts.record_failure(user)
+    audit.record(
+        "auth.login_failed",
+        actor="anonymous",
+        user_id=user.id if user is not None else None,
+        institution_id=user.institution_id if user is not None else None,
+    )
+    db.session.commit()
+
+
 @bp.route("/inloggen", methods=["GET", "POST"])
+@limiter.limit(LOGIN_PER_ADDRESS, methods=["POST"])
+@limiter.limit(LOGIN_PER_ACCOUNT, methods=["POST"], key_func=_submitted_email)
 def login():
     """Staff login. A failure says the same thing whether or not the account exists."""
     if current_user.is_authenticated:
@@ -67,63 +202,186 @@ def login():
     if form.validate_on_submit():
         email = form.email.data.strip().lower()
         user = db.session.scalar(sa.select(User).where(User.email == email))
-        password_ok = verify_password(user.password_hash if user else None, form.password.data)
-        if user is not None and user.active and password_ok:
-            session.clear()  # a fresh session for the new identity
-            login_user(user)
-            user.last_login_at = utcnow()
-            audit.record("auth.login", actor=user, institution_id=user.institution_id)
-            db.session.commit()
-            return redirect(home_for(user))
-        audit.record(
-            "auth.login_failed",
-            actor="anonymous",
-            user_id=user.id if user is not None else None,
-            institution_id=user.institution_id if user is not None else None,
-        )
-        db.session.commit()
+        # While an account waits after repeated failures, no password is even checked.
+        waiting = accounts.login_delayed(user)
+        hashed = user.password_hash if user is not None and not waiting else None
+        password_ok = verify_password(hashed, form.password.data)
+        if user is not None and user.active and password_ok and not waiting:
+            if user.totp_enabled_at is not None or accounts.two_factor_required(user):
+                session.clear()
+                session[PENDING] = {"user": user.id, "sv": user.session_version, "at": time.time()}
+                target = "auth.second_factor" if user.totp_enabled_at else "auth.enrol"
+                return redirect(url_for(target))
+            return _complete_login(user)
+        _failed(user)
         failed = True
-    return render_template("auth/login.html", form=form, failed=failed), 200 if not failed else 401
+    return render_template("auth/login.html", form=form, failed=failed), 401 if failed else 200
+
+
+@bp.route("/inloggen/code", methods=["GET", "POST"])
+@limiter.limit("20 per 10 minutes", methods=["POST"])
+def second_factor():
+    """The code from the authenticator app, or one of the recovery codes."""
+    user = _pending_user()
+    if user is None:
+        return redirect(url_for("auth.login"))
+    if user.totp_enabled_at is None:
+        return redirect(url_for("auth.enrol"))
+    form = CodeForm()
+    if form.validate_on_submit():
+        code = form.code.data.strip()
+        if not accounts.login_delayed(user) and (
+            accounts.verify_code(user, code) or accounts.use_recovery_code(user, code)
+        ):
+            return _complete_login(user)
+        _failed(user)
+        form.code.errors.append(
+            _l(
+                "Deze code klopt niet of is al gebruikt. Wacht op de volgende code en probeer het opnieuw."
+            )
+        )
+    status = 422 if form.is_submitted() else 200
+    return render_template("auth/second_factor.html", form=form), status
+
+
+@bp.route("/inloggen/tweestapsverificatie", methods=["GET", "POST"])
+@limiter.limit("20 per 10 minutes", methods=["POST"])
+def enrol():
+    """Set up the authenticator app, required for this account before it can go on."""
+    user = _pending_user()
+    if user is None:
+        return redirect(url_for("auth.login"))
+    if user.totp_enabled_at is not None:
+        return redirect(url_for("auth.second_factor"))
+    accounts.begin_enrolment(user)
+    db.session.commit()
+    form = CodeForm()
+    if form.validate_on_submit():
+        try:
+            codes = accounts.confirm_enrolment(user, form.code.data)
+        except accounts.AccountError as error:
+            form.code.errors.append(error.message)
+        else:
+            _complete_login(user)
+            return render_template("auth/recovery_codes.html", codes=codes, next=home_for(user))
+    status = 422 if form.is_submitted() else 200
+    return render_template(
+        "auth/enrol.html",
+        form=form,
+        qr=accounts.qr_svg(user),
+        secret=user.totp_secret,
+    ), status
 
 
 @bp.route("/uitloggen", methods=["POST"])
 @login_required
 def logout():
-    """End the session (POST only, with the CSRF token)."""
-    audit.record("auth.logout", actor=current_user, institution_id=current_user.institution_id)
+    """End this session and every other session of this account (POST, with the CSRF token)."""
+    user = current_user._get_current_object()
+    accounts.end_all_sessions(user)
+    audit.record("auth.logout", actor=user, institution_id=user.institution_id)
     db.session.commit()
     logout_user()
     session.clear()
     return redirect(url_for("auth.login"))
 
 
-class ApiTokenForm(BaseForm):
-    name = StringField(
-        _l("Waarvoor is de sleutel?"),
-        validators=[
-            DataRequired(
-                _l("Geef de sleutel een naam, bijvoorbeeld het dashboard dat hem gebruikt.")
-            ),
-            Length(max=100, message=_l("Gebruik hoogstens 100 tekens.")),
-        ],
-    )
+# --- Passwords ------------------------------------------------------------------------------
 
 
-def _account_page(form: ApiTokenForm | None = None, new_token: str | None = None, status=200):
+@bp.route("/wachtwoord-vergeten", methods=["GET", "POST"])
+@limiter.limit("10 per 15 minutes", methods=["POST"])
+def forgot_password():
+    """A reset link by mail. The answer is the same whether or not the address has an account."""
+    form = ForgotForm()
+    if form.validate_on_submit():
+        email = form.email.data.strip().lower()
+        user = db.session.scalar(sa.select(User).where(User.email == email))
+        if user is not None and user.active:
+            token = accounts.issue_link(user, AccountToken.RESET)
+            notify.password_link(user, token, AccountToken.RESET)
+        else:
+            audit.record("user.reset_requested_unknown", actor="anonymous")
+        db.session.commit()
+        return render_template("auth/forgot_sent.html")
+    status = 422 if form.is_submitted() else 200
+    return render_template("auth/forgot.html", form=form), status
+
+
+@bp.route("/wachtwoord-instellen/<token>", methods=["GET", "POST"])
+@limiter.limit("20 per 15 minutes", methods=["POST"])
+def set_password(token: str):
+    """Choose a password from an invitation or a reset link (single use, expiring)."""
+    link = accounts.redeem_link(token)
+    if link is None:
+        return render_template("auth/link_invalid.html"), 404
+    form = NewPasswordForm()
+    if form.validate_on_submit():
+        try:
+            accounts.set_password(link.user, form.password.data)
+        except accounts.AccountError as error:
+            form.password.errors.append(error.message)
+        else:
+            link.used_at = utcnow()
+            db.session.commit()
+            flash(_("Je wachtwoord is ingesteld. Log nu in."), "success")
+            return redirect(url_for("auth.login"))
+    status = 422 if form.is_submitted() else 200
+    return render_template(
+        "auth/set_password.html", form=form, invitation=link.purpose == AccountToken.INVITE
+    ), status
+
+
+# --- The account page -----------------------------------------------------------------------
+
+
+def _account_page(
+    token_form: ApiTokenForm | None = None,
+    password_form: ChangePasswordForm | None = None,
+    new_token: str | None = None,
+    status=200,
+):
     tokens = api_tokens.tokens_of(current_user) if current_user.role == Role.MONITOR else []
     return render_template(
         "auth/account.html",
-        token_form=form or ApiTokenForm(formdata=None),
+        token_form=token_form or ApiTokenForm(formdata=None),
+        password_form=password_form or ChangePasswordForm(formdata=None, prefix="pw"),
         tokens=tokens,
         new_token=new_token,
+        idle_minutes=current_app.config["SESSION_IDLE_SECONDS"] // 60,
     ), status
 
 
 @bp.route("/account")
 @login_required
 def account():
-    """Who you are logged in as; a monitor's API tokens."""
+    """Who you are logged in as; your password; a monitor's API tokens."""
     return _account_page()
+
+
+@bp.route("/account/wachtwoord", methods=["POST"])
+@login_required
+@limiter.limit("10 per 15 minutes")
+def change_password():
+    """A new password ends every other session; this one goes on."""
+    user = current_user._get_current_object()
+    form = ChangePasswordForm(prefix="pw")
+    if form.validate_on_submit():
+        if not verify_password(user.password_hash, form.current.data):
+            form.current.errors.append(_l("Dit is niet je huidige wachtwoord."))
+        else:
+            try:
+                accounts.set_password(user, form.password.data)
+            except accounts.AccountError as error:
+                form.password.errors.append(error.message)
+            else:
+                accounts.start_session(user)
+                login_user(user)
+                db.session.commit()
+                flash(_("Je wachtwoord is veranderd. Andere sessies zijn beëindigd."), "success")
+                return redirect(url_for("auth.account"))
+    db.session.rollback()
+    return _account_page(password_form=form, status=422)
 
 
 @bp.route("/account/api-sleutels", methods=["POST"])
@@ -134,12 +392,12 @@ def create_api_token():
         abort(404)
     form = ApiTokenForm()
     if not form.validate_on_submit():
-        return _account_page(form, status=422)
+        return _account_page(token_form=form, status=422)
     try:
         _token, plain = api_tokens.create(current_user, form.name.data)
     except api_tokens.TokenError as error:
         form.name.errors.append(error.message)
-        return _account_page(form, status=422)
+        return _account_page(token_form=form, status=422)
     db.session.commit()
     return _account_page(new_token=plain)
 

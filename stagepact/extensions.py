@@ -1,6 +1,8 @@
 """Unbound extensions, bound to the app in `create_app`."""
 
 from flask_babel import Babel
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 from flask_mail import Mail
 from flask_sqlalchemy import SQLAlchemy
@@ -27,3 +29,12 @@ login_manager = LoginManager()
 mail = Mail()
 babel = Babel()
 csrf = CSRFProtect()
+limiter = Limiter(key_func=get_remote_address)
+
+
+@limiter.request_filter
+def _limits_off() -> bool:
+    """Each app's own RATELIMIT_ENABLED decides (the limiter object is shared by all apps)."""
+    from flask import current_app
+
+    return not current_app.config.get("RATELIMIT_ENABLED", True)

@@ -151,3 +151,27 @@ def sbb_of_institution_message(investigation) -> None:
                 ),
                 purpose="sbb_message",
             )
+
+
+def password_link(user, token: str, purpose: str) -> None:
+    """An invitation or a reset link, to the account's own address only."""
+    from .accounts import INVITE_DAYS, RESET_HOURS
+    from .models import AccountToken
+
+    invitation = purpose == AccountToken.INVITE
+    with force_locale("nl"):
+        outbox.queue(
+            user.email,
+            _("Uitnodiging voor het meldpunt stagediscriminatie")
+            if invitation
+            else _("Nieuw wachtwoord voor het meldpunt stagediscriminatie"),
+            render_template(
+                "mail/password_link.txt",
+                user=user,
+                invitation=invitation,
+                link=external_url("auth.set_password", token=token),
+                days=INVITE_DAYS,
+                hours=RESET_HOURS,
+            ),
+            purpose=f"account_{purpose}",
+        )

@@ -14,11 +14,13 @@ def test_production_refuses_to_start_with_development_secrets():
         RECEIPT_PEPPER = config.DEV_RECEIPT_PEPPER
         SQLALCHEMY_DATABASE_URI = None
         MAIL_SERVER = None
+        RATELIMIT_STORAGE_URI = "memory://"
 
     with pytest.raises(RuntimeError) as refused:
         create_app(Unconfigured)
 
-    for name in ("SECRET_KEY", "ENCRYPTION_KEYS", "RECEIPT_PEPPER", "DATABASE_URL", "MAIL_SERVER"):
+    names = ("SECRET_KEY", "ENCRYPTION_KEYS", "RECEIPT_PEPPER", "DATABASE_URL", "MAIL_SERVER", "REDIS_URL")
+    for name in names:
         assert name in str(refused.value)
 
 
@@ -31,6 +33,7 @@ def test_production_starts_with_its_own_secrets():
         RECEIPT_PEPPER = "a-real-pepper"
         SQLALCHEMY_DATABASE_URI = "sqlite://"
         MAIL_SERVER = "smtp.example.org"
+        RATELIMIT_STORAGE_URI = "redis://127.0.0.1:6379/0"
 
     app = create_app(Configured)
 

@@ -1,0 +1,328 @@
+"""Staff accounts: passwords, invitation and reset links, two-factor authentication, sessions.
+
+- A password is at least 12 characters, not a common password, and not
+  guessable from the person's own name or address (zxcvbn).
+- Invitations and resets are single-use links that expire; only a SHA-256 of
+  the token is stored; a page never says whether an address has an account.
+- TOTP (RFC 6238) with codes that work once, and ten recovery codes.
+- Every session carries the user's `session_version`; raising it (logout,
+  password change, 2FA reset, disabling the account) ends every session of
+  that user at once, a copied cookie included.
+- Failed logins add a growing delay per account; the rate limiter adds one
+  per address. Neither tells whether the account exists.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import time
+from datetime import datetime, timedelta
+
+import pyotp
+import segno
+import sqlalchemy as sa
+from flask import current_app, session
+from flask_babel import lazy_gettext as _l
+from zxcvbn import zxcvbn
+from zxcvbn.frequency_lists import FREQUENCY_LISTS
+
+from . import audit
+from .crypto import MIN_PASSWORD_LENGTH, hash_password
+from .extensions import db
+from .models import AccountToken, Institution, RecoveryCode, User, utcnow
+from .vocab import Role
+
+INVITE_DAYS = 7
+RESET_HOURS = 2
+RECOVERY_CODES = 10
+TOTP_ISSUER = "Meldpunt Stagediscriminatie"
+# Roles that always need two-factor authentication; handlers when their institution says so.
+TWO_FACTOR_ROLES = (Role.PLATFORM_ADMIN, Role.SBB_REVIEWER, Role.MONITOR, Role.INSTITUTION_ADMIN)
+FREE_FAILURES = 5
+MAX_DELAY = timedelta(minutes=15)
+
+_COMMON = frozenset(FREQUENCY_LISTS["passwords"])
+
+
+class AccountError(Exception):
+    def __init__(self, message, field: str | None = None):
+        super().__init__(str(message))
+        self.message = message
+        self.field = field
+
+
+# --- Passwords ----------------------------------------------------------------------------
+
+
+def password_problem(password: str, user: User | None = None):
+    """Why a new password is not good enough, or None."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        return _l("Gebruik minstens %(n)d tekens.", n=MIN_PASSWORD_LENGTH)
+    if len(password) > 200:
+        return _l("Gebruik hoogstens 200 tekens.")
+    if password.lower() in _COMMON or password.lower().rstrip("0123456789!") in _COMMON:
+        return _l("Dit wachtwoord staat in lijsten van veelgebruikte wachtwoorden. Kies een ander.")
+    personal = []
+    if user is not None:
+        personal = [user.email, user.email.split("@")[0], *user.name.split()]
+    if zxcvbn(password[:100], user_inputs=personal)["score"] < 3:
+        return _l(
+            "Dit wachtwoord is te makkelijk te raden. Maak het langer, bijvoorbeeld met een paar losse woorden."
+        )
+    return None
+
+
+def set_password(user: User, password: str, actor: User | str | None = None) -> None:
+    problem = password_problem(password, user)
+    if problem:
+        raise AccountError(problem, "password")
+    user.password_hash = hash_password(password)
+    user.password_changed_at = utcnow()
+    user.failed_logins = 0
+    user.login_delayed_until = None
+    end_all_sessions(user)
+    audit.record("user.password_set", actor=actor or user, user_id=user.id)
+
+
+# --- Invitation and reset links -------------------------------------------------------------
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def issue_link(user: User, purpose: str) -> str:
+    """A new single-use token; earlier unused ones of the same purpose stop working."""
+    now = utcnow()
+    db.session.execute(
+        sa.update(AccountToken)
+        .where(
+            AccountToken.user_id == user.id,
+            AccountToken.purpose == purpose,
+            AccountToken.used_at.is_(None),
+        )
+        .values(used_at=now)
+    )
+    token = secrets.token_urlsafe(32)
+    lifetime = (
+        timedelta(days=INVITE_DAYS)
+        if purpose == AccountToken.INVITE
+        else timedelta(hours=RESET_HOURS)
+    )
+    db.session.add(
+        AccountToken(
+            user_id=user.id,
+            purpose=purpose,
+            token_hash=_digest(token),
+            expires_at=now + lifetime,
+        )
+    )
+    db.session.flush()
+    audit.record(f"user.{purpose}_link_issued", actor="system", user_id=user.id)
+    return token
+
+
+def redeem_link(token: str) -> AccountToken | None:
+    """The valid, unused, unexpired link for this token, or None (for every other case alike)."""
+    if not token or len(token) > 100:
+        return None
+    found = db.session.scalar(
+        sa.select(AccountToken).where(AccountToken.token_hash == _digest(token))
+    )
+    if found is None or found.used_at is not None or found.expires_at < utcnow():
+        return None
+    if not found.user.active:
+        return None
+    return found
+
+
+def invite(
+    *, email: str, name: str, role: Role, institution: Institution | None, actor
+) -> tuple[User, str]:
+    """A new account without a password, and the link to set one (to be mailed)."""
+    email = email.strip().lower()
+    if db.session.scalar(sa.select(User.id).where(User.email == email)) is not None:
+        raise AccountError(_l("Er is al een account met dit e-mailadres."), "email")
+    user = User(email=email, name=name.strip(), role=role, institution=institution)
+    db.session.add(user)
+    db.session.flush()
+    audit.record(
+        "user.invited",
+        actor=actor,
+        institution_id=user.institution_id,
+        user_id=user.id,
+        role=str(role),
+    )
+    return user, issue_link(user, AccountToken.INVITE)
+
+
+# --- Sessions -------------------------------------------------------------------------------
+
+
+def start_session(user: User) -> None:
+    """A fresh session for a login: nothing of the session before it survives."""
+    keep = {k: session[k] for k in ("lang",) if k in session}
+    session.clear()
+    session.update(keep)
+    now = time.time()
+    session["sv"] = user.session_version
+    session["sid"] = secrets.token_urlsafe(16)
+    session["login_at"] = now
+    session["seen_at"] = now
+    session.permanent = True
+
+
+def session_valid(user: User) -> bool:
+    """Whether this browser's session still belongs to `user` (not ended, not expired)."""
+    now = time.time()
+    if session.get("sv") != user.session_version:
+        return False
+    if now - session.get("login_at", 0) > current_app.config["SESSION_ABSOLUTE_SECONDS"]:
+        return False
+    if now - session.get("seen_at", 0) > current_app.config["SESSION_IDLE_SECONDS"]:
+        return False
+    session["seen_at"] = now
+    return True
+
+
+def end_all_sessions(user: User) -> None:
+    user.session_version = (user.session_version or 1) + 1
+
+
+def disable(user: User, actor: User) -> None:
+    user.active = False
+    end_all_sessions(user)
+    audit.record("user.disabled", actor=actor, institution_id=user.institution_id, user_id=user.id)
+
+
+# --- Failed logins --------------------------------------------------------------------------
+
+
+def login_delayed(user: User | None) -> bool:
+    return (
+        user is not None
+        and user.login_delayed_until is not None
+        and user.login_delayed_until > utcnow()
+    )
+
+
+def record_failure(user: User | None) -> None:
+    """Each failure after the first five doubles the wait for the next try (up to 15 min)."""
+    if user is None:
+        return
+    user.failed_logins = (user.failed_logins or 0) + 1
+    extra = user.failed_logins - FREE_FAILURES
+    if extra >= 0:
+        user.login_delayed_until = utcnow() + min(timedelta(seconds=2**extra), MAX_DELAY)
+
+
+def record_success(user: User) -> int:
+    """Clears the counter; returns how many failures there were since the last login."""
+    failures = user.failed_logins or 0
+    user.failed_logins = 0
+    user.login_delayed_until = None
+    user.last_login_at = utcnow()
+    return failures
+
+
+# --- Two-factor authentication ----------------------------------------------------------------
+
+
+def two_factor_required(user: User) -> bool:
+    """Whether this account must use 2FA (an account that has it on always uses it)."""
+    if not current_app.config["TWO_FACTOR_ENFORCED"]:
+        return False
+    if user.role in TWO_FACTOR_ROLES:
+        return True
+    return user.role == Role.HANDLER and bool(user.institution and user.institution.require_2fa)
+
+
+def begin_enrolment(user: User) -> str:
+    """A new secret for the authenticator app; active only once a code from it is confirmed."""
+    if user.totp_enabled_at is None or user.totp_secret is None:
+        user.totp_secret = pyotp.random_base32()
+        user.totp_last_step = None
+    return user.totp_secret
+
+
+def provisioning_uri(user: User) -> str:
+    return pyotp.TOTP(user.totp_secret).provisioning_uri(name=user.email, issuer_name=TOTP_ISSUER)
+
+
+def qr_svg(user: User) -> str:
+    """The enrolment QR code as inline SVG (no script, no external image)."""
+    return segno.make(provisioning_uri(user), error="m").svg_inline(
+        scale=4, dark="#000000", light="#ffffff", border=4
+    )
+
+
+def _matching_step(secret: str, code: str, at: datetime | None = None) -> int | None:
+    code = "".join(ch for ch in code if ch.isdigit())
+    if len(code) != 6:
+        return None
+    totp = pyotp.TOTP(secret)
+    step = totp.timecode(at or datetime.now())
+    for candidate in (step, step - 1, step + 1):  # one step of clock drift either way
+        if secrets.compare_digest(totp.generate_otp(candidate), code):
+            return candidate
+    return None
+
+
+def verify_code(user: User, code: str) -> bool:
+    """A TOTP code of `user`'s secret that was not used before (each works once)."""
+    if not user.totp_secret:
+        return False
+    step = _matching_step(user.totp_secret, code)
+    if step is None or (user.totp_last_step is not None and step <= user.totp_last_step):
+        return False
+    user.totp_last_step = step
+    return True
+
+
+def confirm_enrolment(user: User, code: str) -> list[str]:
+    """Turn 2FA on with a first code; returns the recovery codes, shown once."""
+    if not verify_code(user, code):
+        raise AccountError(
+            _l("Deze code klopt niet. Typ de zes cijfers die de app nu laat zien."), "code"
+        )
+    user.totp_enabled_at = utcnow()
+    audit.record("user.2fa_enabled", actor=user, user_id=user.id)
+    return new_recovery_codes(user)
+
+
+def new_recovery_codes(user: User) -> list[str]:
+    db.session.execute(sa.delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
+    codes = []
+    for _ in range(RECOVERY_CODES):
+        code = "-".join(secrets.token_hex(2) for _ in range(3))
+        codes.append(code)
+        db.session.add(RecoveryCode(user_id=user.id, code_hash=_digest(code)))
+    db.session.flush()
+    return codes
+
+
+def use_recovery_code(user: User, code: str) -> bool:
+    normalised = code.strip().lower().replace(" ", "")
+    found = db.session.scalar(
+        sa.select(RecoveryCode).where(
+            RecoveryCode.user_id == user.id,
+            RecoveryCode.code_hash == _digest(normalised),
+            RecoveryCode.used_at.is_(None),
+        )
+    )
+    if found is None:
+        return False
+    found.used_at = utcnow()
+    audit.record("user.recovery_code_used", actor=user, user_id=user.id)
+    return True
+
+
+def reset_two_factor(user: User, actor: User) -> None:
+    """An admin turns 2FA off for someone who lost their app; they enrol again at next login."""
+    user.totp_secret = None
+    user.totp_enabled_at = None
+    user.totp_last_step = None
+    db.session.execute(sa.delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
+    end_all_sessions(user)
+    audit.record("user.2fa_reset", actor=actor, institution_id=user.institution_id, user_id=user.id)
