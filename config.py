@@ -124,7 +124,9 @@ class Config:
 
 
 class DevelopmentConfig(Config):
-    pass
+    # The demo logins work with a password alone unless TWO_FACTOR_ENFORCED=1 is set;
+    # production always enforces it.
+    TWO_FACTOR_ENFORCED = _env_bool("TWO_FACTOR_ENFORCED", False)
 
 
 class TestConfig(Config):
@@ -147,6 +149,7 @@ class TestConfig(Config):
 
 class ProductionConfig(Config):
     ENV_NAME = "production"
+    TWO_FACTOR_ENFORCED = True
     SESSION_COOKIE_SECURE = True
     REMEMBER_COOKIE_SECURE = True
 

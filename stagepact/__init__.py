@@ -73,7 +73,7 @@ def create_app(config_class: type[Config] | None = None, test_config: dict | Non
         hops = app.config["TRUSTED_PROXIES"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
 
-    from . import api, auth, desk, models, platform, sbb, stats, student  # noqa: F401 (models registers the tables)
+    from . import api, auth, desk, models, organisation, platform, sbb, stats, student  # noqa: F401 (models registers the tables)
     from .cli import stagepact_cli
 
     app.register_blueprint(student.bp)
@@ -83,6 +83,7 @@ def create_app(config_class: type[Config] | None = None, test_config: dict | Non
     app.register_blueprint(sbb.bp)
     app.register_blueprint(stats.bp)
     app.register_blueprint(api.bp)
+    app.register_blueprint(organisation.bp)
     app.cli.add_command(stagepact_cli)
 
     @app.context_processor

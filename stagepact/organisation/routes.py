@@ -1,0 +1,246 @@
+"""Staff, settings and the audit log.
+
+An institution admin manages the staff and settings of their own institution
+and reads its audit log; a platform admin manages every account and reads the
+whole log. Neither reads a case. Anyone else finds nothing here (404).
+"""
+
+from __future__ import annotations
+
+import json
+
+import sqlalchemy as sa
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+
+from .. import accounts, audit, notify
+from ..extensions import db
+from ..models import AccountToken, Adv, AuditEvent, Case, Institution, User
+from ..vocab import INSTITUTION_ROLES, Role
+from . import bp
+from .forms import InviteForm, SettingsForm
+
+PER_PAGE = 50
+MAX_PAGE = 100_000
+
+
+@bp.before_request
+@login_required
+def require_admin():
+    if current_user.role not in (Role.INSTITUTION_ADMIN, Role.PLATFORM_ADMIN):
+        abort(404)
+
+
+def _is_platform() -> bool:
+    return current_user.role == Role.PLATFORM_ADMIN
+
+
+def _managed() -> sa.Select:
+    """The accounts the current admin manages."""
+    query = sa.select(User)
+    if _is_platform():
+        return query
+    return query.where(User.institution_id == current_user.institution_id)
+
+
+def _managed_or_404(user_id: int) -> User:
+    user = db.session.scalar(_managed().where(User.id == user_id))
+    if user is None:
+        abort(404)
+    return user
+
+
+def _roles() -> list[Role]:
+    return list(Role) if _is_platform() else list(INSTITUTION_ROLES)
+
+
+def _institutions() -> list[Institution]:
+    if _is_platform():
+        return db.session.scalars(sa.select(Institution).order_by(Institution.name)).all()
+    return [current_user.institution]
+
+
+def _page(name: str = "page") -> int:
+    return min(max(request.args.get(name, 1, type=int), 1), MAX_PAGE)
+
+
+@bp.route("/medewerkers")
+def staff():
+    page = db.paginate(
+        _managed().order_by(User.active.desc(), User.name, User.id),
+        page=_page(),
+        per_page=PER_PAGE,
+        error_out=False,
+    )
+    return render_template("organisation/staff.html", page=page)
+
+
+def _invite_page(form: InviteForm, status: int = 200):
+    return render_template("organisation/invite.html", form=form), status
+
+
+@bp.route("/medewerkers/uitnodigen", methods=["GET", "POST"])
+def invite():
+    """Invite a colleague: an account without a password, and a link by mail to choose one."""
+    form = InviteForm(_roles(), _institutions())
+    if not _is_platform() and not form.is_submitted():
+        form.institution_id.data = str(current_user.institution_id)
+    if not form.validate_on_submit():
+        return _invite_page(form, 422 if form.is_submitted() else 200)
+    role = Role(form.role.data)
+    if _is_platform():
+        institution = next(
+            (i for i in _institutions() if str(i.id) == form.institution_id.data), None
+        )
+    else:
+        institution = current_user.institution
+    needs_institution = role in INSTITUTION_ROLES
+    if needs_institution and institution is None:
+        form.institution_id.errors.append(_("Kies de instelling van deze medewerker."))
+        return _invite_page(form, 422)
+    try:
+        user, token = accounts.invite(
+            email=form.email.data,
+            name=form.name.data,
+            role=role,
+            institution=institution if needs_institution else None,
+            actor=current_user,
+        )
+    except accounts.AccountError as error:
+        form[error.field or "email"].errors.append(error.message)
+        return _invite_page(form, 422)
+    notify.password_link(user, token, AccountToken.INVITE)
+    db.session.commit()
+    flash(
+        _("%(name)s is uitgenodigd; de uitnodiging staat klaar om te mailen.", name=user.name),
+        "success",
+    )
+    return redirect(url_for("organisation.staff"))
+
+
+def _action(user_id: int):
+    from ..auth import ActionForm
+
+    user = _managed_or_404(user_id)
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    return user
+
+
+@bp.route("/medewerkers/<id:user_id>/uitschakelen", methods=["POST"])
+def disable(user_id: int):
+    """Disable an account: every session of it ends at once."""
+    user = _action(user_id)
+    if user.id == current_user.id:
+        flash(_("Je kunt je eigen account niet uitschakelen."), "error")
+        return redirect(url_for("organisation.staff"))
+    accounts.disable(user, current_user)
+    db.session.commit()
+    flash(_("Het account van %(name)s is uitgeschakeld.", name=user.name), "success")
+    return redirect(url_for("organisation.staff"))
+
+
+@bp.route("/medewerkers/<id:user_id>/tweestaps-herstellen", methods=["POST"])
+def reset_two_factor(user_id: int):
+    """For someone who lost their authenticator app: they set it up again at the next login."""
+    user = _action(user_id)
+    accounts.reset_two_factor(user, current_user)
+    db.session.commit()
+    flash(_("De tweestapsverificatie van %(name)s is hersteld.", name=user.name), "success")
+    return redirect(url_for("organisation.staff"))
+
+
+@bp.route("/medewerkers/<id:user_id>/opnieuw-uitnodigen", methods=["POST"])
+def reinvite(user_id: int):
+    """A new invitation link for someone who has not chosen a password yet."""
+    user = _action(user_id)
+    if user.password_hash is not None or not user.active:
+        flash(_("Dit account heeft al een wachtwoord; gebruik 'wachtwoord vergeten'."), "error")
+        return redirect(url_for("organisation.staff"))
+    notify.password_link(user, accounts.issue_link(user, AccountToken.INVITE), AccountToken.INVITE)
+    db.session.commit()
+    flash(_("Er staat een nieuwe uitnodiging klaar voor %(name)s.", name=user.name), "success")
+    return redirect(url_for("organisation.staff"))
+
+
+@bp.route("/instelling", methods=["GET", "POST"])
+def settings():
+    """The institution admin sets their meldpunt's text, deadlines, ADV, retention and 2FA rule."""
+    if current_user.role != Role.INSTITUTION_ADMIN:
+        abort(404)
+    institution = current_user.institution
+    advs = db.session.scalars(sa.select(Adv).order_by(Adv.name)).all()
+    if request.method == "POST":
+        form = SettingsForm(advs)
+    else:
+        form = SettingsForm(advs, obj=institution, adv_id=str(institution.adv_id or ""))
+    if form.validate_on_submit():
+        changed = []
+        values = {
+            "intro_text": (form.intro_text.data or "").strip(),
+            "ack_working_days": form.ack_working_days.data,
+            "feedback_months": form.feedback_months.data,
+            "retention_months": form.retention_months.data,
+            "require_2fa": bool(form.require_2fa.data),
+            "adv_id": next((a.id for a in advs if str(a.id) == form.adv_id.data), None),
+        }
+        for name, value in values.items():
+            if getattr(institution, name) != value:
+                setattr(institution, name, value)
+                changed.append(name)
+        if changed:
+            audit.record(
+                "institution.settings_changed",
+                institution_id=institution.id,
+                fields=changed,
+            )
+        db.session.commit()
+        flash(
+            _("De instellingen zijn opgeslagen.") if changed else _("Er was niets gewijzigd."),
+            "success",
+        )
+        return redirect(url_for("organisation.settings"))
+    status = 422 if form.is_submitted() else 200
+    return render_template("organisation/settings.html", form=form, institution=institution), status
+
+
+@bp.route("/logboek")
+def log():
+    """The audit trail: the institution's own events, or (platform admin) all of them."""
+    query = sa.select(AuditEvent)
+    if not _is_platform():
+        query = query.where(AuditEvent.institution_id == current_user.institution_id)
+    page = db.paginate(
+        query.order_by(AuditEvent.id.desc()), page=_page(), per_page=PER_PAGE, error_out=False
+    )
+    actor_ids = {e.actor_id for e in page.items if e.actor_id}
+    case_ids = {e.case_id for e in page.items if e.case_id}
+    actors = (
+        dict(db.session.execute(sa.select(User.id, User.name).where(User.id.in_(actor_ids))).all())
+        if actor_ids
+        else {}
+    )
+    numbers = (
+        dict(db.session.execute(sa.select(Case.id, Case.number).where(Case.id.in_(case_ids))).all())
+        if case_ids
+        else {}
+    )
+    rows = [
+        {
+            "event": e,
+            "actor": actors.get(e.actor_id) if e.actor_type == "user" else e.actor_type,
+            "case": numbers.get(e.case_id),
+            "details": _details_text(e.details),
+        }
+        for e in page.items
+    ]
+    return render_template("organisation/log.html", page=page, rows=rows)
+
+
+def _details_text(details: str) -> str:
+    try:
+        data = json.loads(details or "{}")
+    except ValueError:
+        return ""
+    return ", ".join(f"{k}: {v}" for k, v in data.items())
