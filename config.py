@@ -102,7 +102,8 @@ class Config:
     # Rate limits (Flask-Limiter): counters in memory for one process, in Redis
     # (REDIS_URL) when several workers must share them, as in production.
     RATELIMIT_STORAGE_URI = os.environ.get("REDIS_URL") or "memory://"
-    RATELIMIT_ENABLED = _env_bool("RATELIMIT_ENABLED", True)
+    # Whether limits apply to this app (checked on each request; see extensions.limiter).
+    RATE_LIMITS_ON = _env_bool("RATE_LIMITS_ON", True)
     RATELIMIT_HEADERS_ENABLED = False
     RATELIMIT_KEY_PREFIX = "stagepact"
     # Behind a reverse proxy: how many proxies set X-Forwarded-For (0 = none).
@@ -140,7 +141,7 @@ class TestConfig(Config):
     PASSWORD_MEMORY_COST = 64
     PASSWORD_PARALLELISM = 1
     MAIL_SERVER = None
-    RATELIMIT_ENABLED = False  # tests that are about limits turn them on
+    RATE_LIMITS_ON = False  # tests that are about limits turn them on
     TWO_FACTOR_ENFORCED = False  # tests that are about 2FA turn it on
     WTF_CSRF_ENABLED = False  # tests that prove CSRF turn it on (fixture csrf_enabled)
     SERVER_NAME = "meldpunt.test"

@@ -65,7 +65,10 @@ def password_problem(password: str, user: User | None = None):
         return _l("Dit wachtwoord staat in lijsten van veelgebruikte wachtwoorden. Kies een ander.")
     personal = []
     if user is not None:
-        personal = [user.email, user.email.split("@")[0], *user.name.split()]
+        local = user.email.split("@")[0]
+        personal = [user.email, local, *user.name.split(), *local.replace("_", ".").split(".")]
+        if any(len(p) >= 4 and p.lower() in password.lower() for p in personal):
+            return _l("Gebruik niet je eigen naam of e-mailadres in je wachtwoord.")
     if zxcvbn(password[:100], user_inputs=personal)["score"] < 3:
         return _l(
             "Dit wachtwoord is te makkelijk te raden. Maak het langer, bijvoorbeeld met een paar losse woorden."
@@ -240,7 +243,7 @@ def two_factor_required(user: User) -> bool:
 
 def begin_enrolment(user: User) -> str:
     """A new secret for the authenticator app; active only once a code from it is confirmed."""
-    if user.totp_enabled_at is None or user.totp_secret is None:
+    if user.totp_secret is None:
         user.totp_secret = pyotp.random_base32()
         user.totp_last_step = None
     return user.totp_secret

@@ -34,7 +34,7 @@ limiter = Limiter(key_func=get_remote_address)
 
 @limiter.request_filter
 def _limits_off() -> bool:
-    """Each app's own RATELIMIT_ENABLED decides (the limiter object is shared by all apps)."""
+    """Each app's own RATE_LIMITS_ON decides (the limiter object is shared by all apps)."""
     from flask import current_app
 
-    return not current_app.config.get("RATELIMIT_ENABLED", True)
+    return not current_app.config.get("RATE_LIMITS_ON", True)

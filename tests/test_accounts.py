@@ -1,0 +1,453 @@
+"""Staff accounts: 2FA, sessions that end everywhere, reset and invitation links, login limits."""
+
+from __future__ import annotations
+
+import re
+import time
+from datetime import timedelta
+from urllib.parse import urlsplit
+
+import pyotp
+import pytest
+import sqlalchemy as sa
+
+from stagepact import accounts
+from stagepact.extensions import db, limiter
+from stagepact.models import AccountToken, AuditEvent, OutboxMail, RecoveryCode, User, utcnow
+from stagepact.vocab import Role
+from tests.factories import PASSWORD, make_institution, make_user
+
+STRONG = "paars-kanaal-fietsbel-7"
+
+
+@pytest.fixture
+def enforced(app):
+    app.config["TWO_FACTOR_ENFORCED"] = True
+    yield
+    app.config["TWO_FACTOR_ENFORCED"] = False
+
+
+@pytest.fixture
+def limited(app):
+    app.config["RATE_LIMITS_ON"] = True
+    limiter.reset()
+    yield
+    limiter.reset()
+    app.config["RATE_LIMITS_ON"] = False
+
+
+def _login(client, user, password=PASSWORD):
+    db.session.commit()
+    return client.post("/inloggen", data={"email": user.email, "password": password})
+
+
+def _fresh(user) -> User:
+    db.session.expire_all()
+    return db.session.get(User, user.id)
+
+
+def _path(response) -> str:
+    return urlsplit(response.headers.get("Location", "")).path
+
+
+def _code(user, offset: int = 0) -> str:
+    totp = pyotp.TOTP(_fresh(user).totp_secret)
+    return totp.at(time.time() + offset * 30)
+
+
+def _enrol(client, user) -> list[str]:
+    """Password, then the authenticator app set up; returns the recovery codes shown."""
+    assert _path(_login(client, user)) == "/inloggen/tweestapsverificatie"
+    page = client.get("/inloggen/tweestapsverificatie")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert "<svg" in html and "<script" not in html
+    done = client.post("/inloggen/tweestapsverificatie", data={"code": _code(user)})
+    assert done.status_code == 200
+    return re.findall(r"<li><code>([0-9a-f-]+)</code></li>", done.get_data(as_text=True))
+
+
+# --- Two-factor authentication ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "role", [Role.PLATFORM_ADMIN, Role.SBB_REVIEWER, Role.MONITOR, Role.INSTITUTION_ADMIN]
+)
+def test_these_roles_must_set_up_two_factor_before_anything_else(client, enforced, role):
+    user = make_user(role)
+
+    response = _login(client, user)
+
+    assert _path(response) == "/inloggen/tweestapsverificatie"
+    assert client.get("/account").status_code == 302  # not logged in yet
+    codes = _enrol(client, user)
+    assert len(codes) == 10 and len(set(codes)) == 10
+    assert client.get("/account").status_code == 200
+    fresh = _fresh(user)
+    assert fresh.totp_enabled_at is not None
+    stored = db.session.scalars(sa.select(RecoveryCode.code_hash)).all()
+    assert len(stored) == 10 and not set(codes) & set(stored)  # only hashes are kept
+
+
+@pytest.mark.parametrize(("required", "asked"), [(True, True), (False, False)])
+def test_a_handler_needs_two_factor_where_the_institution_requires_it(
+    client, enforced, required, asked
+):
+    handler = make_user(Role.HANDLER, make_institution(require_2fa=required))
+
+    response = _login(client, handler)
+
+    expected = "/inloggen/tweestapsverificatie" if asked else "/behandelen/"
+    assert _path(response) == expected
+
+
+def test_a_wrong_code_at_enrolment_keeps_two_factor_off(client, enforced):
+    user = make_user(Role.MONITOR)
+    _login(client, user)
+    client.get("/inloggen/tweestapsverificatie")
+
+    refused = client.post("/inloggen/tweestapsverificatie", data={"code": "000000"})
+
+    assert refused.status_code == 422
+    assert "Deze code klopt niet" in refused.get_data(as_text=True)
+    assert _fresh(user).totp_enabled_at is None
+    assert client.get("/account").status_code == 302
+
+
+def test_after_enrolment_every_login_needs_a_code_and_each_code_works_once(app, enforced):
+    user = make_user(Role.SBB_REVIEWER)
+    _enrol(app.test_client(), user)
+    code = _code(user, offset=1)
+
+    first = app.test_client()
+    assert _path(_login(first, user)) == "/inloggen/code"
+    assert _path(first.post("/inloggen/code", data={"code": code})) == "/sbb/"
+
+    second = app.test_client()
+    _login(second, user)
+    replay = second.post("/inloggen/code", data={"code": code})
+    assert replay.status_code == 422
+    assert second.get("/sbb/").status_code == 302
+
+
+def test_a_recovery_code_works_once(app, enforced):
+    user = make_user(Role.MONITOR)
+    codes = _enrol(app.test_client(), user)
+
+    first = app.test_client()
+    _login(first, user)
+    assert _path(first.post("/inloggen/code", data={"code": codes[0]})) == "/statistieken/"
+
+    second = app.test_client()
+    _login(second, user)
+    assert second.post("/inloggen/code", data={"code": codes[0]}).status_code == 422
+    assert _path(second.post("/inloggen/code", data={"code": codes[1]})) == "/statistieken/"
+
+
+def test_the_second_step_cannot_be_skipped_or_reached_without_the_password(client, enforced):
+    user = make_user(Role.MONITOR)
+    assert _path(client.get("/inloggen/code")) == "/inloggen"
+    assert _path(client.get("/inloggen/tweestapsverificatie")) == "/inloggen"
+    _login(client, user)
+    assert client.get("/statistieken/").status_code == 302  # the password alone opens nothing
+
+
+def test_a_pending_login_expires(client, enforced):
+    user = make_user(Role.MONITOR)
+    _login(client, user)
+    with client.session_transaction() as session:
+        session["pending_login"] = {**session["pending_login"], "at": time.time() - 3600}
+
+    assert _path(client.get("/inloggen/tweestapsverificatie")) == "/inloggen"
+
+
+# --- Sessions ------------------------------------------------------------------------------
+
+
+def _copy_cookie(source, target, app) -> None:
+    name, domain = app.config["SESSION_COOKIE_NAME"], app.config["SERVER_NAME"]
+    cookie = source.get_cookie(name, domain=domain)
+    target.set_cookie(name, cookie.value, domain=domain)
+
+
+def test_a_cookie_copied_before_logout_no_longer_works(app):
+    handler = make_user(Role.HANDLER)
+    browser = app.test_client()
+    _login(browser, handler)
+    thief = app.test_client()
+    _copy_cookie(browser, thief, app)
+    assert thief.get("/behandelen/").status_code == 200
+
+    browser.post("/uitloggen")
+
+    assert thief.get("/behandelen/").status_code == 302
+    assert _fresh(handler).session_version == 2
+
+
+def test_logging_out_ends_the_sessions_on_other_devices_too(app):
+    handler = make_user(Role.HANDLER)
+    laptop, phone = app.test_client(), app.test_client()
+    _login(laptop, handler)
+    _login(phone, handler)
+
+    phone.post("/uitloggen")
+
+    assert laptop.get("/behandelen/").status_code == 302
+
+
+def test_a_password_change_ends_other_sessions_but_not_this_one(app):
+    handler = make_user(Role.HANDLER)
+    here, elsewhere = app.test_client(), app.test_client()
+    _login(here, handler)
+    _login(elsewhere, handler)
+
+    changed = here.post(
+        "/account/wachtwoord",
+        data={"pw-current": PASSWORD, "pw-password": STRONG, "pw-repeat": STRONG},
+    )
+
+    assert changed.status_code == 302
+    assert here.get("/behandelen/").status_code == 200
+    assert elsewhere.get("/behandelen/").status_code == 302
+    assert _path(_login(app.test_client(), handler, STRONG)) == "/behandelen/"
+
+
+def test_a_disabled_account_loses_its_sessions_at_once(app):
+    institution = make_institution()
+    handler = make_user(Role.HANDLER, institution)
+    admin = make_user(Role.INSTITUTION_ADMIN, institution)
+    browser = app.test_client()
+    _login(browser, handler)
+    admin_browser = app.test_client()
+    _login(admin_browser, admin)
+
+    assert (
+        admin_browser.post(f"/organisatie/medewerkers/{handler.id}/uitschakelen").status_code == 302
+    )
+
+    assert browser.get("/behandelen/").status_code == 302
+    assert _login(app.test_client(), handler).status_code == 401
+
+
+def test_a_two_factor_reset_ends_the_sessions_and_asks_to_enrol_again(app, enforced):
+    institution = make_institution()
+    handler = make_user(Role.HANDLER, institution)
+    admin = make_user(Role.INSTITUTION_ADMIN, institution)
+    browser = app.test_client()
+    _enrol(browser, handler)
+    assert browser.get("/behandelen/").status_code == 200
+    admin_browser = app.test_client()
+    _enrol(admin_browser, admin)
+
+    admin_browser.post(f"/organisatie/medewerkers/{handler.id}/tweestaps-herstellen")
+
+    assert browser.get("/behandelen/").status_code == 302
+    assert _fresh(handler).totp_secret is None
+    assert _path(_login(app.test_client(), handler)) == "/inloggen/tweestapsverificatie"
+
+
+def test_a_login_starts_a_new_session(client):
+    handler = make_user(Role.HANDLER)
+    with client.session_transaction() as session:
+        session["planted"] = "by someone else"
+        session["sid"] = "fixed-by-attacker"
+
+    _login(client, handler)
+
+    with client.session_transaction() as session:
+        assert "planted" not in session
+        assert session["sid"] != "fixed-by-attacker"
+
+
+@pytest.mark.parametrize(("key", "age"), [("seen_at", 31 * 60), ("login_at", 13 * 3600)])
+def test_a_session_ends_after_30_idle_minutes_or_12_hours(client, key, age):
+    handler = make_user(Role.HANDLER)
+    _login(client, handler)
+    assert client.get("/behandelen/").status_code == 200
+    with client.session_transaction() as session:
+        session[key] = time.time() - age
+
+    assert _path(client.get("/behandelen/")) == "/inloggen"
+
+
+# --- Failed logins -------------------------------------------------------------------------
+
+
+def _failure_page(response) -> str:
+    return re.sub(r'name="csrf_token" value="[^"]*"', "", response.get_data(as_text=True))
+
+
+def test_a_failed_login_looks_the_same_for_every_reason(client):
+    handler = make_user(Role.HANDLER)
+    disabled = make_user(Role.HANDLER, active=False)
+    answers = [
+        _login(client, handler, "verkeerd wachtwoord"),
+        client.post("/inloggen", data={"email": "niemand@example.org", "password": "x" * 12}),
+        _login(client, disabled),
+    ]
+    assert {r.status_code for r in answers} == {401}
+    pages = {
+        _failure_page(r).replace(handler.email, "").replace(disabled.email, "") for r in answers
+    }
+    pages = {p.replace("niemand@example.org", "") for p in pages}
+    assert len(pages) == 1
+
+
+def test_repeated_failures_make_the_account_wait_without_saying_so(client):
+    handler = make_user(Role.HANDLER)
+    for _ in range(accounts.FREE_FAILURES + 1):
+        assert _login(client, handler, "niet mijn wachtwoord").status_code == 401
+    assert _fresh(handler).login_delayed_until > utcnow()
+
+    # Even the right password waits, with the same answer as a wrong one.
+    assert _login(client, handler).status_code == 401
+
+    fresh = _fresh(handler)
+    fresh.login_delayed_until = utcnow() - timedelta(seconds=1)
+    db.session.commit()
+    landed = _login(client, handler)
+    assert _path(landed) == "/behandelen/"
+    page = client.get("/behandelen/").get_data(as_text=True)
+    assert "keer geprobeerd in te loggen" in page
+    assert _fresh(handler).failed_logins == 0
+
+
+def test_logins_are_rate_limited_per_account_with_a_friendly_page(client, limited):
+    handler = make_user(Role.HANDLER)
+    for _ in range(10):
+        _login(client, handler, "verkeerd")
+
+    limited_response = _login(client, handler)
+
+    assert limited_response.status_code == 429
+    assert "Even wachten" in limited_response.get_data(as_text=True)
+    other = make_user(Role.HANDLER)
+    assert _path(_login(client, other)) == "/behandelen/"  # one account, not the whole school
+
+
+# --- Reset and invitation links ------------------------------------------------------------
+
+
+def _link(purpose: str) -> str:
+    mail = db.session.scalars(
+        sa.select(OutboxMail).where(OutboxMail.purpose == f"account_{purpose}")
+    ).all()[-1]
+    return urlsplit(re.search(r"https?://\S+", mail.body).group(0)).path
+
+
+def test_a_forgotten_password_gets_the_same_answer_whether_or_not_there_is_an_account(client):
+    handler = make_user(Role.HANDLER)
+    known = client.post("/wachtwoord-vergeten", data={"email": handler.email})
+    unknown = client.post("/wachtwoord-vergeten", data={"email": "niemand@example.org"})
+
+    assert known.status_code == unknown.status_code == 200
+    assert _failure_page(known) == _failure_page(unknown)
+    mails = db.session.scalars(sa.select(OutboxMail)).all()
+    assert [m.recipient for m in mails] == [handler.email]
+
+
+def test_a_reset_link_works_once_and_ends_every_session(app, client):
+    handler = make_user(Role.HANDLER)
+    elsewhere = app.test_client()
+    _login(elsewhere, handler)
+    client.post("/wachtwoord-vergeten", data={"email": handler.email})
+    link = _link("reset")
+
+    assert client.get(link).status_code == 200
+    done = client.post(link, data={"password": STRONG, "repeat": STRONG})
+
+    assert _path(done) == "/inloggen"
+    assert elsewhere.get("/behandelen/").status_code == 302
+    assert client.get(link).status_code == 404
+    assert _path(_login(app.test_client(), handler, STRONG)) == "/behandelen/"
+    stored = db.session.scalars(sa.select(AccountToken.token_hash)).all()
+    assert link.rsplit("/", 1)[1] not in stored
+
+
+def test_an_expired_or_unknown_link_opens_nothing(client):
+    handler = make_user(Role.HANDLER)
+    client.post("/wachtwoord-vergeten", data={"email": handler.email})
+    link = _link("reset")
+    token = db.session.scalar(sa.select(AccountToken))
+    token.expires_at = utcnow() - timedelta(minutes=1)
+    db.session.commit()
+
+    assert client.get(link).status_code == 404
+    assert client.get("/wachtwoord-instellen/verzonnen").status_code == 404
+    assert client.post(link, data={"password": STRONG, "repeat": STRONG}).status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("password", "message"),
+    [
+        ("kort-7", "minstens 12"),
+        ("password1234", "veelgebruikte"),
+        ("qwertyuiopasdfgh", "te makkelijk"),
+        ("aaaaaaaaaaaaaaa", "te makkelijk"),
+    ],
+)
+def test_weak_passwords_are_refused_beside_the_field(client, password, message):
+    handler = make_user(Role.HANDLER)
+    client.post("/wachtwoord-vergeten", data={"email": handler.email})
+
+    refused = client.post(_link("reset"), data={"password": password, "repeat": password})
+
+    assert refused.status_code == 422
+    assert message in refused.get_data(as_text=True)
+
+
+def test_a_password_made_of_the_persons_own_name_is_refused():
+    user = make_user(Role.HANDLER, name="Joris Dijkstra", email="joris.dijkstra@school.example")
+    assert accounts.password_problem("JorisDijkstra2026", user) is not None
+
+
+def test_an_invited_colleague_chooses_a_password_and_logs_in(app, client):
+    institution = make_institution()
+    admin = make_user(Role.INSTITUTION_ADMIN, institution)
+    _login(client, admin)
+
+    invited = client.post(
+        "/organisatie/medewerkers/uitnodigen",
+        data={"name": "Nadia Amrani", "email": "Nadia@School.example", "role": "handler"},
+    )
+
+    assert _path(invited) == "/organisatie/medewerkers"
+    user = db.session.scalar(sa.select(User).where(User.email == "nadia@school.example"))
+    assert user.institution_id == institution.id and user.password_hash is None
+    newcomer = app.test_client()
+    assert (
+        newcomer.post(_link("invite"), data={"password": STRONG, "repeat": STRONG}).status_code
+        == 302
+    )
+    assert _path(_login(newcomer, user, STRONG)) == "/behandelen/"
+
+
+def test_an_institution_admin_manages_only_their_own_institutions_staff(client):
+    admin = make_user(Role.INSTITUTION_ADMIN)
+    other = make_user(Role.HANDLER)  # another institution
+    _login(client, admin)
+
+    for action in ("uitschakelen", "tweestaps-herstellen", "opnieuw-uitnodigen"):
+        assert client.post(f"/organisatie/medewerkers/{other.id}/{action}").status_code == 404
+    refused = client.post(
+        "/organisatie/medewerkers/uitnodigen",
+        data={"name": "X", "email": "x@example.org", "role": "monitor"},
+    )
+    assert refused.status_code == 422
+    assert _fresh(other).active
+
+
+@pytest.mark.parametrize("role", [Role.HANDLER, Role.SBB_REVIEWER, Role.MONITOR])
+def test_staff_pages_do_not_exist_for_other_roles(client, role):
+    _login(client, make_user(role))
+    for url in ("/organisatie/medewerkers", "/organisatie/logboek", "/organisatie/instelling"):
+        assert client.get(url).status_code == 404
+
+
+def test_logins_and_failures_are_in_the_audit_trail_without_the_password(client):
+    handler = make_user(Role.HANDLER)
+    _login(client, handler, "geheim-en-fout-1")
+    _login(client, handler)
+    events = db.session.scalars(sa.select(AuditEvent).order_by(AuditEvent.id)).all()
+    assert [e.action for e in events][-2:] == ["auth.login_failed", "auth.login"]
+    assert all("geheim-en-fout" not in e.details for e in events)
