@@ -13,7 +13,8 @@ from pathlib import Path
 BASE_DIR = Path(__file__).resolve().parent
 
 # Development-only secrets. Anything running with these is not production.
-DEV_SECRET_KEY = "dev-only-secret-key-change-me"  # noqa: S105 (refused in production)
+# Refused in production (ProductionConfig.check).
+DEV_SECRET_KEY = "dev-only-secret-key-change-me"  # noqa: S105  # nosec B105
 DEV_ENCRYPTION_KEY = "ZGV2LW9ubHktZW5jcnlwdGlvbi1rZXktY2hhbmdlLW0="
 DEV_RECEIPT_PEPPER = "dev-only-receipt-pepper-change-me"
 DEVELOPMENT_SECRETS = {DEV_SECRET_KEY, DEV_ENCRYPTION_KEY, DEV_RECEIPT_PEPPER}
@@ -134,7 +135,8 @@ class TestConfig(Config):
     ENV_NAME = "test"
     TESTING = True
     SQLALCHEMY_DATABASE_URI = os.environ.get("DATABASE_URL", "sqlite://")
-    SECRET_KEY = "test-secret-key"  # noqa: S105 (tests only)
+    # Tests only.
+    SECRET_KEY = "test-secret-key"  # noqa: S105  # nosec B105
     RECEIPT_PEPPER = "test-receipt-pepper"
     RECEIPT_SCRYPT_N = 2**4
     PASSWORD_TIME_COST = 1

@@ -55,7 +55,8 @@ from .models import (
 )
 from .vocab import AdvAnswer, Channel, Decision, Outcome, Role, Status
 
-DEMO_PASSWORD = "demo-wachtwoord"  # noqa: S105 (printed for the demo logins; never in production)
+# Printed with the demo logins; the demo never runs in production.
+DEMO_PASSWORD = "demo-wachtwoord"  # noqa: S105  # nosec B105
 DEMO_URL = "http://127.0.0.1:5000"
 
 

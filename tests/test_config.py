@@ -19,7 +19,14 @@ def test_production_refuses_to_start_with_development_secrets():
     with pytest.raises(RuntimeError) as refused:
         create_app(Unconfigured)
 
-    names = ("SECRET_KEY", "ENCRYPTION_KEYS", "RECEIPT_PEPPER", "DATABASE_URL", "MAIL_SERVER", "REDIS_URL")
+    names = (
+        "SECRET_KEY",
+        "ENCRYPTION_KEYS",
+        "RECEIPT_PEPPER",
+        "DATABASE_URL",
+        "MAIL_SERVER",
+        "REDIS_URL",
+    )
     for name in names:
         assert name in str(refused.value)
 
