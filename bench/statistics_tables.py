@@ -31,7 +31,7 @@ from config import TestConfig  # noqa: E402
 from stagepact import create_app, statistics  # noqa: E402
 from stagepact.crypto import encrypt, hash_password  # noqa: E402
 from stagepact.extensions import db  # noqa: E402
-from stagepact.models import Adv, Company, Institution, User, utcnow  # noqa: E402
+from stagepact.models import Adv, Company, Institution, User, utcnow, whole_days  # noqa: E402
 from stagepact.vocab import FORMS, GROUNDS, PHASES, WHO, Role  # noqa: E402
 
 INSTITUTIONS = 60
@@ -81,7 +81,8 @@ def seed(count: int) -> None:
                 "narrative", "phase", "who", "form", "consent_adv", "consent_sbb",
                 "consent_sbb_identity", "consent_contact", "submitted_at", "ack_due_on",
                 "acknowledged_at", "ack_on_time", "feedback_due_on", "feedback_at",
-                "feedback_on_time", "closed_at", "outcome", "updated_at",
+                "feedback_on_time", "closed_at", "outcome", "updated_at", "ack_days",
+                "close_days",
             )
         ),
     )  # fmt: skip
@@ -133,6 +134,10 @@ def seed(count: int) -> None:
                     "closed_at": feedback + timedelta(days=1) if closed else None,
                     "outcome": rng.choice(outcomes) if closed else None,
                     "updated_at": now,
+                    "ack_days": whole_days(submitted, acknowledged),
+                    "close_days": whole_days(submitted, feedback + timedelta(days=1))
+                    if closed
+                    else None,
                 }
             )
             for ground in rng.sample(ground_codes, rng.choice((1, 1, 1, 2))):

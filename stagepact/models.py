@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, date, datetime
 
 import sqlalchemy as sa
@@ -285,6 +286,9 @@ class Case(db.Model):
     # so that statistics count them in SQL and they outlive erased personal data.
     ack_on_time: Mapped[bool | None]
     feedback_on_time: Mapped[bool | None]
+    # Whole days from submission to acknowledgement and to closing, for the medians.
+    ack_days: Mapped[int | None]
+    close_days: Mapped[int | None]
     outcome: Mapped[Outcome | None] = mapped_column(_enum(Outcome, "outcome"))
     # The student asked (with the code) for their personal data to be erased;
     # when a handler has done so, or retention did.
@@ -415,11 +419,19 @@ def deadline_results(case: Case) -> tuple[bool | None, bool | None]:
     return ack, feedback
 
 
+def whole_days(start: datetime | None, end: datetime | None) -> int | None:
+    if start is None or end is None:
+        return None
+    return math.floor((end - start).total_seconds() / 86400)
+
+
 @sa.event.listens_for(Session, "before_flush", propagate=True)
 def _record_deadline_results(session, flush_context, instances) -> None:
     for obj in (*session.new, *session.dirty):
         if isinstance(obj, Case):
             obj.ack_on_time, obj.feedback_on_time = deadline_results(obj)
+            obj.ack_days = whole_days(obj.submitted_at, obj.acknowledged_at)
+            obj.close_days = whole_days(obj.submitted_at, obj.closed_at)
 
 
 class CaseGround(db.Model):

@@ -15,8 +15,6 @@ from datetime import date, timedelta
 import sqlalchemy as sa
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.sql.expression import FunctionElement
 
 from . import disclosure, vocab
 from .deadlines import add_months, start_of_local_day
@@ -143,30 +141,6 @@ class Query:
         return Query(self.period, "sector", (), self.institution_id, self.excluding)
 
 
-class days_between(FunctionElement):  # noqa: N801 (an SQL function)
-    """Days (with fraction) from the first moment to the second, in SQL."""
-
-    type = sa.Float()
-    inherit_cache = True
-
-
-@compiles(days_between)
-def _days_between_sqlite(element, compiler, **kw):
-    start, end = list(element.clauses)
-    return (
-        f"(julianday({compiler.process(end, **kw)}) - julianday({compiler.process(start, **kw)}))"
-    )
-
-
-@compiles(days_between, "postgresql")
-def _days_between_postgresql(element, compiler, **kw):
-    start, end = list(element.clauses)
-    return (
-        f"(EXTRACT(EPOCH FROM ({compiler.process(end, **kw)} - {compiler.process(start, **kw)}))"
-        " / 86400.0)"
-    )
-
-
 @dataclass
 class _From:
     """The FROM clause the axes need, joined once."""
@@ -248,15 +222,14 @@ def _base(query: Query, columns: list) -> sa.Select:
     return select, keys
 
 
-def _histograms(query: Query, start, end) -> dict[tuple, list[tuple[int, int]]]:
-    """Per group: how many reports took how many whole days from `start` to `end`.
+def _histograms(query: Query, days) -> dict[tuple, list[tuple[int, int]]]:
+    """Per group: how many reports took how many whole days (`Case.ack_days` or `close_days`).
 
     Aggregated rows, a few hundred per group whatever the number of reports;
     medians are read off them (`_median_of`).
     """
-    days = sa.cast(sa.func.floor(days_between(start, end)), sa.Integer).label("d")
-    select, keys = _base(query, [days, sa.func.count().label("n")])
-    select = select.where(end.is_not(None)).group_by(*keys, days)
+    select, keys = _base(query, [days.label("d"), sa.func.count().label("n")])
+    select = select.where(days.is_not(None)).group_by(*keys, days)
     histograms: dict[tuple, list[tuple[int, int]]] = {}
     for row in db.session.execute(select):
         key = tuple(str(v) for v in row[: len(keys)])
@@ -443,16 +416,16 @@ def _row_measures(
     query: Query, row_keys, cells, k: int, today: date, shares: dict
 ) -> dict[str, list[Cell]]:
     """The handling measures per row of a one-way table, and for all rows together."""
-    ack_days = _histograms(query, Case.submitted_at, Case.acknowledged_at)
-    close_days = _histograms(query, Case.submitted_at, Case.closed_at)
+    ack_days = _histograms(query, Case.ack_days)
+    close_days = _histograms(query, Case.close_days)
     ack = {key: _median_of(h) for key, h in ack_days.items()}
     closing = {key: _median_of(h) for key, h in close_days.items()}
     empty = {"ack_on_time": (0, 0), "feedback_on_time": (0, 0)}
     if "ground" in query.axes:
         # A report with two grounds is in two rows: the whole is counted on its own.
         whole = query.whole()
-        overall_ack = _merged_median(_histograms(whole, Case.submitted_at, Case.acknowledged_at))
-        overall_close = _merged_median(_histograms(whole, Case.submitted_at, Case.closed_at))
+        overall_ack = _merged_median(_histograms(whole, Case.ack_days))
+        overall_close = _merged_median(_histograms(whole, Case.close_days))
         overall_shares = _counts_and_shares(whole, today).get((), (0, empty))[1]
     else:
         # Every report is in exactly one row: the whole is the sum of the rows.

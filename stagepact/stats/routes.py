@@ -17,7 +17,7 @@ from . import bp, charts, exports
 from .forms import StatisticsForm
 
 EXPORT_TYPES = {
-    "csv": "text/csv; charset=utf-8",
+    "csv": "text/csv",  # Werkzeug adds the charset
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     "json": "application/json",
 }
