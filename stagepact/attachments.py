@@ -15,7 +15,9 @@ from __future__ import annotations
 import email.parser
 import email.policy
 import io
+import os
 import secrets
+import tempfile
 import zipfile
 from dataclasses import dataclass
 from datetime import timedelta
@@ -28,9 +30,21 @@ from flask_babel import lazy_gettext as _l
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from . import audit
-from .crypto import decrypt_bytes, encrypt_bytes
+from .crypto import decrypt_bytes, encrypt_bytes, reencrypt
 from .extensions import db
-from .models import Attachment, Case, Message, User, utcnow
+from .models import (
+    Attachment,
+    Case,
+    Investigation,
+    Message,
+    OutboxMail,
+    Referral,
+    User,
+    investigation_attachment,
+    outbox_attachment,
+    referral_attachment,
+    utcnow,
+)
 
 # What each kind is saved as: extension and the type a mail attachment carries.
 KINDS = {
@@ -208,6 +222,35 @@ def read(attachment: Attachment) -> bytes:
     return decrypt_bytes(_path(attachment).read_bytes())
 
 
+def reencrypt_file(attachment) -> bool | None:
+    """Encrypt a stored file again under the first configured key (key rotation).
+
+    True if it was rewritten, False if it already was under that key, None if
+    the file is missing; `InvalidToken` if no configured key reads it. The new
+    file is written beside the old one and then replaces it in one step, so
+    that a crash never leaves half a file. `attachment` needs only `storage_key`.
+    """
+    path = _path(attachment)
+    try:
+        token = path.read_bytes()
+    except FileNotFoundError:
+        return None
+    rotated = reencrypt(token)
+    if rotated is None:
+        return False
+    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=".rotating-")
+    try:
+        with os.fdopen(descriptor, "wb") as stream:
+            stream.write(rotated)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    return True
+
+
 def pending(tokens: list[str]) -> list[Attachment]:
     """The uploads a form still carries, in their order; unknown or used tokens are dropped."""
     wanted = [t for t in dict.fromkeys(tokens) if isinstance(t, str) and 20 <= len(t) <= 64]
@@ -274,6 +317,33 @@ def purge_pending(hours: int | None = None) -> int:
         _path(attachment).unlink(missing_ok=True)
         db.session.delete(attachment)
     return len(stale)
+
+
+def remove(files: list[Attachment]) -> None:
+    """Delete files of a case: their rows, their links to referrals, escalations and mail, and
+    the encrypted files on disk.
+
+    The rows go first, in the caller's transaction (on PostgreSQL this waits for a
+    key rotation that holds them, so that it cannot write a removed file back);
+    then the files. Should the transaction then fail, rows without files remain,
+    and the erasure that removed them can simply run again.
+    """
+    if not files:
+        return
+    ids = [a.id for a in files]
+    paths = [_path(a) for a in files]
+    # Foreign keys do not cascade on SQLite: the links go explicitly.
+    for table in (referral_attachment, investigation_attachment, outbox_attachment):
+        db.session.execute(sa.delete(table).where(table.c.attachment_id.in_(ids)))
+    for attachment in files:
+        db.session.delete(attachment)
+    db.session.flush()
+    # Collections loaded earlier still list the removed files.
+    for obj in list(db.session.identity_map.values()):
+        if isinstance(obj, Case | Message | Referral | Investigation | OutboxMail):
+            db.session.expire(obj, ["attachments"])
+    for path in paths:
+        path.unlink(missing_ok=True)
 
 
 def content_type(attachment: Attachment) -> str:

@@ -20,7 +20,19 @@ from flask.cli import AppGroup
 from flask_babel import force_locale
 from flask_babel import gettext as _
 
-from . import admin, api_tokens, attachments, audit, companies, deadlines, demo, outbox, reminders
+from . import (
+    admin,
+    api_tokens,
+    attachments,
+    audit,
+    companies,
+    deadlines,
+    demo,
+    key_rotation,
+    outbox,
+    reminders,
+    retention,
+)
 from .crypto import MIN_PASSWORD_LENGTH, hash_password
 from .extensions import db
 from .models import Adv, Institution, User
@@ -382,6 +394,133 @@ def purge_uploads_command() -> None:
         audit.record("uploads.purged", actor="system", removed=removed)
     db.session.commit()
     click.echo(_("%(count)d achtergelaten bestand(en) verwijderd.", count=removed))
+
+
+# --- retention --------------------------------------------------------------------
+
+
+@stagepact_cli.command(
+    "retention",
+    help="Wis de persoonsgegevens van meldingen die langer dan de bewaartermijn van hun "
+    "instelling zijn afgesloten, en oude verstuurde mail (cron, dagelijks).",
+)
+@click.option("--dry-run", is_flag=True, help="Laat alleen zien wat gewist zou worden.")
+@operator_command
+def retention_command(dry_run: bool) -> None:
+    """Erase what each institution's retention period says; each case in its own transaction.
+
+    Categorical fields and dates stay, so that statistics do not change.
+    """
+    due = retention.due_for_erasure()
+    for item in due:
+        institution = item.institution
+        click.echo(
+            _(
+                "%(name)s (%(brin)s), bewaartermijn %(months)d maanden: %(count)d melding(en): "
+                "%(cases)s",
+                name=institution.name,
+                brin=institution.brin,
+                months=institution.retention_months,
+                count=len(item.cases),
+                cases=", ".join(f"{c.number} (id {c.id})" for c in item.cases),
+            )
+        )
+    mails = retention.old_sent_mail_count()
+    cases = sum(len(item.cases) for item in due)
+    if dry_run:
+        click.echo(
+            _(
+                "Proefdraai, er is niets gewist: %(cases)d melding(en) en %(mails)d verstuurde "
+                "mail(s) van meer dan %(days)d dagen geleden zouden gewist worden.",
+                cases=cases,
+                mails=mails,
+                days=retention.SENT_MAIL_DAYS,
+            )
+        )
+        return
+    erased = 0
+    for item in due:
+        for due_case in item.cases:
+            erased += retention.erase_if_due(item.institution, due_case.id)
+            db.session.commit()
+    removed = retention.purge_sent_mail()
+    if removed:
+        audit.record("mail.purged", actor="system", removed=removed, days=retention.SENT_MAIL_DAYS)
+    db.session.commit()
+    click.echo(
+        _(
+            "%(cases)d melding(en) gewist, %(mails)d verstuurde mail(s) verwijderd.",
+            cases=erased,
+            mails=removed,
+        )
+    )
+
+
+# --- rotate-key -------------------------------------------------------------------
+
+
+@stagepact_cli.command(
+    "rotate-key",
+    help="Versleutel alle persoonsgegevens en bestanden opnieuw met de eerste sleutel van "
+    "ENCRYPTION_KEYS; de andere sleutels moeten dan nog in de lijst staan.",
+)
+@click.option(
+    "--batch-size",
+    default=key_rotation.BATCH_SIZE,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Hoeveel rijen of bestanden per transactie.",
+)
+@operator_command
+def rotate_key_command(batch_size: int) -> None:
+    """Re-encrypt every encrypted column and every file; print what was done.
+
+    Exits 1 when something could not be read with any configured key: then an
+    old key must not be removed yet.
+    """
+    result = key_rotation.rotate_all(batch_size)
+    audit.record(
+        "encryption.key_rotated",
+        actor="system",
+        keys=len(current_app.config["ENCRYPTION_KEYS"]),
+        fields=result.fields_rotated,
+        fields_current=result.fields_current,
+        fields_changed=result.fields_changed,
+        files=result.files,
+        files_current=result.files_current,
+        files_missing=result.files_missing,
+        unreadable=len(result.unreadable),
+    )
+    db.session.commit()
+    for table, count in result.fields.items():
+        click.echo(_("%(table)s: %(count)d veld(en) opnieuw versleuteld", table=table, count=count))
+    click.echo(
+        _(
+            "%(fields)d veld(en) opnieuw versleuteld, %(current)d waren al met de eerste "
+            "sleutel versleuteld, %(changed)d intussen door de applicatie herschreven.",
+            fields=result.fields_rotated,
+            current=result.fields_current,
+            changed=result.fields_changed,
+        )
+    )
+    click.echo(
+        _(
+            "%(files)d bestand(en) opnieuw versleuteld, %(current)d waren al met de eerste "
+            "sleutel versleuteld, %(missing)d ontbraken.",
+            files=result.files,
+            current=result.files_current,
+            missing=result.files_missing,
+        )
+    )
+    if result.unreadable:
+        raise CommandError(
+            _(
+                "%(count)d waarde(n) of bestand(en) konden met geen van de sleutels gelezen "
+                "worden: %(which)s. Haal nog geen oude sleutel weg.",
+                count=len(result.unreadable),
+                which=", ".join(result.unreadable[:20]),
+            )
+        )
 
 
 # --- audit-verify -----------------------------------------------------------------

@@ -22,13 +22,19 @@ RECEIPT_CODE_DIGITS = 16
 MIN_PASSWORD_LENGTH = 12
 
 
-def _fernet() -> MultiFernet:
+def _fernets() -> tuple[MultiFernet, Fernet]:
+    """All configured keys together, and the first (the one that encrypts) alone."""
     keys = current_app.config["ENCRYPTION_KEYS"]
     cached = current_app.extensions.get("stagepact_fernet")
     if cached is None or cached[0] != keys:
-        cached = (keys, MultiFernet([Fernet(key.encode()) for key in keys]))
+        fernets = [Fernet(key.encode()) for key in keys]
+        cached = (list(keys), MultiFernet(fernets), fernets[0])
         current_app.extensions["stagepact_fernet"] = cached
-    return cached[1]
+    return cached[1], cached[2]
+
+
+def _fernet() -> MultiFernet:
+    return _fernets()[0]
 
 
 def encrypt(plaintext: str) -> str:
@@ -46,6 +52,19 @@ def encrypt_bytes(data: bytes) -> bytes:
 
 def decrypt_bytes(token: bytes) -> bytes:
     return _fernet().decrypt(token)
+
+
+def reencrypt(token: bytes) -> bytes | None:
+    """`token` encrypted again under the first configured key, or None if it already is.
+
+    Raises `InvalidToken` when none of the configured keys reads it.
+    """
+    every_key, first_key = _fernets()
+    try:
+        first_key.decrypt(token)
+    except InvalidToken:
+        return every_key.rotate(token)
+    return None
 
 
 class EncryptedText(TypeDecorator):

@@ -62,6 +62,25 @@ def handlers_of_student_activity(case: Case, what: str) -> None:
             )
 
 
+def handlers_of_erasure_request(case: Case) -> None:
+    """The responsible handlers hear that the student asked for their data to be erased."""
+    for handler in _responsible_handlers(case):
+        with force_locale("nl"):
+            outbox.queue(
+                handler.email,
+                _(
+                    "Melding %(number)s: de student vraagt om verwijdering van de gegevens",
+                    number=case.number,
+                ),
+                render_template(
+                    "mail/handler_erasure_request.txt",
+                    case=case,
+                    link=external_url("desk.case_detail", case_id=case.id),
+                ),
+                purpose="handler_erasure_request",
+            )
+
+
 def student_of_news(case: Case) -> None:
     """A student who left an address hears that there is news, never what it is."""
     if not case.notify_email:

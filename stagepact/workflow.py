@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 
-from . import audit, notify
+from . import audit, notify, retention
 from .deadlines import acknowledgement_due, feedback_due
 from .extensions import db
 from .models import (
@@ -91,6 +91,10 @@ CASE_ACTIONS: dict[str, frozenset[Status]] = {
     "link_company": frozenset(OPEN_STATUSES),
     "consent": frozenset(OPEN_STATUSES),
     "adv_answer": frozenset({Status.REFERRED}),
+    # The student asks, with the code, for their personal data to be erased.
+    "request_erasure": frozenset(Status),
+    # The handler erases them, once the case is closed (see `_guard`).
+    "erase": frozenset({Status.CLOSED}),
 }
 
 # Until the school has followed a report up, it can only be closed as not the
@@ -122,15 +126,24 @@ def _is_sbb_reviewer(actor: User | str) -> bool:
 
 
 def _guard(name: str, case: Case) -> bool:
-    """Conditions beyond the source state: the student's consent, a named company."""
+    """Conditions beyond the source state: the student's consent, a named company,
+    the student's wish to have their data erased."""
     if name == "refer":
         return case.consent_adv
     if name == "escalate":
         return case.consent_sbb and case.company_id is not None
+    if name == "request_erasure":
+        return case.erasure_requested_at is None
+    if name == "erase":
+        return case.erasure_requested_at is not None or case.outcome == Outcome.WITHDRAWN
     return True
 
 
 def can(name: str, case: Case, actor: User | str) -> bool:
+    if case.personal_data_erased_at is not None:
+        # Nothing more happens to an erased case: no step could be taken without
+        # writing new personal data into it.
+        return False
     if name in TRANSITIONS:
         transition = TRANSITIONS[name]
         if case.status not in transition.sources or not _guard(name, case):
@@ -145,6 +158,8 @@ def can(name: str, case: Case, actor: User | str) -> bool:
             return False
         if name == "message" and actor == REPORTER:
             return True
+        if name == "request_erasure":
+            return actor == REPORTER
         return _is_case_handler(case, actor)
     return False
 
@@ -404,6 +419,33 @@ def _add_message(
         case.feedback_at = utcnow()
     db.session.flush()
     return message
+
+
+# --- Erasure of personal data ------------------------------------------------------
+
+
+def request_erasure(case: Case) -> None:
+    """The student asks, with the code, for their personal data to be erased.
+
+    The responsible handlers are told by mail (without content); they erase the
+    data once the case is closed (`erase`).
+    """
+    _require("request_erasure", case, REPORTER)
+    case.erasure_requested_at = utcnow()
+    audit.record("case.erasure_requested", case=case, actor=REPORTER, status=str(case.status))
+    notify.handlers_of_erasure_request(case)
+
+
+def erase(case: Case, user: User) -> None:
+    """The handler erases the student's personal data of a closed case, because the
+    student asked for it or withdrew the report. Statistics keep what they count."""
+    _require("erase", case, user)
+    # The retention job may be erasing this case right now: lock it and look again.
+    db.session.flush()
+    db.session.refresh(case, with_for_update=True)
+    _require("erase", case, user)
+    reason = retention.REQUEST if case.erasure_requested_at else retention.WITHDRAWN
+    retention.erase_personal_data(case, user, reason)
 
 
 # --- Consent --------------------------------------------------------------------------

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import itertools
+from dataclasses import dataclass
+from datetime import date
 
 from stagepact.crypto import hash_password
 from stagepact.extensions import db
@@ -110,3 +112,99 @@ def make_attachment(
     attachment = attachments.store_pending(attachments.clean(data, name), None)
     attachments.attach(case, [attachment])
     return attachment
+
+
+# Personal values of `make_case_with_everything`, each holding a marker that occurs
+# nowhere else, so that a test can search every stored value for what must be gone.
+PERSONAL = {
+    "narrative": "VERHAAL-Zwaluw: de praktijkopleider lachte om mijn hoofddoek.",
+    "reporter_name": "NAAM-Zwaluw Fatima el Amrani",
+    "student_number": "NUMMER-Zwaluw-448",
+    "email": "adres-zwaluw@example.org",
+    "phone": "06-ZWALUW-12",
+    "notify_email": "nieuws-zwaluw@example.org",
+    "programme": "OPLEIDING-Zwaluw Verzorgende IG",
+    "incident_period": "PERIODE-Zwaluw voorjaar",
+    "company_text": "BEDRIJF-Zwaluw Zorg BV",
+    "student_message": "STUDENTBERICHT-Zwaluw het was op dinsdag.",
+    "handler_message": "BEHANDELAARBERICHT-Zwaluw kun je langskomen?",
+    "note": "NOTITIE-Zwaluw bedrijf gebeld.",
+    "adv_summary": "ADVSAMENVATTING-Zwaluw voor het bureau.",
+    "adv_note": "ADVNOTITIE-Zwaluw het bureau neemt het niet op.",
+    "closing": "AFSLUITING-Zwaluw het bedrijf is aangesproken.",
+    "file": "BESTAND-Zwaluw het mailtje van het bedrijf.",
+    "message_file": "BERICHTBESTAND-Zwaluw een screenshot als tekst.",
+}
+PERSONAL_MARKER = "zwaluw"
+# The pseudonymised summary SBB received; it stays with SBB after erasure.
+SBB_SUMMARY = "Een student werd om haar geloof uitgelachen door de praktijkopleider."
+
+
+@dataclass
+class FullCase:
+    case: object
+    code: str
+    handler: object
+    referral: object
+    investigation: object
+    files: list
+
+
+def make_case_with_everything(institution: Institution | None = None) -> FullCase:
+    """A named, closed case with every kind of personal data: messages both ways, a note,
+    files (one with a message), an ADV referral with contact details and an answer, and an
+    SBB escalation with the student's name, decided by SBB."""
+    from stagepact import attachments, investigations, workflow
+    from stagepact.vocab import AdvAnswer, Decision, Outcome
+
+    institution = institution or make_institution()
+    handler = make_user(Role.HANDLER, institution)
+    case, code = make_case(
+        institution,
+        narrative=PERSONAL["narrative"],
+        is_anonymous=False,
+        reporter_name=PERSONAL["reporter_name"],
+        student_number=PERSONAL["student_number"],
+        email=PERSONAL["email"],
+        phone=PERSONAL["phone"],
+        contact_preference="email",
+        programme=PERSONAL["programme"],
+        level="3",
+        path="bbl",
+        study_year=2,
+        incident_date=date(2026, 2, 10),
+        incident_period=PERSONAL["incident_period"],
+        phase="internship",
+        who="trainer",
+        form="remark",
+        grounds=["religion", "origin"],
+        wishes=["conversation", "address_company"],
+        company_text=PERSONAL["company_text"],
+        consent_contact=True,
+        consent_adv=True,
+        consent_sbb=True,
+        consent_sbb_identity=True,
+    )
+    case.notify_email = PERSONAL["notify_email"]
+    case.company_id = make_company().id
+    evidence = make_attachment(case, PERSONAL["file"].encode(), "mail-van-het-bedrijf.txt")
+    workflow.acknowledge(case, handler)
+    workflow.start_follow_up(case, handler)
+    answer = workflow.student_message(case, PERSONAL["student_message"])
+    screenshot = attachments.store_pending(
+        attachments.clean(PERSONAL["message_file"].encode(), "screenshot.txt"), None
+    )
+    attachments.attach(case, [screenshot], answer)
+    workflow.send_message(case, handler, PERSONAL["handler_message"], is_feedback=True)
+    workflow.add_note(case, handler, PERSONAL["note"])
+    referral = workflow.refer(
+        case, handler, institution.adv, PERSONAL["adv_summary"], True, [evidence.id]
+    )
+    workflow.record_adv_answer(case, handler, AdvAnswer.DECLINED, PERSONAL["adv_note"])
+    investigation = workflow.escalate(case, handler, SBB_SUMMARY, True, [evidence.id])
+    reviewer = make_user(Role.SBB_REVIEWER)
+    investigations.start(investigation, reviewer)
+    investigations.decide(investigation, reviewer, Decision.CONVERSATION, "Gesprek gevoerd.")
+    workflow.close(case, handler, Outcome.COMPANY_ADDRESSED, PERSONAL["closing"])
+    db.session.flush()
+    return FullCase(case, code, handler, referral, investigation, [evidence, screenshot])

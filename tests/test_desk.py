@@ -295,6 +295,7 @@ def _case_in(status: Status, institution=None):
     handler = make_user(Role.HANDLER, institution)
     case = make_case(institution, consent_adv=True, consent_sbb=True)[0]
     case.company_id = make_company().id
+    case.erasure_requested_at = datetime(2026, 3, 2, 10, 0)
     if status != S.NEW:
         workflow.acknowledge(case, handler)
     if status == S.REFERRED:
@@ -337,8 +338,10 @@ BUTTONS = {
     "escalate": "Doorzetten naar SBB",
     "adv_answer": "Antwoord vastleggen",
     "sbb_message": "Bericht aan SBB versturen",
+    "erase": "Persoonsgegevens wissen",
 }
-# In these cases the student consented to the ADV and SBB, and a company is linked.
+# In these cases the student consented to the ADV and SBB, a company is linked, and the
+# student asked for their data to be erased (which a handler may do once it is closed).
 OPEN_ACTIONS = {"assign", "message", "note", "link_company", "consent"}
 ON_THE_PAGE = {
     S.NEW: {"acknowledge", "close"} | OPEN_ACTIONS,
@@ -346,7 +349,7 @@ ON_THE_PAGE = {
     S.FOLLOW_UP: {"close", "refer", "escalate"} | OPEN_ACTIONS,
     S.REFERRED: {"close", "adv_answer"} | OPEN_ACTIONS,
     S.ESCALATED: {"sbb_message"} | OPEN_ACTIONS,
-    S.CLOSED: {"reopen", "note"},
+    S.CLOSED: {"reopen", "note", "erase"},
 }
 ROUTES = {
     "acknowledge": "bevestigen",
@@ -362,6 +365,7 @@ ROUTES = {
     "escalate": "doorzetten",
     "adv_answer": "adv-antwoord",
     "sbb_message": "sbb-bericht",
+    "erase": "wissen",
 }
 
 
@@ -407,6 +411,7 @@ def _valid_form(action: str, colleague_id: int) -> dict:
         "message": {"body": "Kun je langskomen?"},
         "note": {"note-body": "Bedrijf gebeld."},
         "link_company": {"new_name": "Nieuw Leerbedrijf BV", "new_city": "Zwolle"},
+        "erase": {"erase-confirm": "y"},
     }.get(action, {})
 
 

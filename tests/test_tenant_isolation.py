@@ -31,6 +31,7 @@ FORM_DATA = {
     "reporter_role": "self",
     "anonymity": "anonymous",
     "contact_preference": "none",
+    "erase-confirm": "y",
 }
 
 # The desk's case routes today; the walk over the URL map must find at least these.
@@ -43,6 +44,7 @@ KNOWN_CASE_ENDPOINTS = {
     "desk.assign",
     "desk.message",
     "desk.note",
+    "desk.erase",
 }
 
 
@@ -86,6 +88,7 @@ def _state(case: Case) -> dict:
         "outcome": fresh.outcome,
         "assigned_to": fresh.assigned_to_id,
         "acknowledged_at": fresh.acknowledged_at,
+        "personal_data_erased_at": fresh.personal_data_erased_at,
         "messages": db.session.scalar(
             sa.select(sa.func.count()).select_from(Message).where(Message.case_id == case.id)
         ),
@@ -123,6 +126,7 @@ def two_institutions():
     workflow.acknowledge(closed_b, handler_b)
     workflow.start_follow_up(closed_b, handler_b)
     workflow.close(closed_b, handler_b, Outcome.RESOLVED, "Opgelost.")
+    closed_b.erasure_requested_at = closed_b.closed_at  # B's handler may erase it; A's may not
     db.session.commit()
     return TwoInstitutions(handler_a, case_a, handler_b, [new_b, in_progress_b, closed_b])
 

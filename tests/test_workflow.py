@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 from stagepact import deadlines, workflow
 from stagepact.extensions import db
-from stagepact.models import AuditEvent, Case, Message, OutboxMail
+from stagepact.models import AuditEvent, Case, Message, OutboxMail, utcnow
 from stagepact.vocab import AdvAnswer, ConsentKind, ConsentSource, Decision, Outcome, Role, Status
 from stagepact.workflow import REPORTER, WorkflowError
 from tests.factories import make_case, make_company, make_institution, make_user
@@ -51,6 +51,9 @@ EXPECTED = {
     "link_company": (OPEN, {OWN_HANDLER}),
     "consent": (OPEN, {OWN_HANDLER}),
     "adv_answer": ({S.REFERRED}, {OWN_HANDLER}),
+    # The student asks with the code at any time; the handler erases once the case is closed.
+    "request_erasure": (EVERY_STATE, {"reporter"}),
+    "erase": ({S.CLOSED}, {OWN_HANDLER}),
 }
 
 # Where each transition leads.
@@ -156,6 +159,13 @@ def _perform(action: str, case: Case, actor, assignee=None) -> None:
         workflow.add_note(case, actor, "Bedrijf gebeld, nog geen reactie.")
     elif action == "link_company":
         workflow.link_company(case, actor, make_company())
+    elif action == "request_erasure":
+        if actor == REPORTER:
+            workflow.request_erasure(case)
+        else:  # the operation only exists for the student; anyone else hits the table
+            workflow._require("request_erasure", case, actor)
+    elif action == "erase":
+        workflow.erase(case, actor)
     else:
         pytest.fail(f"this test does not know how to perform {action!r}: teach _perform")
 
@@ -212,6 +222,9 @@ def test_expectation_table_names_every_action_of_the_workflow():
 @pytest.mark.parametrize("status", list(Status))
 def test_only_the_right_actor_may_take_a_step_and_only_from_its_states(status, action, actor_kind):
     case, handler = _case_in(status)
+    if action == "erase":
+        # Erasure's guard beyond the state, met here and tested on its own in test_data_subject.
+        case.erasure_requested_at = utcnow()
     actor = _actor(actor_kind, case, handler)
     states, who = EXPECTED[action]
     expected = status in states and actor_kind in who

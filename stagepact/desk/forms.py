@@ -304,3 +304,14 @@ class SbbMessageForm(_Prefixed):
             Length(max=SUMMARY_MAX, message=_l("Dit bericht is te lang.")),
         ],
     )
+
+
+class EraseForm(_Prefixed):
+    """Erasing a closed case's personal data cannot be undone: the handler confirms it."""
+
+    PREFIX = "erase"
+
+    confirm = BooleanField(
+        _l("Ik begrijp dat het wissen niet ongedaan kan worden gemaakt."),
+        validators=[DataRequired(_l("Zet een vinkje als je de gegevens echt wilt wissen."))],
+    )

@@ -32,6 +32,7 @@ from .forms import (
     AssignForm,
     CloseForm,
     ConsentForm,
+    EraseForm,
     EscalateForm,
     InboxFilterForm,
     IntakeForm,
@@ -70,6 +71,9 @@ TIMELINE_LABELS = {
     "case.adv_answer": _l("Antwoord van het ADV vastgelegd"),
     "case.attachments_added": _l("Bestanden toegevoegd"),
     "case.attachment_downloaded": _l("Bestand gedownload"),
+    "case.data_exported": _l("De student downloadde de gegevens van de melding"),
+    "case.erasure_requested": _l("De student vroeg om verwijdering van de gegevens"),
+    "case.personal_data_erased": _l("Persoonsgegevens gewist"),
     "investigation.viewed": _l("SBB bekeek het onderzoek"),
     "investigation.attachment_downloaded": _l("SBB downloadde een gedeeld bestand"),
     "investigation.identity_removed": _l("Naam van de student verwijderd bij SBB"),
@@ -165,6 +169,7 @@ def _case_page(case: Case, forms: dict | None = None, status: int = 200):
         "adv_answer": AdvAnswerForm(formdata=None),
         "escalate": EscalateForm(case.attachments, formdata=None),
         "sbb_message": SbbMessageForm(formdata=None),
+        "erase": EraseForm(formdata=None),
     }
     all_forms.update(forms or {})
     company_query = strip_nul(request.args.get("bedrijf") or "").strip()[:100]
@@ -336,6 +341,19 @@ def link_company(case_id: int):
     )
     workflow.link_company(case, current_user, company)
     return _done(case, _("Leerbedrijf gekoppeld: %(name)s.", name=company.name))
+
+
+@bp.route("/zaken/<id:case_id>/wissen", methods=["POST"])
+def erase(case_id: int):
+    """Erase the student's personal data of a closed case: they asked for it, or withdrew."""
+    case = get_case_or_404(current_user, case_id)
+    if not workflow.can("erase", case, current_user):
+        return _refuse(case, _("Deze stap kan nu niet bij deze melding."))
+    form = EraseForm()
+    if not form.validate_on_submit():
+        return _refuse(case, _("De gegevens zijn niet gewist."), {"erase": form}, 422)
+    workflow.erase(case, current_user)
+    return _done(case, _("De persoonsgegevens van deze melding zijn gewist."))
 
 
 def _ids(values) -> list[int]:

@@ -373,3 +373,12 @@ class WithdrawForm(BaseForm):
             Length(max=2000, message=_l("Gebruik hier hoogstens 2000 tekens.")),
         ],
     )
+
+
+class ErasureRequestForm(BaseForm):
+    confirm = BooleanField(
+        _l("Ja, ik wil dat het meldpunt mijn gegevens wist."),
+        validators=[
+            DataRequired(_l("Zet een vinkje als je echt wilt dat je gegevens gewist worden."))
+        ],
+    )

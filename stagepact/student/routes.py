@@ -5,7 +5,16 @@ from __future__ import annotations
 import time
 
 import sqlalchemy as sa
-from flask import current_app, flash, redirect, render_template, request, session, url_for
+from flask import (
+    Response,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_babel import get_locale
 from flask_babel import gettext as _
 
@@ -17,8 +26,9 @@ from ..intake import submit_report
 from ..models import Case, Institution, Message
 from ..scoping import case_for_receipt_code, case_for_reporter_session
 from ..vocab import Status
-from . import bp
+from . import bp, export
 from .forms import (
+    ErasureRequestForm,
     NoticeEmailForm,
     ReceiptCodeForm,
     ReportForm,
@@ -163,6 +173,7 @@ def _case_page(case: Case, message_form=None, notice_form=None, status: int = 20
         notice_form=notice_form or NoticeEmailForm(formdata=None),
         can_message=workflow.can("message", case, workflow.REPORTER),
         can_withdraw=workflow.can("withdraw", case, workflow.REPORTER),
+        can_request_erasure=workflow.can("request_erasure", case, workflow.REPORTER),
     ), status
 
 
@@ -208,6 +219,8 @@ def notice_email():
     case = _follow_up_case()
     if case is None:
         return redirect(url_for("student.follow_up"))
+    if case.personal_data_erased_at is not None:
+        return redirect(url_for("student.case"))
     form = NoticeEmailForm()
     if form.validate_on_submit():
         _set_notice_email(case, form.notify_email.data)
@@ -234,6 +247,62 @@ def withdraw():
         return redirect(url_for("student.case"))
     status = 422 if form.is_submitted() else 200
     return render_template("student/withdraw.html", case=case, form=form), status
+
+
+@bp.route("/volgen/melding/gegevens")
+def export_data():
+    """Everything the report holds about the student, as a ZIP to download."""
+    case = _follow_up_case()
+    if case is None:
+        return redirect(url_for("student.follow_up"))
+    archive = export.build(case)
+    audit.record(
+        "case.data_exported",
+        case=case,
+        actor=workflow.REPORTER,
+        files=archive.files,
+        messages=archive.messages,
+    )
+    db.session.commit()
+    response = Response(archive.data, mimetype="application/zip")
+    response.headers["Content-Disposition"] = attachments.content_disposition(
+        _("melding-%(number)s.zip", number=case.number)
+    )
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.route("/volgen/melding/verwijderen", methods=["GET", "POST"])
+@csrf.exempt  # the form checks its own token
+def request_erasure():
+    """Ask the meldpunt to erase the student's personal data, after an explicit confirmation."""
+    case = _follow_up_case()
+    if case is None:
+        return redirect(url_for("student.follow_up"))
+    if not workflow.can("request_erasure", case, workflow.REPORTER):
+        return redirect(url_for("student.case"))
+    form = ErasureRequestForm()
+    if form.validate_on_submit():
+        workflow.request_erasure(case)
+        db.session.commit()
+        if case.status == Status.CLOSED:
+            flash(_("Je vraag is verstuurd. Het meldpunt wist je gegevens."), "success")
+        else:
+            flash(
+                _(
+                    "Je vraag is verstuurd. Het meldpunt wist je gegevens als je melding is afgesloten."
+                ),
+                "success",
+            )
+        return redirect(url_for("student.case"))
+    status = 422 if form.is_submitted() else 200
+    return render_template(
+        "student/erasure.html",
+        case=case,
+        form=form,
+        can_withdraw=workflow.can("withdraw", case, workflow.REPORTER),
+    ), status
 
 
 @bp.route("/volgen/melding/bestanden/<id:attachment_id>")
