@@ -23,7 +23,8 @@ from .extensions import db
 from .models import Case, CaseGround, Institution, Investigation, Referral
 from .vocab import Status
 
-UNKNOWN = "unknown"
+# A field left empty; distinct from the ground "unknown" ("Weet ik niet") a student can choose.
+UNKNOWN = "not_given"
 YES, NO = "yes", "no"
 
 

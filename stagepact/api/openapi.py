@@ -138,7 +138,12 @@ def document() -> dict:
                         },
                         _enum_parameter("level", list(statistics.LEVELS), "Default sector."),
                         _enum_parameter("dimension", dimensions, "Default phase."),
-                        _enum_parameter("dimension2", ["", *dimensions], "Sector level only."),
+                        {
+                            **_enum_parameter(
+                                "dimension2", ["", *dimensions], "Sector level only."
+                            ),
+                            "allowEmptyValue": True,
+                        },
                     ],
                     "responses": {
                         "200": {
