@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import re
 import unicodedata
+from types import SimpleNamespace
 
 import click
 import sqlalchemy as sa
@@ -21,6 +22,7 @@ from flask_babel import force_locale
 from flask_babel import gettext as _
 
 from . import (
+    accounts,
     admin,
     api_tokens,
     attachments,
@@ -29,13 +31,14 @@ from . import (
     deadlines,
     demo,
     key_rotation,
+    notify,
     outbox,
     reminders,
     retention,
 )
 from .crypto import MIN_PASSWORD_LENGTH, hash_password
 from .extensions import db
-from .models import Adv, Institution, User
+from .models import AccountToken, Adv, Institution, User
 from .vocab import INSTITUTION_ROLES, ROLE_LABELS, Role
 
 stagepact_cli = AppGroup("stagepact", help="Beheer van het meldpunt.")
@@ -237,14 +240,11 @@ def _institution_for_role(role: Role, brin: str | None) -> Institution | None:
     return institution
 
 
-def _valid_password(password: str) -> str:
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise CommandError(
-            _(
-                "Een wachtwoord heeft minstens %(min)d tekens.",
-                min=MIN_PASSWORD_LENGTH,
-            )
-        )
+def _valid_password(password: str, email: str, name: str) -> str:
+    """The same rule as on the site: long enough, not common, not one's own name."""
+    problem = accounts.password_problem(password, SimpleNamespace(email=email, name=name))
+    if problem:
+        raise CommandError(str(problem))
     return password
 
 
@@ -275,14 +275,34 @@ def _ask_password() -> str:
     "institution_admin, en voor hen verplicht).",
 )
 @click.option("--password", help="Wachtwoord; zonder deze optie wordt erom gevraagd.")
+@click.option(
+    "--invite",
+    is_flag=True,
+    help="Geen wachtwoord: mail een uitnodiging waarmee de medewerker er zelf een kiest.",
+)
 @operator_command
-def create_user_command(email, name, role, brin, password) -> None:
-    """Create a staff account; ask for the password (hidden, twice) unless given."""
+def create_user_command(email, name, role, brin, password, invite) -> None:
+    """Create a staff account: with an invitation by mail, or a password (asked, hidden)."""
     role = Role(role)
     name = _required_text(name, _("de naam"), 200)
     institution = _institution_for_role(role, brin)
     email = _valid_new_email(email)
-    password = _valid_password(password if password is not None else _ask_password())
+    if invite:
+        if password is not None:
+            raise CommandError(_("Kies --invite of --password, niet allebei."))
+        user, token = accounts.invite(
+            email=email, name=name, role=role, institution=institution, actor="system"
+        )
+        notify.password_link(user, token, AccountToken.INVITE)
+        db.session.commit()
+        click.echo(
+            _(
+                "Account %(email)s aangemaakt; de uitnodiging gaat mee met de volgende send-mail.",
+                email=user.email,
+            )
+        )
+        return
+    password = _valid_password(password if password is not None else _ask_password(), email, name)
     user = admin.add_user(
         email=email,
         name=name,
@@ -598,6 +618,13 @@ def _print_demo_summary(summary: demo.DemoSummary) -> None:
     )
     click.echo("")
     click.echo(_("Alle demo-accounts hebben het wachtwoord: %(pw)s", pw=summary.password))
+    if not current_app.config.get("TWO_FACTOR_ENFORCED"):
+        click.echo(
+            _(
+                "Tweestapsverificatie staat uit in deze ontwikkelomgeving; "
+                "TWO_FACTOR_ENFORCED=1 zet hem aan, zoals in productie."
+            )
+        )
     click.echo("")
     _print_logins(summary.logins)
     click.echo(_("Open %(url)s en log in.", url=summary.url))

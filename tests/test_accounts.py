@@ -451,3 +451,21 @@ def test_logins_and_failures_are_in_the_audit_trail_without_the_password(client)
     events = db.session.scalars(sa.select(AuditEvent).order_by(AuditEvent.id)).all()
     assert [e.action for e in events][-2:] == ["auth.login_failed", "auth.login"]
     assert all("geheim-en-fout" not in e.details for e in events)
+
+
+def test_receipt_code_guessing_is_rate_limited_per_address(client, limited):
+    for _ in range(20):
+        assert client.post("/volgen", data={"code": "1234 5678 9012 3456"}).status_code == 422
+    blocked = client.post("/volgen", data={"code": "1234 5678 9012 3456"})
+    assert blocked.status_code == 429
+    assert "Even wachten" in blocked.get_data(as_text=True)
+
+
+def test_report_submission_is_rate_limited_per_address(client, limited):
+    institution = make_institution()
+    url = f"/meldpunt/{institution.slug}/melden"
+    db.session.commit()
+    for _ in range(30):
+        assert client.post(url, data={"narrative": ""}).status_code == 422
+    assert client.post(url, data={"narrative": "Ze wilden mij niet."}).status_code == 429
+    assert client.get(url).status_code == 200  # reading the form is never limited

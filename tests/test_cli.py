@@ -240,6 +240,43 @@ def test_create_user_refuses_a_short_password(runner):
     assert count(User) == 0
 
 
+def test_create_user_refuses_a_common_password(runner):
+    result = stagepact(
+        runner,
+        "create-user",
+        email="k@example.org",
+        name="K",
+        role="monitor",
+        password="password1234",
+    )
+
+    assert result.exit_code == 1
+    assert "veelgebruikte" in result.output
+    assert count(User) == 0
+
+
+def test_create_user_with_invite_mails_a_link_instead_of_setting_a_password(runner):
+    institution = make_institution()
+    db.session.commit()
+
+    result = stagepact(
+        runner,
+        "create-user",
+        "--invite",
+        email="Nieuw@School.example",
+        name="Nieuwe Collega",
+        role="handler",
+        institution=institution.brin,
+    )
+
+    assert result.exit_code == 0, result.output
+    user = db.session.scalar(sa.select(User))
+    assert user.email == "nieuw@school.example" and user.password_hash is None
+    [mail] = db.session.scalars(sa.select(OutboxMail)).all()
+    assert mail.recipient == user.email and "/wachtwoord-instellen/" in mail.body
+    assert "/wachtwoord-instellen/" not in result.output  # the link goes by mail only
+
+
 def test_create_user_asks_for_the_password_twice_without_echo(runner):
     typed = f"{STRONG_PASSWORD}\nverkeerd-herhaald\n{STRONG_PASSWORD}\n{STRONG_PASSWORD}\n"
 

@@ -138,12 +138,11 @@ def document() -> dict:
                         },
                         _enum_parameter("level", list(statistics.LEVELS), "Default sector."),
                         _enum_parameter("dimension", dimensions, "Default phase."),
-                        {
-                            **_enum_parameter(
-                                "dimension2", ["", *dimensions], "Sector level only."
-                            ),
-                            "allowEmptyValue": True,
-                        },
+                        _enum_parameter(
+                            "dimension2",
+                            dimensions,
+                            "A second dimension, at sector level only; leave it out for one.",
+                        ),
                     ],
                     "responses": {
                         "200": {

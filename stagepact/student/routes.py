@@ -20,7 +20,7 @@ from flask_babel import gettext as _
 
 from .. import attachments, audit, workflow
 from ..crypto import format_receipt_code, hash_receipt_code, normalise_receipt_code
-from ..extensions import csrf, db
+from ..extensions import csrf, db, limiter
 from ..forms import first_submission, new_submission_id, strip_nul
 from ..intake import submit_report
 from ..models import Case, Institution, Message
@@ -37,6 +37,9 @@ from .forms import (
 )
 
 FOLLOW_UP_KEY = "follow_up"
+# A class may report from one school address at once; guessing codes is what is slowed.
+REPORTS_PER_ADDRESS = "30 per hour"
+CODES_PER_ADDRESS = "20 per 10 minutes; 100 per day"
 # Compared against when a typed code cannot be a code, so that timing says nothing.
 _NOT_A_CODE = "0" * 16
 
@@ -92,6 +95,7 @@ def meldpunt(slug: str):
 
 @bp.route("/meldpunt/<slug>/melden", methods=["GET", "POST"])
 @csrf.exempt  # the form checks its own token, so an expired one loses nothing typed
+@limiter.limit(REPORTS_PER_ADDRESS, methods=["POST"])
 def report(slug: str):
     """The report form. Errors (an expired token too) re-show it with everything typed.
 
@@ -133,6 +137,7 @@ def _set_notice_email(case: Case, address: str) -> None:
 
 @bp.route("/volgen", methods=["GET", "POST"])
 @csrf.exempt
+@limiter.limit(CODES_PER_ADDRESS, methods=["POST"])
 def follow_up():
     """Enter the receipt code. A wrong code gets one message, whatever the reason."""
     form = ReceiptCodeForm()
