@@ -469,3 +469,32 @@ def test_report_submission_is_rate_limited_per_address(client, limited):
         assert client.post(url, data={"narrative": ""}).status_code == 422
     assert client.post(url, data={"narrative": "Ze wilden mij niet."}).status_code == 429
     assert client.get(url).status_code == 200  # reading the form is never limited
+
+
+def _redis_url() -> str | None:
+    import socket
+
+    try:
+        socket.create_connection(("127.0.0.1", 6379), timeout=0.5).close()
+    except OSError:
+        return None
+    return "redis://127.0.0.1:6379/15"
+
+
+def test_with_redis_configured_the_workers_share_one_count():
+    """As in production: several processes, one Redis; a limit holds across them."""
+    url = _redis_url()
+    if url is None:
+        pytest.skip("no Redis on 127.0.0.1:6379")
+    from limits import parse
+    from limits.storage import storage_from_string
+    from limits.strategies import FixedWindowRateLimiter
+
+    worker_one = FixedWindowRateLimiter(storage_from_string(url))
+    worker_two = FixedWindowRateLimiter(storage_from_string(url))
+    limit = parse("3 per minute")
+    key = f"stagepact-test-{time.time_ns()}"
+    assert [worker_one.hit(limit, key) for _ in range(2)] == [True, True]
+    assert worker_two.hit(limit, key) is True
+    assert worker_one.hit(limit, key) is False  # the third hit came from the other worker
+    worker_one.clear(limit, key)
