@@ -16,7 +16,6 @@ import argparse
 import hashlib
 import os
 import random
-import statistics as py_statistics
 import sys
 import tempfile
 import time
@@ -27,6 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import sqlalchemy as sa  # noqa: E402
 
+from bench.sbb_signals import timed  # noqa: E402
 from config import TestConfig  # noqa: E402
 from stagepact import create_app, statistics  # noqa: E402
 from stagepact.crypto import encrypt, hash_password  # noqa: E402
@@ -181,15 +181,6 @@ def plain_group_by(dimension: str, period: statistics.Period) -> list:
         sa.text(sql),
         {"start": start_of_local_day(period.start), "end": start_of_local_day(period.end)},
     ).all()
-
-
-def timed(function, repeat: int = 3) -> float:
-    runs = []
-    for _ in range(repeat):
-        begin = time.perf_counter()
-        function()
-        runs.append((time.perf_counter() - begin) * 1000)
-    return py_statistics.median(runs)
 
 
 def main() -> None:

@@ -17,7 +17,7 @@ from itsdangerous import BadSignature
 
 from config import TestConfig
 from stagepact import create_app
-from stagepact.extensions import db
+from stagepact.extensions import db, mail
 from tests.factories import PASSWORD
 
 
@@ -131,3 +131,22 @@ def csrf_enabled(app):
     app.config["WTF_CSRF_ENABLED"] = True
     yield
     app.config["WTF_CSRF_ENABLED"] = False
+
+
+@pytest.fixture
+def smtp(app):
+    """The app configured for a real SMTP server; Flask-Mail reads its config at init_app."""
+    from tests.mailserver import SmtpServer
+
+    server = SmtpServer()
+    keys = ("MAIL_SERVER", "MAIL_PORT", "MAIL_SUPPRESS_SEND")
+    saved = {key: app.config[key] for key in keys if key in app.config}
+    app.config.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=server.port, MAIL_SUPPRESS_SEND=False)
+    mail.init_app(app)
+    server.start()
+    yield server
+    server.stop()
+    for key in keys:
+        app.config.pop(key, None)
+    app.config.update(saved)
+    mail.init_app(app)

@@ -30,7 +30,7 @@ import sqlalchemy as sa
 from PIL import Image, PngImagePlugin
 
 from stagepact import attachments, workflow
-from stagepact.extensions import db, mail
+from stagepact.extensions import db
 from stagepact.models import (
     Attachment,
     AuditEvent,
@@ -52,7 +52,6 @@ from tests.factories import (
     make_institution,
     make_user,
 )
-from tests.test_outbox import SmtpServer
 from tests.test_report_form import FormState
 
 NARRATIVE = "GEHEIM-VERHAAL de praktijkopleider zei dat mijn hoofddoek niet bij de klanten past."
@@ -1030,23 +1029,6 @@ def test_a_handler_enters_a_report_with_a_file(app, institution):
 
 
 # --- Chosen files go to the ADV and to SBB, and no others ----------------------------------------
-
-
-@pytest.fixture
-def smtp(app):
-    """A real SMTP server the outbox delivers to (as in test_outbox.py)."""
-    server = SmtpServer()
-    keys = ("MAIL_SERVER", "MAIL_PORT", "MAIL_SUPPRESS_SEND")
-    saved = {key: app.config[key] for key in keys if key in app.config}
-    app.config.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=server.port, MAIL_SUPPRESS_SEND=False)
-    mail.init_app(app)
-    server.start()
-    yield server
-    server.stop()
-    for key in keys:
-        app.config.pop(key, None)
-    app.config.update(saved)
-    mail.init_app(app)
 
 
 def _delivered_to(smtp, recipient: str) -> list[email.message.EmailMessage]:

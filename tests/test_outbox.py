@@ -3,78 +3,16 @@
 from __future__ import annotations
 
 import email
-import socket
 from datetime import timedelta
 from email import policy
 
-import pytest
 import sqlalchemy as sa
-from aiosmtpd.controller import Controller
 
 from stagepact import outbox, workflow
-from stagepact.extensions import db, mail
+from stagepact.extensions import db
 from stagepact.models import Case, OutboxMail, utcnow
 from stagepact.outbox import MAX_BACKOFF, backoff, send_due
 from tests.factories import make_institution, make_user
-
-
-class Collector:
-    """An aiosmtpd handler that keeps every envelope it accepts."""
-
-    def __init__(self):
-        self.envelopes = []
-
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd's hook name)
-        self.envelopes.append(envelope)
-        return "250 Message accepted"
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-class SmtpServer:
-    """A real SMTP server on a fixed local port that the test can stop and start again."""
-
-    def __init__(self):
-        self.port = _free_port()
-        self.collector = Collector()
-        self._controller = None
-
-    def start(self):
-        self._controller = Controller(self.collector, hostname="127.0.0.1", port=self.port)
-        self._controller.start()
-
-    def stop(self):
-        if self._controller is not None:
-            self._controller.stop()
-            self._controller = None
-
-    @property
-    def messages(self) -> list[email.message.EmailMessage]:
-        return [
-            email.message_from_bytes(e.original_content or e.content, policy=policy.default)
-            for e in self.collector.envelopes
-        ]
-
-
-@pytest.fixture
-def smtp(app):
-    """The app configured for a real SMTP server; Flask-Mail reads its config at init_app."""
-    server = SmtpServer()
-    keys = ("MAIL_SERVER", "MAIL_PORT", "MAIL_SUPPRESS_SEND")
-    saved = {key: app.config[key] for key in keys if key in app.config}
-    app.config.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=server.port, MAIL_SUPPRESS_SEND=False)
-    mail.init_app(app)
-    server.start()
-    yield server
-    server.stop()
-    for key in keys:
-        app.config.pop(key, None)
-    app.config.update(saved)
-    mail.init_app(app)
 
 
 def _body(message) -> str:

@@ -20,7 +20,7 @@ import pytest
 import sqlalchemy as sa
 
 from stagepact import audit, workflow
-from stagepact.extensions import db, mail
+from stagepact.extensions import db
 from stagepact.models import (
     AuditEvent,
     Case,
@@ -42,7 +42,6 @@ from stagepact.vocab import (
 )
 from stagepact.workflow import WorkflowError
 from tests.factories import make_adv, make_case, make_company, make_institution, make_user
-from tests.test_outbox import SmtpServer
 
 S = Status
 
@@ -610,23 +609,6 @@ def test_an_adv_without_an_email_address_cannot_be_referred_to(client, auth):
     assert "geen e-mailadres bekend" in _field_error(form, "refer-adv_id")
     assert ADV_SUMMARY in form
     assert _state(case) == before
-
-
-@pytest.fixture
-def smtp(app):
-    """A real SMTP server the outbox delivers to (as in test_outbox.py)."""
-    server = SmtpServer()
-    keys = ("MAIL_SERVER", "MAIL_PORT", "MAIL_SUPPRESS_SEND")
-    saved = {key: app.config[key] for key in keys if key in app.config}
-    app.config.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=server.port, MAIL_SUPPRESS_SEND=False)
-    mail.init_app(app)
-    server.start()
-    yield server
-    server.stop()
-    for key in keys:
-        app.config.pop(key, None)
-    app.config.update(saved)
-    mail.init_app(app)
 
 
 def _delivered(smtp, recipient: str) -> list[tuple[str, str]]:

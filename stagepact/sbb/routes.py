@@ -46,6 +46,16 @@ def _page_number(name: str = "page") -> int:
     return min(max(request.args.get(name, 1, type=int), 1), MAX_PAGE)
 
 
+class _PageOf:
+    """The pagination numbers of a list that SQL already cut to one page."""
+
+    def __init__(self, page: int, total: int, per_page: int):
+        self.page = page
+        self.pages = max((total + per_page - 1) // per_page, 1)
+        self.has_prev, self.has_next = page > 1, page < self.pages
+        self.prev_num, self.next_num = page - 1, page + 1
+
+
 @bp.route("/")
 def queue():
     """Investigations to work on, and signals: companies several institutions' reports name."""
@@ -75,7 +85,7 @@ def queue():
         signals=found,
         signal_total=signal_total,
         signal_page=signal_page,
-        signal_pages=max((signal_total + PER_PAGE - 1) // PER_PAGE, 1),
+        signals_page=_PageOf(signal_page, signal_total, PER_PAGE),
         per_page=PER_PAGE,
         months=signals.SIGNAL_MONTHS,
         minimum=signals.SIGNAL_MIN_INSTITUTIONS,
