@@ -13,9 +13,11 @@ $(BIN)/python:
 
 install: $(BIN)/python
 	$(BIN)/pip install --quiet -r requirements.txt
+	$(BIN)/pybabel compile --directory translations
 
 install-dev: $(BIN)/python
 	$(BIN)/pip install --quiet -r requirements-dev.txt
+	$(BIN)/pybabel compile --directory translations
 
 ## Install, migrate, load demo data into an empty database, serve on http://127.0.0.1:5000
 run: install

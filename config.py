@@ -76,8 +76,9 @@ class Config:
 
     BABEL_DEFAULT_LOCALE = "nl"
     BABEL_DEFAULT_TIMEZONE = "Europe/Amsterdam"
-    # More languages arrive with their catalogues.
-    LANGUAGES = ["nl"]
+    # Dutch first (the default and the source language); staff pages in nl and en,
+    # the student's pages and mails also in Arabic, Turkish and Polish.
+    LANGUAGES = ["nl", "en", "ar", "tr", "pl"]
 
     # A student may take an hour or more to write: the CSRF token lives as long
     # as the browser session, and an expired one re-shows the form intact.

@@ -57,6 +57,7 @@ def create_app(config_class: type[Config] | None = None, test_config: dict | Non
             f"sqlite:///{Path(app.instance_path) / 'stagepact.sqlite'}"
         )
 
+    app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", str(ROOT / "translations"))
     if not app.config.get("ATTACHMENT_DIR"):
         app.config["ATTACHMENT_DIR"] = str(Path(app.instance_path) / "attachments")
 
@@ -73,7 +74,18 @@ def create_app(config_class: type[Config] | None = None, test_config: dict | Non
         hops = app.config["TRUSTED_PROXIES"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
 
-    from . import api, auth, desk, models, organisation, platform, sbb, stats, student  # noqa: F401 (models registers the tables)
+    from . import (  # noqa: F401 (models registers the tables)
+        api,
+        auth,
+        desk,
+        language,
+        models,
+        organisation,
+        platform,
+        sbb,
+        stats,
+        student,
+    )
     from .cli import stagepact_cli
 
     app.register_blueprint(student.bp)
@@ -84,13 +96,22 @@ def create_app(config_class: type[Config] | None = None, test_config: dict | Non
     app.register_blueprint(stats.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(organisation.bp)
+    app.register_blueprint(language.bp)
     app.cli.add_command(stagepact_cli)
 
     @app.context_processor
     def template_globals():
         from . import vocab
+        from .language import NAMES, RIGHT_TO_LEFT, STAFF_LANGUAGES
 
-        return {"current_locale": str(get_locale()), "vocab": vocab}
+        locale = str(get_locale())
+        return {
+            "current_locale": locale,
+            "text_direction": "rtl" if locale in RIGHT_TO_LEFT else "ltr",
+            "language_names": NAMES,
+            "staff_languages": STAFF_LANGUAGES,
+            "vocab": vocab,
+        }
 
     app.jinja_env.filters["format_date"] = format_date
     app.jinja_env.filters["format_datetime"] = format_datetime

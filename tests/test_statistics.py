@@ -384,7 +384,7 @@ def counts(client, **params) -> dict[str, str]:
 
 # A monitor's own pages; every other blueprint (desk, SBB, platform, an institution's
 # organisation pages, and any added later) is walked, with the student's case pages.
-OWN_BLUEPRINTS = {"stats", "api", "auth", "student"}
+OWN_BLUEPRINTS = {"stats", "api", "auth", "student", "language"}
 KNOWN_WALKED = {
     "desk.inbox",
     "desk.case_detail",

@@ -86,6 +86,12 @@ def start():
     return render_template("student/start.html", institutions=institutions, query=query)
 
 
+@bp.route("/toegankelijkheid")
+def accessibility():
+    """The accessibility statement (toegankelijkheidsverklaring)."""
+    return render_template("student/accessibility.html")
+
+
 @bp.route("/meldpunt/<slug>")
 def meldpunt(slug: str):
     """An institution's meldpunt: its own text, how to report, and the ADV outside school."""
