@@ -118,7 +118,7 @@ GROUNDS = {
     "pregnancy": _l("Zwangerschap"),
     "education_level": _l("Opleidingsniveau (mbo)"),
     "appearance": _l("Uiterlijk"),
-    "name": _l("Naam"),
+    "name": _l("Naam (voor- of achternaam)"),
     "language": _l("Taal of accent"),
     "other": _l("Iets anders"),
     "unknown": _l("Weet ik niet"),

@@ -648,7 +648,9 @@ def test_a_report_with_several_grounds_counts_once_per_ground_and_the_page_says_
 
     assert shown["Afkomst, huidskleur of etniciteit"] == "11"
     assert shown["Geloof of levensovertuiging (bijvoorbeeld een hoofddoek)"] == "6"
-    assert shown["Leeftijd"] == shown["Naam"] == shown["Taal of accent"] == "5"
+    assert (
+        shown["Leeftijd"] == shown["Naam (voor- of achternaam)"] == shown["Taal of accent"] == "5"
+    )
     # Reports without a ground, and reports whose student did not know, each have their row.
     assert shown["Niet ingevuld"] == "5"
     assert shown["Weet ik niet"] == "<5"
