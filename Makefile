@@ -25,9 +25,12 @@ run: install
 	$(BIN)/flask stagepact demo --if-empty
 	$(BIN)/flask run --host 127.0.0.1 --port 5000
 
-## Install and run the whole test suite (SQLite; set DATABASE_URL for PostgreSQL)
+## Install and run the whole test suite (SQLite; set DATABASE_URL for PostgreSQL),
+## then the browser journeys in Debian's Chromium when it is installed (apt install chromium)
 test: install-dev
 	$(BIN)/pytest -q
+	@if [ -x /usr/bin/chromium ]; then $(BIN)/pytest -q -m browser tests/browser; \
+	else echo "Browser journeys skipped: /usr/bin/chromium is missing (apt install chromium)."; fi
 
 lint: install-dev
 	$(BIN)/ruff check .
