@@ -83,10 +83,14 @@ def _seed() -> dict:
         name="Noorderpoort Test", slug="noorderpoort", city="Groningen", adv=adv
     )
     handler = make_user(Role.HANDLER, school, name="Anouk de Vries", email="anouk@school.example")
+    reviewer = make_user(Role.SBB_REVIEWER, name="Sanne Mulder", email="sanne@sbb.example")
+    monitor = make_user(Role.MONITOR, name="Tim Bakker", email="tim@monitor.example")
     company = make_company(name="Bakkerij De Korf", city="Groningen", kvk="12345678")
     return {
         "school": school.slug,
         "handler": handler.email,
+        "reviewer": reviewer.email,
+        "monitor": monitor.email,
         "password": PASSWORD,
         "company": company.name,
     }
