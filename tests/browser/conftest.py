@@ -9,6 +9,7 @@ desktop and phone width into `screenshots/`, which CI keeps.
 from __future__ import annotations
 
 import re
+import shutil
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -94,6 +95,13 @@ def _seed() -> dict:
         "password": PASSWORD,
         "company": company.name,
     }
+
+
+@pytest.fixture(scope="session", autouse=True)
+def fresh_screenshots():
+    """Each run writes its own set of screenshots."""
+    shutil.rmtree(SCREENSHOTS, ignore_errors=True)
+    SCREENSHOTS.mkdir()
 
 
 @pytest.fixture(scope="session")
