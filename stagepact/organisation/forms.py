@@ -12,9 +12,16 @@ from wtforms import (
     StringField,
     TextAreaField,
 )
-from wtforms.validators import DataRequired, Email, Length, NumberRange, Optional
+from wtforms.validators import (
+    DataRequired,
+    Email,
+    Length,
+    NumberRange,
+    Optional,
+    ValidationError,
+)
 
-from .. import vocab
+from .. import colours, vocab
 from ..forms import BaseForm
 
 
@@ -69,6 +76,20 @@ class SettingsForm(BaseForm):
         ],
     )
     require_2fa = BooleanField(_l("Meldpuntfunctionarissen loggen in met tweestapsverificatie"))
+    colour = StringField(
+        _l("Kleur van jullie meldpunt"),
+        validators=[DataRequired(_l("Kies een kleur."))],
+        render_kw={"type": "color"},
+    )
+
+    def validate_colour(self, field):
+        if not colours.HEX.match(field.data or ""):
+            raise ValidationError(_l("Kies een kleur, zoals #154273."))
+        if not colours.readable(field.data):
+            raise ValidationError(
+                _l("Kies een donkerdere kleur: de witte tekst erop moet goed te lezen zijn.")
+            )
+
     adv_id = SelectField(_l("Antidiscriminatiebureau voor studenten"), validators=[Optional()])
 
     def __init__(self, advs=(), *args, **kwargs):

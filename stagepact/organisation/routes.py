@@ -183,6 +183,7 @@ def settings():
             "feedback_months": form.feedback_months.data,
             "retention_months": form.retention_months.data,
             "require_2fa": bool(form.require_2fa.data),
+            "colour": form.colour.data.lower(),
             "adv_id": next((a.id for a in advs if str(a.id) == form.adv_id.data), None),
         }
         for name, value in values.items():

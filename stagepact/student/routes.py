@@ -18,7 +18,7 @@ from flask import (
 from flask_babel import get_locale
 from flask_babel import gettext as _
 
-from .. import attachments, audit, workflow
+from .. import attachments, audit, colours, workflow
 from ..crypto import format_receipt_code, hash_receipt_code, normalise_receipt_code
 from ..extensions import csrf, db, limiter
 from ..forms import first_submission, new_submission_id, strip_nul
@@ -84,6 +84,14 @@ def start():
         )
     institutions = db.session.scalars(select.limit(200)).all()
     return render_template("student/start.html", institutions=institutions, query=query)
+
+
+@bp.route("/meldpunt/<slug>/huisstijl.css")
+def house_style(slug: str):
+    """The institution's colour for its meldpunt pages (a stylesheet: no inline style)."""
+    institution = _institution_or_404(slug)
+    css = f".site-header {{ background: {colours.header_colour(institution.colour)}; }}\n"
+    return Response(css, mimetype="text/css")
 
 
 @bp.route("/toegankelijkheid")

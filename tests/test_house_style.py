@@ -1,0 +1,71 @@
+"""An institution's colour on its meldpunt pages, only where white text stays readable."""
+
+from __future__ import annotations
+
+import pytest
+
+from stagepact import colours
+from stagepact.extensions import db
+from stagepact.vocab import Role
+from tests.factories import make_institution, make_user
+
+
+@pytest.mark.parametrize(
+    ("colour", "shown"),
+    [
+        ("#7A1F5C", "#7a1f5c"),
+        ("#FFFF00", colours.DEFAULT),
+        ("red", colours.DEFAULT),
+        (None, colours.DEFAULT),
+    ],
+)
+def test_the_meldpunt_pages_use_the_colour_only_when_white_text_stays_readable(
+    client, colour, shown
+):
+    institution = make_institution(colour=colour or "#154273")
+    if colour is None:
+        institution.colour = ""
+    db.session.commit()
+
+    css = client.get(f"/meldpunt/{institution.slug}/huisstijl.css")
+
+    assert css.status_code == 200 and css.mimetype == "text/css"
+    assert f"background: {shown};" in css.get_data(as_text=True)
+    page = client.get(f"/meldpunt/{institution.slug}").get_data(as_text=True)
+    assert f'href="/meldpunt/{institution.slug}/huisstijl.css"' in page
+    assert "style=" not in page  # the colour never goes inline (strict CSP)
+
+
+def test_an_unknown_meldpunt_has_no_house_style(client):
+    assert client.get("/meldpunt/bestaat-niet/huisstijl.css").status_code == 404
+
+
+def test_the_contrast_rule_is_wcag_aa():
+    assert colours.contrast_with_white("#154273") > 10
+    assert colours.readable("#767676")  # 4.54:1, the lightest grey that passes
+    assert not colours.readable("#777777")  # 4.48:1
+
+
+def _settings(**changes) -> dict:
+    return {
+        "ack_working_days": "5",
+        "feedback_months": "3",
+        "retention_months": "24",
+        "require_2fa": "y",
+        "colour": "#154273",
+        **changes,
+    }
+
+
+def test_an_institution_admin_sets_a_readable_colour(client, auth):
+    institution = make_institution()
+    auth.login(make_user(Role.INSTITUTION_ADMIN, institution))
+
+    refused = client.post("/organisatie/instelling", data=_settings(colour="#f0e68c"))
+    assert refused.status_code == 422
+    assert "donkerdere kleur" in refused.get_data(as_text=True)
+
+    saved = client.post("/organisatie/instelling", data=_settings(colour="#005A3C"))
+    assert saved.status_code == 302
+    db.session.expire_all()
+    assert db.session.get(type(institution), institution.id).colour == "#005a3c"
