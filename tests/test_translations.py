@@ -155,3 +155,23 @@ def test_the_chosen_language_must_exist_and_the_return_path_stays_on_the_site(cl
         response = client.post("/taal", data={"lang": "en", "next": target})
         assert response.headers["Location"].endswith("/")
         assert "evil" not in response.headers["Location"]
+
+
+def test_a_students_mail_goes_in_the_language_they_reported_in(app):
+    import sqlalchemy as sa
+
+    from stagepact import notify
+    from stagepact.extensions import db
+    from stagepact.models import OutboxMail
+    from tests.factories import make_case
+
+    case = make_case()[0]
+    case.language = "tr"
+    case.notify_email = "leerling@example.org"
+    notify.student_of_news(case)
+    db.session.flush()
+    mail = db.session.scalars(
+        sa.select(OutboxMail).where(OutboxMail.purpose == "student_news")
+    ).one()
+    assert mail.subject != "Er is nieuws over je melding"  # not the Dutch source
+    assert mail.subject  # a Turkish subject from the catalogue

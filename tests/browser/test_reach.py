@@ -113,3 +113,25 @@ def test_a_students_page_weighs_under_100_kb(context, live):
         page.goto(live.url + path.format(school=live.world["school"]), wait_until="load")
         assert sum(sizes.values()) < 100 * 1024, (path, sizes)
     assert CHROMIUM.exists()
+
+
+def _tab_until(page, test: str, most: int = 150) -> None:
+    for _ in range(most):
+        page.keyboard.press("Tab")
+        if page.evaluate(test):
+            return
+    raise AssertionError(f"the keyboard never reached: {test}")
+
+
+def test_a_student_reports_with_the_keyboard_alone(context, live):
+    page = context(java_script_enabled=False).new_page()
+    page.goto(live.url + f"/meldpunt/{live.world['school']}/melden")
+    _tab_until(page, "document.activeElement.id === 'narrative'")
+    page.keyboard.type("Ik werd afgewezen om mijn accent.")
+    _tab_until(
+        page,
+        "document.activeElement.tagName === 'BUTTON' && document.activeElement.textContent.trim() === 'Melding versturen'",
+    )
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    assert page.locator(".receipt-code").count() == 1
