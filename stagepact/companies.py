@@ -23,7 +23,8 @@ def matching(query: str) -> sa.Select:
     `%` and `_` are literal characters here, not wildcards.
     """
     select = sa.select(Company)
-    for word in [w for w in query.lower().split() if w][:5]:
+    # A few words of sensible length: a name, a city, a KvK number (LIKE patterns stay small).
+    for word in [w[:50] for w in query[:200].lower().split() if w][:5]:
         select = select.where(
             sa.or_(
                 sa.func.lower(Company.name).contains(word, autoescape=True),

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 
 from flask import current_app, request, session
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.csrf import validate_csrf
-from wtforms import Field, MultipleFileField, StringField
+from wtforms import Field, MultipleFileField, RadioField, SelectField, StringField
 from wtforms.validators import ValidationError
 
 
@@ -18,11 +19,33 @@ def strip_nul(value):
     return value.replace("\x00", "") if isinstance(value, str) else value
 
 
+def _strip(value):
+    return value.strip() if isinstance(value, str) else value
+
+
+MAX_ROW_ID = 2**31 - 1
+_ROW_ID = re.compile(r"[0-9]{1,10}")
+
+
+def row_id(value) -> int | None:
+    """A row id typed or posted: ASCII digits within the id column's range, or None."""
+    if not isinstance(value, str | int) or isinstance(value, bool):
+        return None
+    text = str(value).strip()
+    if not _ROW_ID.fullmatch(text):
+        return None
+    number = int(text)
+    return number if 1 <= number <= MAX_ROW_ID else None
+
+
 class BaseForm(FlaskForm):
     class Meta:
         def bind_field(self, form, unbound_field, options):
             if issubclass(unbound_field.field_class, StringField):
                 options["filters"] = [*unbound_field.kwargs.get("filters", ()), strip_nul]
+            elif issubclass(unbound_field.field_class, SelectField | RadioField):
+                # A choice of only spaces is no choice (Optional() would let it through).
+                options["filters"] = [*unbound_field.kwargs.get("filters", ()), _strip]
             return unbound_field.bind(form=form, **options)
 
 

@@ -16,7 +16,7 @@ from wtforms.validators import DataRequired, Length, Optional, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from .. import companies, vocab
-from ..forms import BaseForm, EvidenceMixin
+from ..forms import BaseForm, EvidenceMixin, row_id
 from ..student.forms import NARRATIVE_MAX, ReportForm
 
 
@@ -151,9 +151,7 @@ class LinkCompanyForm(BaseForm):
         ok = super().validate(extra_validators)
         self.company = None
         if self.company_id.data:
-            self.company = (
-                companies.get(int(self.company_id.data)) if self.company_id.data.isdigit() else None
-            )
+            self.company = companies.get(row_id(self.company_id.data))
             if self.company is None:
                 self.company_id.errors.append(
                     _l("Zoek het bedrijf opnieuw en kies het uit de lijst.")

@@ -14,7 +14,7 @@ from sqlalchemy.orm import selectinload
 from .. import attachments, audit, companies, deadlines, investigations, workflow
 from ..crypto import format_receipt_code
 from ..extensions import db
-from ..forms import first_submission, new_submission_id, strip_nul
+from ..forms import first_submission, new_submission_id, row_id, strip_nul
 from ..intake import submit_report
 from ..models import Adv, Case, Message, User
 from ..scoping import (
@@ -118,7 +118,7 @@ def inbox():
     if form.submitted_to.data and not form.submitted_to.errors:
         day_after = form.submitted_to.data + timedelta(days=1)
         query = query.where(Case.submitted_at < deadlines.start_of_local_day(day_after))
-    if form.number.data:
+    if form.number.data and not form.number.errors:
         query = query.where(Case.number.contains(form.number.data.strip(), autoescape=True))
     query = query.order_by(Case.submitted_at.desc(), Case.id.desc())
     page = db.paginate(
@@ -289,7 +289,7 @@ def assign(case_id: int):
     form = AssignForm(handlers_of(case.institution_id))
     if not form.validate_on_submit():
         return _refuse(case, _("Kies een behandelaar."), {"assign": form}, 422)
-    assignee_id = int(form.assignee.data) if form.assignee.data else None
+    assignee_id = row_id(form.assignee.data)
     assignee = colleague_or_none(current_user, assignee_id)
     workflow.assign(case, current_user, assignee)
     return _done(case, _("Toewijzing opgeslagen."))
@@ -358,7 +358,7 @@ def erase(case_id: int):
 
 def _ids(values) -> list[int]:
     """Ids from checkboxes; anything that is not one cannot be a file of this case."""
-    return [int(v) if str(v).isdigit() and len(str(v)) < 10 else -1 for v in values or ()]
+    return [row_id(v) or -1 for v in values or ()]
 
 
 @bp.route("/zaken/<id:case_id>/bestanden/<id:attachment_id>")

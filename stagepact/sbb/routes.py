@@ -16,7 +16,7 @@ from sqlalchemy.orm import selectinload
 
 from .. import attachments, audit, companies, investigations, signals
 from ..extensions import db
-from ..forms import strip_nul
+from ..forms import row_id, strip_nul
 from ..models import Company, Investigation, RecognitionChange
 from ..scoping import get_investigation_or_404, investigations_for
 from ..vocab import OPEN_INVESTIGATION_STATUSES, InvestigationStatus, Role
@@ -333,7 +333,7 @@ def merge_company(company_id: int):
     from ..desk.forms import ActionForm
 
     found = db.session.get(Company, company_id) or abort(404)
-    target_id = request.form.get("target_id", type=int)
+    target_id = row_id(request.form.get("target_id"))
     target = db.session.get(Company, target_id) if target_id else None
     valid = ActionForm().validate_on_submit()
     if (

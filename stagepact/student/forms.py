@@ -22,7 +22,7 @@ from wtforms import (
 from wtforms.validators import DataRequired, Email, Length, Optional, ValidationError
 
 from .. import companies, vocab
-from ..forms import BaseForm, EvidenceMixin
+from ..forms import BaseForm, EvidenceMixin, row_id
 from ..intake import ReportData
 
 PHONE_RE = re.compile(r"^\+?[0-9][0-9 \-()]{5,19}$")
@@ -262,7 +262,7 @@ class ReportForm(EvidenceMixin, BaseForm):
         back with everything typed and the companies to choose from.
         """
         chosen_id = self.company_id.data
-        chosen = companies.get(int(chosen_id)) if str(chosen_id or "").isdigit() else None
+        chosen = companies.get(row_id(chosen_id))
         found = companies.search(self.company_search.data or "") if searching else []
         if chosen is not None and chosen not in found:
             found.append(chosen)
@@ -299,7 +299,7 @@ class ReportForm(EvidenceMixin, BaseForm):
             who=self.who.data or None,
             form=self.form.data or None,
             grounds=list(self.grounds.data or []),
-            company_id=int(self.company_id.data) if self.company_id.data else None,
+            company_id=row_id(self.company_id.data),
             company_text=text(self.company_text),
             wishes=list(self.wishes.data or []),
             consent_adv=bool(self.consent_adv.data),
