@@ -30,7 +30,7 @@ from wtforms.validators import DataRequired, Length
 from . import accounts, api_tokens, audit, notify
 from .crypto import verify_password
 from .extensions import db, limiter, login_manager
-from .forms import BaseForm
+from .forms import ActionForm, BaseForm
 from .models import AccountToken, ApiToken, User, utcnow
 from .vocab import Role
 
@@ -57,10 +57,6 @@ def load_user(user_id: str) -> User | None:
         session.clear()
         return None
     return user
-
-
-class ActionForm(BaseForm):
-    """A button that only needs the CSRF token."""
 
 
 class LoginForm(BaseForm):

@@ -38,6 +38,20 @@ def row_id(value) -> int | None:
     return number if 1 <= number <= MAX_ROW_ID else None
 
 
+MAX_PAGE = 100_000
+
+
+def requested_page(name: str = "page") -> int:
+    """The page a list asks for: at least 1, and never a number that overflows an OFFSET."""
+    return min(max(request.args.get(name, 1, type=int), 1), MAX_PAGE)
+
+
+def error_beside_field(form, error, default: str) -> None:
+    """Show a refusal (with `.message` and `.field`) beside its field, or beside `default`."""
+    name = error.field if error.field in form._fields else default
+    form[name].errors.append(error.message)
+
+
 class BaseForm(FlaskForm):
     class Meta:
         def bind_field(self, form, unbound_field, options):
@@ -147,3 +161,7 @@ class EvidenceMixin:
             self.attachments.errors = [*self.attachments.errors, *self._upload_errors]
             return False
         return ok
+
+
+class ActionForm(BaseForm):
+    """A button that only needs the CSRF token."""

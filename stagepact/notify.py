@@ -7,6 +7,7 @@ from urllib.parse import urlsplit
 from flask import current_app, render_template
 from flask_babel import force_locale
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 
 from . import outbox
 from .models import Case
@@ -24,18 +25,13 @@ def external_url(endpoint: str, **values) -> str:
 
 def handlers_of_new_case(case: Case) -> None:
     """Every active handler of the institution hears that a report came in."""
-    for handler in handlers_of(case.institution_id):
-        with force_locale("nl"):
-            outbox.queue(
-                handler.email,
-                _("Nieuwe melding %(number)s bij het meldpunt", number=case.number),
-                render_template(
-                    "mail/handler_new_case.txt",
-                    case=case,
-                    link=external_url("desk.case_detail", case_id=case.id),
-                ),
-                purpose="handler_new_case",
-            )
+    _to_handlers(
+        case,
+        handlers_of(case.institution_id),
+        _l("Nieuwe melding %(number)s bij het meldpunt", number=case.number),
+        "mail/handler_new_case.txt",
+        "handler_new_case",
+    )
 
 
 def _responsible_handlers(case: Case) -> list:
@@ -45,40 +41,43 @@ def _responsible_handlers(case: Case) -> list:
     return handlers_of(case.institution_id)
 
 
-def handlers_of_student_activity(case: Case, what: str) -> None:
-    """The responsible handlers hear that the student answered or withdrew."""
-    for handler in _responsible_handlers(case):
+def _to_handlers(case: Case, handlers, subject, template: str, purpose: str, **context) -> None:
+    """One mail per handler, in Dutch, with the link to the case page (`subject` is lazy)."""
+    link = external_url("desk.case_detail", case_id=case.id)
+    for handler in handlers:
         with force_locale("nl"):
             outbox.queue(
                 handler.email,
-                _("Melding %(number)s: de student heeft gereageerd", number=case.number),
-                render_template(
-                    "mail/handler_student_activity.txt",
-                    case=case,
-                    what=what,
-                    link=external_url("desk.case_detail", case_id=case.id),
-                ),
-                purpose="handler_student_activity",
+                str(subject),
+                render_template(template, case=case, link=link, **context),
+                purpose=purpose,
             )
+
+
+def handlers_of_student_activity(case: Case, what: str) -> None:
+    """The responsible handlers hear that the student answered or withdrew."""
+    _to_handlers(
+        case,
+        _responsible_handlers(case),
+        _l("Melding %(number)s: de student heeft gereageerd", number=case.number),
+        "mail/handler_student_activity.txt",
+        "handler_student_activity",
+        what=what,
+    )
 
 
 def handlers_of_erasure_request(case: Case) -> None:
     """The responsible handlers hear that the student asked for their data to be erased."""
-    for handler in _responsible_handlers(case):
-        with force_locale("nl"):
-            outbox.queue(
-                handler.email,
-                _(
-                    "Melding %(number)s: de student vraagt om verwijdering van de gegevens",
-                    number=case.number,
-                ),
-                render_template(
-                    "mail/handler_erasure_request.txt",
-                    case=case,
-                    link=external_url("desk.case_detail", case_id=case.id),
-                ),
-                purpose="handler_erasure_request",
-            )
+    _to_handlers(
+        case,
+        _responsible_handlers(case),
+        _l(
+            "Melding %(number)s: de student vraagt om verwijdering van de gegevens",
+            number=case.number,
+        ),
+        "mail/handler_erasure_request.txt",
+        "handler_erasure_request",
+    )
 
 
 def student_of_news(case: Case) -> None:
@@ -100,21 +99,15 @@ def student_of_news(case: Case) -> None:
 
 def handlers_of_deadline(case: Case, deadline: str) -> None:
     """A reminder that a deadline is near ("acknowledgement" or "feedback")."""
-    due = case.ack_due_on if deadline == "acknowledgement" else case.feedback_due_on
-    for handler in _responsible_handlers(case):
-        with force_locale("nl"):
-            outbox.queue(
-                handler.email,
-                _("Herinnering: melding %(number)s heeft een termijn", number=case.number),
-                render_template(
-                    "mail/handler_deadline.txt",
-                    case=case,
-                    deadline=deadline,
-                    due=due,
-                    link=external_url("desk.case_detail", case_id=case.id),
-                ),
-                purpose=f"handler_{deadline}_reminder",
-            )
+    _to_handlers(
+        case,
+        _responsible_handlers(case),
+        _l("Herinnering: melding %(number)s heeft een termijn", number=case.number),
+        "mail/handler_deadline.txt",
+        f"handler_{deadline}_reminder",
+        deadline=deadline,
+        due=case.ack_due_on if deadline == "acknowledgement" else case.feedback_due_on,
+    )
 
 
 def adv_of_referral(referral) -> None:
@@ -139,19 +132,14 @@ def handlers_of_sbb_news(investigation, what: str) -> None:
     case = investigation.case
     if case is None:
         return
-    for handler in _responsible_handlers(case):
-        with force_locale("nl"):
-            outbox.queue(
-                handler.email,
-                _("Melding %(number)s: nieuws van SBB", number=case.number),
-                render_template(
-                    "mail/handler_sbb_news.txt",
-                    case=case,
-                    what=what,
-                    link=external_url("desk.case_detail", case_id=case.id),
-                ),
-                purpose="handler_sbb_news",
-            )
+    _to_handlers(
+        case,
+        _responsible_handlers(case),
+        _l("Melding %(number)s: nieuws van SBB", number=case.number),
+        "mail/handler_sbb_news.txt",
+        "handler_sbb_news",
+        what=what,
+    )
 
 
 def sbb_of_institution_message(investigation) -> None:

@@ -31,7 +31,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import sqlalchemy as sa
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from werkzeug.exceptions import HTTPException
 
@@ -135,23 +135,13 @@ KEEP, DROP = "keep the valid value", "leave the field out"
 junk_names = st.one_of(st.sampled_from([*MARKUP, "\x00", "a[]", "__class__"]), st.text(max_size=12))
 
 
-# --- Known bugs ----------------------------------------------------------------------------
-# Inputs that hit a bug pinned by a strict xfail test at the end of this file are left out
-# of the properties (hypothesis.assume), so that these stay green while the bug is open and
-# the bug shows in one place. Fixing a bug turns its xfail into a failure (strict): then
-# delete the xfail and the matching lines here.
+# --- Inputs that once gave a 500 (kept as regression tests at the end of this file) ---------
 
 SQLITE = os.environ.get("DATABASE_URL", "sqlite://").startswith("sqlite")
-REPORT_FORMS = ("student.report", "desk.new_report")
 
 
 def _values(value) -> list:
     return value if isinstance(value, list) else [] if value is None else [value]
-
-
-def known_bug(endpoint: str, data: dict) -> bool:
-    """Inputs of an open bug, left out of the properties; none is open now."""
-    return False
 
 
 def hostile_form(fields: list[str], valid: dict):
@@ -653,7 +643,6 @@ def test_hostile_input_to_every_form(arena, found, endpoint):
         posted=hostile_form(fields, valid),
     )
     def post_anything(state, posted):
-        assume(not known_bug(endpoint, posted))
         read = post_and_read(arena, endpoint, state, posted)
         assert read.problems == []
 
@@ -742,7 +731,6 @@ def test_hostile_queries_to_every_page(arena, found, endpoint):
     @_settings(examples=QUERY_FORM_EXAMPLES if has_form else PAGE_EXAMPLES)
     @given(query=hostile_form(fields, {}))
     def ask_anything(query):
-        assume(not known_bug(endpoint, query))
         response = client.get(url, query_string=query, headers=headers)
         assert response.status_code < 500
         assert rendered_markup(f"GET {url}", response) == []

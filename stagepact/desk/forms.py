@@ -25,10 +25,6 @@ def _sensible_year(form, field):
         raise ValidationError(_l("Kies een datum tussen 2000 en 2100."))
 
 
-class ActionForm(BaseForm):
-    """A button that only needs the CSRF token."""
-
-
 class InboxFilterForm(BaseForm):
     """Filters in the query string; reading is safe, so no CSRF token."""
 

@@ -14,7 +14,15 @@ from sqlalchemy.orm import selectinload
 from .. import attachments, audit, companies, deadlines, investigations, workflow
 from ..crypto import format_receipt_code
 from ..extensions import db
-from ..forms import first_submission, new_submission_id, row_id, strip_nul
+from ..forms import (
+    ActionForm,
+    error_beside_field,
+    first_submission,
+    new_submission_id,
+    requested_page,
+    row_id,
+    strip_nul,
+)
 from ..intake import submit_report
 from ..models import Adv, Case, Message, User
 from ..scoping import (
@@ -27,7 +35,6 @@ from ..scoping import (
 from ..vocab import OPEN_STATUSES, Channel, Role, Status
 from . import bp
 from .forms import (
-    ActionForm,
     AdvAnswerForm,
     AssignForm,
     CloseForm,
@@ -43,8 +50,6 @@ from .forms import (
     ReopenForm,
     SbbMessageForm,
 )
-
-MAX_PAGE = 100_000
 
 # How the timeline names each audit action.
 TIMELINE_LABELS = {
@@ -124,7 +129,7 @@ def inbox():
     page = db.paginate(
         query,
         # Any page past the end is simply empty; no number may overflow the OFFSET.
-        page=min(max(request.args.get("page", 1, type=int), 1), MAX_PAGE),
+        page=requested_page(),
         per_page=request.args.get("per_page", 25, type=int),
         max_per_page=100,
         error_out=False,
@@ -371,11 +376,6 @@ def download(case_id: int, attachment_id: int):
     return attachments.download_response(attachment)
 
 
-def _field_error(form, error: workflow.WorkflowError, default: str) -> None:
-    name = error.field if error.field in form._fields else default
-    form[name].errors.append(error.message)
-
-
 @bp.route("/zaken/<id:case_id>/toestemming", methods=["POST"])
 def record_consent(case_id: int):
     """Record a consent the student gave or withdrew in a message or to the handler."""
@@ -398,7 +398,7 @@ def record_consent(case_id: int):
             message,
         )
     except workflow.WorkflowError as error:
-        _field_error(form, error, "kind")
+        error_beside_field(form, error, "kind")
         return _refuse(case, refused, {"consent": form}, 422)
     return _done(case, _("Toestemming vastgelegd."))
 
@@ -425,7 +425,7 @@ def refer(case_id: int):
             _ids(form.attachment_ids.data),
         )
     except workflow.WorkflowError as error:
-        _field_error(form, error, "summary")
+        error_beside_field(form, error, "summary")
         return _refuse(case, refused, {"refer": form}, 422)
     return _done(case, _("Doorverwezen naar %(name)s.", name=referral.adv.name))
 
@@ -443,7 +443,7 @@ def adv_answer(case_id: int):
     try:
         workflow.record_adv_answer(case, current_user, form.answer.data, form.note.data)
     except workflow.WorkflowError as error:
-        _field_error(form, error, "answer")
+        error_beside_field(form, error, "answer")
         return _refuse(case, refused, {"adv_answer": form}, 422)
     return _done(case, _("Antwoord van het ADV vastgelegd."))
 
@@ -467,7 +467,7 @@ def escalate(case_id: int):
             _ids(form.attachment_ids.data),
         )
     except workflow.WorkflowError as error:
-        _field_error(form, error, "summary")
+        error_beside_field(form, error, "summary")
         return _refuse(case, refused, {"escalate": form}, 422)
     return _done(case, _("Doorgezet naar SBB."))
 

@@ -16,13 +16,13 @@ from flask_login import current_user, login_required
 
 from .. import accounts, audit, notify
 from ..extensions import db
+from ..forms import ActionForm, requested_page
 from ..models import AccountToken, Adv, AuditEvent, Case, Institution, User
 from ..vocab import INSTITUTION_ROLES, Role
 from . import bp
 from .forms import InviteForm, SettingsForm
 
 PER_PAGE = 50
-MAX_PAGE = 100_000
 
 
 @bp.before_request
@@ -61,15 +61,11 @@ def _institutions() -> list[Institution]:
     return [current_user.institution]
 
 
-def _page(name: str = "page") -> int:
-    return min(max(request.args.get(name, 1, type=int), 1), MAX_PAGE)
-
-
 @bp.route("/medewerkers")
 def staff():
     page = db.paginate(
         _managed().order_by(User.active.desc(), User.name, User.id),
-        page=_page(),
+        page=requested_page(),
         per_page=PER_PAGE,
         error_out=False,
     )
@@ -120,8 +116,6 @@ def invite():
 
 
 def _action(user_id: int):
-    from ..auth import ActionForm
-
     user = _managed_or_404(user_id)
     if not ActionForm().validate_on_submit():
         abort(400)
@@ -213,7 +207,10 @@ def log():
     if not _is_platform():
         query = query.where(AuditEvent.institution_id == current_user.institution_id)
     page = db.paginate(
-        query.order_by(AuditEvent.id.desc()), page=_page(), per_page=PER_PAGE, error_out=False
+        query.order_by(AuditEvent.id.desc()),
+        page=requested_page(),
+        per_page=PER_PAGE,
+        error_out=False,
     )
     actor_ids = {e.actor_id for e in page.items if e.actor_id}
     case_ids = {e.case_id for e in page.items if e.case_id}

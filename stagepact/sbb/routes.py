@@ -16,7 +16,7 @@ from sqlalchemy.orm import selectinload
 
 from .. import attachments, audit, companies, investigations, signals
 from ..extensions import db
-from ..forms import row_id, strip_nul
+from ..forms import ActionForm, error_beside_field, requested_page, row_id, strip_nul
 from ..models import Company, Investigation, RecognitionChange
 from ..scoping import get_investigation_or_404, investigations_for
 from ..vocab import OPEN_INVESTIGATION_STATUSES, InvestigationStatus, Role
@@ -30,7 +30,6 @@ from .forms import (
     QueueFilterForm,
 )
 
-MAX_PAGE = 100_000
 PER_PAGE = 25
 
 
@@ -40,10 +39,6 @@ def require_sbb_reviewer():
     """These pages are for SBB reviewers only; to anyone else they do not exist."""
     if current_user.role != Role.SBB_REVIEWER:
         abort(404)
-
-
-def _page_number(name: str = "page") -> int:
-    return min(max(request.args.get(name, 1, type=int), 1), MAX_PAGE)
 
 
 class _PageOf:
@@ -71,11 +66,11 @@ def queue():
         query = query.where(Investigation.status == status)
     page = db.paginate(
         query.order_by(Investigation.created_at.desc(), Investigation.id.desc()),
-        page=_page_number(),
+        page=requested_page(),
         per_page=PER_PAGE,
         error_out=False,
     )
-    signal_page = _page_number("signal_page")
+    signal_page = requested_page("signal_page")
     found, signal_total = signals.signals(page=signal_page, per_page=PER_PAGE)
     return render_template(
         "sbb/queue.html",
@@ -150,17 +145,10 @@ def _done(investigation: Investigation, message):
     return redirect(url_for("sbb.investigation", investigation_id=investigation.id))
 
 
-def _field_error(form, error, default: str) -> None:
-    name = error.field if error.field in form._fields else default
-    form[name].errors.append(error.message)
-
-
 NOT_NOW = _l("Deze stap kan nu niet bij dit onderzoek.")
 
 
 def _button_step(investigation_id: int, name: str, operation, message):
-    from ..desk.forms import ActionForm
-
     found = get_investigation_or_404(current_user, investigation_id)
     if not ActionForm().validate_on_submit() or not investigations.can(name, found, current_user):
         return _refuse(found, NOT_NOW)
@@ -195,7 +183,7 @@ def decide(investigation_id: int):
             form.suspended_until.data,
         )
     except investigations.WorkflowError as error:
-        _field_error(form, error, "decision")
+        error_beside_field(form, error, "decision")
         return _refuse(found, refused, {"decide": form}, 422)
     return _done(found, _("Besluit vastgelegd."))
 
@@ -251,7 +239,7 @@ def companies_list():
     query = companies.matching(text) if text else sa.select(Company)
     page = db.paginate(
         query.order_by(Company.name, Company.id),
-        page=_page_number(),
+        page=requested_page(),
         per_page=PER_PAGE,
         error_out=False,
     )
@@ -315,8 +303,6 @@ def open_investigation(company_id: int):
 @bp.route("/bedrijven/<id:company_id>/verifieren", methods=["POST"])
 def verify_company(company_id: int):
     """Confirm that a company a meldpunt added is a real learning company."""
-    from ..desk.forms import ActionForm
-
     found = db.session.get(Company, company_id) or abort(404)
     if found.verified or not ActionForm().validate_on_submit():
         flash(_("Dit bedrijf is al geverifieerd."), "error")
@@ -330,8 +316,6 @@ def verify_company(company_id: int):
 @bp.route("/bedrijven/<id:company_id>/samenvoegen", methods=["POST"])
 def merge_company(company_id: int):
     """Match a company a meldpunt added to the one in the register it really is."""
-    from ..desk.forms import ActionForm
-
     found = db.session.get(Company, company_id) or abort(404)
     target_id = row_id(request.form.get("target_id"))
     target = db.session.get(Company, target_id) if target_id else None
