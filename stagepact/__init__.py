@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from flask import Flask, has_request_context, render_template, request, session
+from flask import Flask, render_template, request
 from flask_babel import format_date, format_datetime, get_locale
 from flask_wtf.csrf import CSRFError
 from werkzeug.routing import IntegerConverter
@@ -12,20 +12,9 @@ from werkzeug.routing import IntegerConverter
 from config import Config, ProductionConfig, config_from_env
 
 from .extensions import babel, csrf, db, limiter, login_manager, mail
+from .language import select_locale
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def select_locale() -> str:
-    from flask import current_app
-
-    languages = current_app.config["LANGUAGES"]
-    if not has_request_context():  # a CLI command or cron: no browser to ask
-        return languages[0]
-    chosen = session.get("lang")
-    if chosen in languages:
-        return chosen
-    return request.accept_languages.best_match(languages) or languages[0]
 
 
 class RowIdConverter(IntegerConverter):

@@ -141,13 +141,22 @@ def redeem_link(token: str) -> AccountToken | None:
 
 
 def invite(
-    *, email: str, name: str, role: Role, institution: Institution | None, actor
+    *,
+    email: str,
+    name: str,
+    role: Role,
+    institution: Institution | None,
+    actor,
+    language: str | None = None,
 ) -> tuple[User, str]:
-    """A new account without a password, and the link to set one (to be mailed)."""
+    """A new account without a password, and the link to set one (to be mailed in
+    `language`, which stays the account's language until its owner chooses another)."""
     email = email.strip().lower()
     if db.session.scalar(sa.select(User.id).where(User.email == email)) is not None:
         raise AccountError(_l("Er is al een account met dit e-mailadres."), "email")
-    user = User(email=email, name=name.strip(), role=role, institution=institution)
+    user = User(
+        email=email, name=name.strip(), role=role, institution=institution, language=language
+    )
     db.session.add(user)
     db.session.flush()
     audit.record(

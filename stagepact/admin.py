@@ -52,9 +52,15 @@ def add_user(
     institution: Institution | None,
     password_hash: str,
     demo: bool = False,
+    language: str | None = None,
 ) -> User:
     user = User(
-        email=email, name=name, role=role, institution=institution, password_hash=password_hash
+        email=email,
+        name=name,
+        role=role,
+        institution=institution,
+        password_hash=password_hash,
+        language=language,
     )
     db.session.add(user)
     db.session.flush()

@@ -27,7 +27,7 @@ from flask_login import current_user, login_required, login_user, logout_user
 from wtforms import EmailField, PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
-from . import accounts, api_tokens, audit, notify
+from . import accounts, api_tokens, audit, language, notify
 from .crypto import verify_password
 from .extensions import db, limiter, login_manager
 from .forms import ActionForm, BaseForm
@@ -38,7 +38,11 @@ bp = Blueprint("auth", __name__)
 
 login_manager.login_view = "auth.login"
 login_manager.login_message = _l("Log in om deze pagina te zien.")
-login_manager.session_protection = "strong"
+# Flask-Login's own session protection is off: in "strong" mode it leaves permanent
+# sessions (every staff session is one) alone, and on a student's session it only sent a
+# cookie-deletion header. Sessions are protected by their version, id and time limits
+# (see `accounts.session_valid`), and by the cookie's Secure/HttpOnly/SameSite flags.
+login_manager.session_protection = None
 
 PENDING = "pending_login"
 PENDING_SECONDS = 5 * 60
@@ -147,6 +151,7 @@ def _submitted_email() -> str:
 
 def _complete_login(user: User):
     failures = accounts.record_success(user)
+    language.remember_at_login(user)
     accounts.start_session(user)
     login_user(user)
     audit.record("auth.login", actor=user, institution_id=user.institution_id)

@@ -38,6 +38,7 @@ from . import (
 )
 from .crypto import MIN_PASSWORD_LENGTH, hash_password
 from .extensions import db
+from .language import STAFF_LANGUAGES
 from .models import AccountToken, Adv, Institution, User
 from .vocab import INSTITUTION_ROLES, ROLE_LABELS, Role
 
@@ -280,8 +281,14 @@ def _ask_password() -> str:
     is_flag=True,
     help="Geen wachtwoord: mail een uitnodiging waarmee de medewerker er zelf een kiest.",
 )
+@click.option(
+    "--language",
+    type=click.Choice(STAFF_LANGUAGES),
+    help="Taal van de pagina's en mails (nl of en); zonder deze optie kiest de browser "
+    "bij de eerste keer inloggen.",
+)
 @operator_command
-def create_user_command(email, name, role, brin, password, invite) -> None:
+def create_user_command(email, name, role, brin, password, invite, language) -> None:
     """Create a staff account: with an invitation by mail, or a password (asked, hidden)."""
     role = Role(role)
     name = _required_text(name, _("de naam"), 200)
@@ -291,7 +298,12 @@ def create_user_command(email, name, role, brin, password, invite) -> None:
         if password is not None:
             raise CommandError(_("Kies --invite of --password, niet allebei."))
         user, token = accounts.invite(
-            email=email, name=name, role=role, institution=institution, actor="system"
+            email=email,
+            name=name,
+            role=role,
+            institution=institution,
+            actor="system",
+            language=language,
         )
         notify.password_link(user, token, AccountToken.INVITE)
         db.session.commit()
@@ -309,6 +321,7 @@ def create_user_command(email, name, role, brin, password, invite) -> None:
         role=role,
         institution=institution,
         password_hash=hash_password(password),
+        language=language,
     )
     db.session.commit()
     click.echo(_("Account %(email)s aangemaakt met id %(id)d.", email=user.email, id=user.id))

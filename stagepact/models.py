@@ -114,6 +114,9 @@ class User(UserMixin, db.Model):
     # Failed logins in a row, and until when the next attempt must wait.
     failed_logins: Mapped[int] = mapped_column(default=0, server_default="0")
     login_delayed_until: Mapped[datetime | None]
+    # The language of their pages and mails ("nl" or "en"); empty until the first login
+    # or their own choice, when the browser's preference still decides.
+    language: Mapped[str | None] = mapped_column(sa.String(8))
 
     institution: Mapped[Institution | None] = relationship()
 

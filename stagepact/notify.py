@@ -10,6 +10,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from . import outbox
+from .language import mail_language
 from .models import Case
 from .scoping import handlers_of
 
@@ -42,10 +43,10 @@ def _responsible_handlers(case: Case) -> list:
 
 
 def _to_handlers(case: Case, handlers, subject, template: str, purpose: str, **context) -> None:
-    """One mail per handler, in Dutch, with the link to the case page (`subject` is lazy)."""
+    """One mail per handler, in their language, with the link to the case (`subject` is lazy)."""
     link = external_url("desk.case_detail", case_id=case.id)
     for handler in handlers:
-        with force_locale("nl"):
+        with force_locale(mail_language(handler)):
             outbox.queue(
                 handler.email,
                 str(subject),
@@ -147,7 +148,7 @@ def sbb_of_institution_message(investigation) -> None:
     from .scoping import sbb_reviewers
 
     for reviewer in sbb_reviewers():
-        with force_locale("nl"):
+        with force_locale(mail_language(reviewer)):
             outbox.queue(
                 reviewer.email,
                 _("%(reference)s: bericht van de instelling", reference=investigation.reference),
@@ -166,7 +167,7 @@ def password_link(user, token: str, purpose: str) -> None:
     from .models import AccountToken
 
     invitation = purpose == AccountToken.INVITE
-    with force_locale("nl"):
+    with force_locale(mail_language(user)):
         outbox.queue(
             user.email,
             _("Uitnodiging voor het meldpunt stagediscriminatie")

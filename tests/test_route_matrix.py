@@ -562,7 +562,7 @@ class Browser:
 # The audit trail records every request, the login bookkeeping every login.
 UNWATCHED_TABLES = {"audit_event", "audit_head"}
 UNWATCHED_COLUMNS = {
-    "user_account": {"last_login_at", "failed_logins", "login_delayed_until"},
+    "user_account": {"last_login_at", "failed_logins", "login_delayed_until", "language"},
     "api_token": {"last_used_at"},
 }
 

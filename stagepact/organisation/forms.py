@@ -23,6 +23,7 @@ from wtforms.validators import (
 
 from .. import colours, vocab
 from ..forms import BaseForm
+from ..language import NAMES, STAFF_LANGUAGES
 
 
 class InviteForm(BaseForm):
@@ -40,6 +41,14 @@ class InviteForm(BaseForm):
     )
     role = SelectField(_l("Rol"), validators=[DataRequired(_l("Kies een rol."))])
     institution_id = SelectField(_l("Instelling"), validators=[Optional()])
+    language = SelectField(
+        _l("Taal van de uitnodiging"),
+        choices=[
+            SelectChoice(code, NAMES[code], render_kw={"lang": code}) for code in STAFF_LANGUAGES
+        ],
+        default=STAFF_LANGUAGES[0],
+        validators=[DataRequired(_l("Kies een taal."))],
+    )
 
     def __init__(self, roles=(), institutions=(), *args, **kwargs):
         super().__init__(*args, **kwargs)

@@ -102,6 +102,7 @@ def invite():
             role=role,
             institution=institution if needs_institution else None,
             actor=current_user,
+            language=form.language.data,
         )
     except accounts.AccountError as error:
         form[error.field or "email"].errors.append(error.message)

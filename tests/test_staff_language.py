@@ -1,0 +1,172 @@
+"""A staff member's language: the browser's first guess, their own choice kept on the
+account, and their mails in it. Students' choices stay in the browser session."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from stagepact import notify
+from stagepact.extensions import db
+from stagepact.models import OutboxMail, User
+from stagepact.vocab import Role
+from tests.factories import PASSWORD, make_case, make_institution, make_user
+
+ENGLISH = {"Accept-Language": "en-GB,en;q=0.9"}
+DUTCH = {"Accept-Language": "nl-NL,nl;q=0.9"}
+
+
+def _login(client, user, headers=None):
+    db.session.commit()
+    return client.post(
+        "/inloggen", data={"email": user.email, "password": PASSWORD}, headers=headers or {}
+    )
+
+
+def _language(user) -> str | None:
+    db.session.expire_all()
+    return db.session.get(User, user.id).language
+
+
+def _lang_of(response) -> str:
+    page = response.get_data(as_text=True)
+    return page.split('<html lang="', 1)[1].split('"', 1)[0]
+
+
+def _mails(purpose: str) -> list[OutboxMail]:
+    return db.session.scalars(sa.select(OutboxMail).where(OutboxMail.purpose == purpose)).all()
+
+
+def test_the_first_login_keeps_the_browsers_preference_on_the_account(client):
+    handler = make_user(Role.HANDLER)
+    assert handler.language is None
+
+    _login(client, handler, ENGLISH)
+
+    assert _language(handler) == "en"
+    assert _lang_of(client.get("/account", headers=ENGLISH)) == "en"
+
+
+def test_a_choice_follows_the_staff_member_to_another_browser(app, client):
+    handler = make_user(Role.HANDLER, language="en")
+    _login(client, handler, ENGLISH)
+
+    assert client.post("/taal", data={"lang": "nl", "next": "/account"}).status_code == 303
+    assert _language(handler) == "nl"
+
+    elsewhere = app.test_client()
+    _login(elsewhere, handler, ENGLISH)  # the account's choice wins over this browser
+    assert _lang_of(elsewhere.get("/account", headers=ENGLISH)) == "nl"
+    assert _language(handler) == "nl"
+
+
+def test_a_language_chosen_on_the_login_page_goes_to_the_account(client):
+    handler = make_user(Role.HANDLER, language="nl")
+    client.post("/taal", data={"lang": "en", "next": "/inloggen"})
+
+    _login(client, handler, DUTCH)
+
+    assert _language(handler) == "en"
+    assert _lang_of(client.get("/account", headers=DUTCH)) == "en"
+
+
+def test_staff_pages_stay_in_a_staff_language_when_a_student_language_was_chosen(client):
+    handler = make_user(Role.HANDLER, language="en")
+    client.post("/taal", data={"lang": "ar", "next": "/"})
+    _login(client, handler, {"Accept-Language": "ar"})
+
+    page = client.get("/account")
+    assert '<html lang="en" dir="ltr">' in page.get_data(as_text=True)
+    client.post("/taal", data={"lang": "tr", "next": "/account"})
+    assert _lang_of(client.get("/account")) == "en"
+    assert _language(handler) == "en"  # only a staff language is kept on the account
+
+
+def test_a_students_choice_is_kept_in_the_session_only(client):
+    response = client.post("/taal", data={"lang": "pl", "next": "/"})
+    cookies = response.headers.getlist("Set-Cookie")
+    assert len(cookies) == 1 and cookies[0].startswith("session=")
+    assert "Expires=" not in cookies[0]  # gone when the browser closes
+    assert _lang_of(client.get("/")) == "pl"
+
+
+def test_handlers_get_their_mails_each_in_their_own_language():
+    institution = make_institution()
+    english = make_user(Role.HANDLER, institution, language="en")
+    dutch = make_user(Role.HANDLER, institution, language="nl")
+    unknown = make_user(Role.HANDLER, institution)  # never logged in: Dutch
+    case = make_case(institution=institution)[0]
+
+    notify.handlers_of_new_case(case)
+    db.session.flush()
+
+    subjects = {mail.recipient: mail.subject for mail in _mails("handler_new_case")}
+    assert subjects[english.email] == f"New report {case.number} at the reporting point"
+    assert subjects[dutch.email] == f"Nieuwe melding {case.number} bij het meldpunt"
+    assert subjects[unknown.email] == subjects[dutch.email]
+    body = next(m.body for m in _mails("handler_new_case") if m.recipient == english.email)
+    assert "melding" not in body.lower()
+
+
+def test_an_invitation_goes_in_the_language_the_admin_chose(client):
+    institution = make_institution()
+    admin = make_user(Role.INSTITUTION_ADMIN, institution)
+    _login(client, admin)
+
+    client.post(
+        "/organisatie/medewerkers/uitnodigen",
+        data={
+            "name": "Nadia Amrani",
+            "email": "nadia@school.example",
+            "role": "handler",
+            "language": "en",
+        },
+    )
+
+    user = db.session.scalar(sa.select(User).where(User.email == "nadia@school.example"))
+    assert user.language == "en"
+    [mail] = _mails("account_invite")
+    assert mail.subject == "Invitation to the internship discrimination reporting point"
+
+
+def test_an_invitation_in_a_language_staff_pages_do_not_have_is_refused(client):
+    admin = make_user(Role.INSTITUTION_ADMIN)
+    _login(client, admin)
+
+    refused = client.post(
+        "/organisatie/medewerkers/uitnodigen",
+        data={
+            "name": "Nadia",
+            "email": "nadia@school.example",
+            "role": "handler",
+            "language": "ar",
+        },
+    )
+
+    assert refused.status_code == 422
+    assert 'id="language-error"' in refused.get_data(as_text=True)
+    assert db.session.scalar(sa.select(User).where(User.email == "nadia@school.example")) is None
+
+
+def test_the_operator_gives_a_new_account_its_language(runner):
+    result = runner.invoke(
+        args=[
+            "stagepact",
+            "create-user",
+            "--email",
+            "monitor@example.org",
+            "--name",
+            "Monitor",
+            "--role",
+            "monitor",
+            "--invite",
+            "--language",
+            "en",
+        ]
+    )
+
+    assert result.exit_code == 0, result.output
+    db.session.expire_all()
+    user = db.session.scalar(sa.select(User).where(User.email == "monitor@example.org"))
+    assert user.language == "en"
+    [mail] = _mails("account_invite")
+    assert mail.subject.startswith("Invitation")
