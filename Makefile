@@ -29,7 +29,7 @@ run: install
 ## then the browser journeys in Debian's Chromium when it is installed (apt install chromium)
 test: install-dev
 	$(BIN)/pytest -q
-	@if [ -x /usr/bin/chromium ]; then $(BIN)/pytest -q -m browser tests/browser; \
+	@if [ -x /usr/bin/chromium ]; then $(BIN)/pytest -q -m browser -n 2 tests/browser; \
 	else echo "Browser journeys skipped: /usr/bin/chromium is missing (apt install chromium)."; fi
 
 lint: install-dev

@@ -13,6 +13,7 @@ import shutil
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -97,11 +98,34 @@ def _seed() -> dict:
     }
 
 
-@pytest.fixture(scope="session", autouse=True)
-def fresh_screenshots():
-    """Each run writes its own set of screenshots."""
-    shutil.rmtree(SCREENSHOTS, ignore_errors=True)
-    SCREENSHOTS.mkdir()
+def pytest_configure(config):
+    """A run of the browser tests (`-m browser`) writes its own set of screenshots: they are
+    cleared once, by the controller, before any xdist worker starts."""
+    marks = config.option.markexpr or ""
+    browser_run = "browser" in marks and "not browser" not in marks
+    if browser_run and not hasattr(config, "workerinput"):
+        shutil.rmtree(SCREENSHOTS, ignore_errors=True)
+
+
+@pytest.fixture
+def staff(live):
+    """Fresh staff accounts for one test: 2FA is set up at their first login, and their
+    language is the browser's until they choose, independent of the tests before."""
+    from stagepact.extensions import db
+    from stagepact.models import Institution
+    from stagepact.vocab import Role
+    from tests.factories import make_user
+
+    with live.db():
+        school = db.session.query(Institution).filter_by(slug=live.world["school"]).one()
+        made = {
+            "handler": make_user(Role.HANDLER, school, name="Anouk de Vries"),
+            "reviewer": make_user(Role.SBB_REVIEWER, name="Sanne Mulder"),
+            "monitor": make_user(Role.MONITOR, name="Tim Bakker"),
+            "admin": make_user(Role.INSTITUTION_ADMIN, school, name="Bram Visser"),
+        }
+        db.session.commit()
+        return {who: user.email for who, user in made.items()}
 
 
 @pytest.fixture(scope="session")
@@ -115,39 +139,91 @@ def browser():
 
 
 class Visit:
-    """One browser (viewport, JavaScript on or off) that checks every page it shows."""
+    """One browser (viewport, JavaScript on or off, language) that checks every page it shows.
 
-    def __init__(self, browser, live: LiveSite, name: str, viewport: str, javascript: bool):
+    `t` gives an interface text in the visit's language, so that a journey finds its
+    fields and buttons by their names in every language.
+    """
+
+    def __init__(
+        self,
+        browser,
+        live: LiveSite,
+        name: str,
+        viewport: str,
+        javascript: bool,
+        language: str = "nl",
+    ):
         self.live = live
         self.name = name
+        self.language = language
         self.viewport = viewport if javascript else f"{viewport}-nojs"
         self.context = browser.new_context(
-            viewport=VIEWPORTS[viewport], java_script_enabled=javascript, locale="nl-NL"
+            viewport=VIEWPORTS[viewport], java_script_enabled=javascript, locale=language
         )
         self.page = self.context.new_page()
         self.step = 0
         self.javascript = javascript
+        self.phone = viewport == "phone"
+        self.t = translator(language)
 
     def go(self, path: str):
         self.page.goto(self.live.url + path)
         return self.checked()
 
     def checked(self):
-        """axe-core on the page as it is, and a screenshot of it."""
+        """The page as it is: in the visit's language, no sideways scrolling on a phone,
+        axe-core, and a screenshot."""
         self.step += 1
-        title = self.page.title().split(" · ")[0] or self.page.url.rsplit("/", 1)[-1]
-        label = re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")[:40]
+        page = self.page
+        page.wait_for_load_state("load")  # a click returns once the next page began to load
+        assert page.locator("html").get_attribute("lang") == self.language, page.url
+        if self.phone:
+            overflow = page.evaluate(
+                "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+            )
+            assert overflow <= 0, f"{page.url} scrolls sideways at 360 px"
+        title, path = page.title().split(" · ")[0], urlsplit(page.url).path
+        label = _slug(title) or _slug(path) or "start"  # an Arabic title has no ASCII slug
         SCREENSHOTS.mkdir(exist_ok=True)
-        self.page.screenshot(
-            path=str(SCREENSHOTS / f"{self.name}-{self.viewport}-{self.step:02d}-{label}.png"),
+        page.screenshot(
+            path=str(
+                SCREENSHOTS
+                / f"{self.name}-{self.language}-{self.viewport}-{self.step:02d}-{label}.png"
+            ),
             full_page=True,
         )
         if self.javascript:  # axe is a script: it runs where the page allows scripts
-            assert_accessible(self.page)
-        return self.page
+            assert_accessible(page)
+        return page
+
+    def shows(self, text: str) -> bool:
+        """Whether the page's visible text holds `text` (as a reader sees it, unescaped)."""
+        return text in self.page.locator("body").inner_text()
 
     def close(self):
         self.context.close()
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:40]
+
+
+def translator(language: str):
+    """gettext for one language from the compiled catalogues (`make install-dev`)."""
+    if language == "nl":  # the msgids are the Dutch texts
+        return lambda text: text
+    from babel.support import Translations
+
+    catalogue = Translations.load(str(ROOT / "translations"), [language])
+    assert isinstance(catalogue, Translations), f"no compiled catalogue for {language}"
+
+    def translate(text: str) -> str:
+        translated = catalogue.gettext(text)
+        assert translated != text or language == "en", f"not translated to {language}: {text}"
+        return translated
+
+    return translate
 
 
 def assert_accessible(page) -> None:
@@ -157,16 +233,30 @@ def assert_accessible(page) -> None:
     assert results.violations_count == 0, results.generate_report()
 
 
-@pytest.fixture(
-    params=[("desktop", True), ("phone", True), ("desktop", False)],
-    ids=["desktop", "phone-360", "no-javascript"],
-)
+# Every journey in Dutch at desktop width, at 360 px and without JavaScript; and in each
+# other language once: English at desktop width, the student's other languages on a phone.
+# Staff pages exist in Dutch and English: the staff of a journey in Arabic, Turkish or
+# Polish work in English.
+VISITS = {
+    "desktop": ("desktop", True, "nl"),
+    "phone-360": ("phone", True, "nl"),
+    "no-javascript": ("desktop", False, "nl"),
+    "en-desktop": ("desktop", True, "en"),
+    "ar-phone-360": ("phone", True, "ar"),
+    "tr-phone-360": ("phone", True, "tr"),
+    "pl-phone-360": ("phone", True, "pl"),
+}
+STAFF_LANGUAGES = ("nl", "en")
+
+
+@pytest.fixture(params=list(VISITS.values()), ids=list(VISITS))
 def visit_factory(request, browser, live):
-    viewport, javascript = request.param
+    viewport, javascript, language = request.param
     made = []
 
-    def make(name: str) -> Visit:
-        visit = Visit(browser, live, name, viewport, javascript)
+    def make(name: str, staff: bool = False) -> Visit:
+        spoken = language if not staff or language in STAFF_LANGUAGES else "en"
+        visit = Visit(browser, live, name, viewport, javascript, spoken)
         made.append(visit)
         return visit
 
