@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from flask import Flask, render_template, request
+from flask import Flask, g, render_template, request
 from flask_babel import format_date, format_datetime, get_locale
 from flask_wtf.csrf import CSRFError
 from werkzeug.routing import IntegerConverter
@@ -102,11 +102,19 @@ def create_app(config_class: type[Config] | None = None, test_config: dict | Non
             "vocab": vocab,
         }
 
+    app.jinja_env.globals["note_form_errors"] = _note_form_errors
+    app.jinja_env.globals["form_errors_noted"] = lambda: g.get("form_errors", False)
     app.jinja_env.filters["format_date"] = format_date
     app.jinja_env.filters["format_datetime"] = format_datetime
     _register_errors(app)
     _register_headers(app)
     return app
+
+
+def _note_form_errors() -> str:
+    """Called by the error summary: the page's title then starts with "Fout:"."""
+    g.form_errors = True
+    return ""
 
 
 def _register_errors(app: Flask) -> None:

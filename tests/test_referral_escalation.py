@@ -752,6 +752,17 @@ def test_escalation_without_a_linked_company_is_refused(client, auth):
     assert _count(Investigation) == 0
 
 
+def test_while_sbb_has_the_case_the_handler_reads_what_comes_next(client, auth):
+    case, handler, _code = _case(S.ESCALATED, consent_sbb=True)
+    auth.login(handler)
+
+    page = _text(client.get(f"/behandelen/zaken/{case.id}"))
+
+    assert "De melding ligt bij SBB. Als SBB het onderzoek heeft afgerond" in page
+    assert "/afsluiten" not in page
+    assert "Er is nu geen stap te zetten." not in page
+
+
 def test_escalation_without_the_sbb_consent_is_refused(client, auth):
     case, handler, _code = _case(consent_sbb=False)
     auth.login(handler)

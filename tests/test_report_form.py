@@ -192,6 +192,18 @@ def test_only_the_narrative_is_required(client, institution):
     assert count(Case) == 0
 
 
+def test_a_page_with_errors_says_so_in_its_title_which_a_screen_reader_reads_first(
+    client, institution
+):
+    fine = client.get(f"/meldpunt/{institution.slug}/melden").get_data(as_text=True)
+    refused = _post(client, institution, {}).get_data(as_text=True)
+
+    assert re.search(r"<title>Melding maken · ", fine)
+    assert re.search(r"<title>Fout: Melding maken · ", refused)
+    assert refused.count('<h2 id="part-what">') == 1  # the content is rendered once
+    assert refused.count('class="error-summary"') == 1
+
+
 def test_report_with_only_a_narrative_opens_an_anonymous_case(client, institution):
     response = _post(
         client, institution, {"narrative": "  Ze wilden mij niet vanwege mijn naam.  "}
