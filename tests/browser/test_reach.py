@@ -112,6 +112,8 @@ def test_a_students_page_weighs_under_100_kb(context, live):
         sizes.clear()
         page.goto(live.url + path.format(school=live.world["school"]), wait_until="load")
         assert sum(sizes.values()) < 100 * 1024, (path, sizes)
+        # Nothing from elsewhere: no fonts, scripts, images or trackers of other hosts.
+        assert all(url.startswith(live.url + "/") for url in sizes), (path, list(sizes))
     assert CHROMIUM.exists()
 
 
