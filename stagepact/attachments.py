@@ -371,7 +371,9 @@ def download_response(attachment: Attachment) -> Response:
     """The file as a download: never shown in the browser, never guessed at, never cached."""
     response = Response(read(attachment), mimetype="application/octet-stream")
     response.headers["Content-Disposition"] = content_disposition(attachment.original_name)
-    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    response.headers["Content-Security-Policy"] = (
+        "default-src 'none'; frame-ancestors 'none'; sandbox"
+    )
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Cache-Control"] = "no-store"
     return response

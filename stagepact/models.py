@@ -724,6 +724,8 @@ class Investigation(db.Model):
     objection_at: Mapped[datetime | None]
     objection_upheld: Mapped[bool | None]
     closed_at: Mapped[datetime | None]
+    # When the student withdrew the report at school while SBB still had it open.
+    case_withdrawn_at: Mapped[datetime | None]
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
     company: Mapped[Company] = relationship()

@@ -161,6 +161,27 @@ def sbb_of_institution_message(investigation) -> None:
             )
 
 
+def sbb_of_case_withdrawal(investigation) -> None:
+    """SBB's reviewers hear that the student withdrew the report of an open investigation."""
+    from .scoping import sbb_reviewers
+
+    for reviewer in sbb_reviewers():
+        with force_locale(mail_language(reviewer)):
+            outbox.queue(
+                reviewer.email,
+                _(
+                    "%(reference)s: de student heeft de melding ingetrokken",
+                    reference=investigation.reference,
+                ),
+                render_template(
+                    "mail/sbb_case_withdrawn.txt",
+                    investigation=investigation,
+                    link=external_url("sbb.investigation", investigation_id=investigation.id),
+                ),
+                purpose="sbb_case_withdrawn",
+            )
+
+
 def password_link(user, token: str, purpose: str) -> None:
     """An invitation or a reset link, to the account's own address only."""
     from .accounts import INVITE_DAYS, RESET_HOURS

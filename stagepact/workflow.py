@@ -338,6 +338,24 @@ def withdraw(case: Case, reason: str | None = None) -> None:
     case.outcome = Outcome.WITHDRAWN
     _move(case, "withdraw", REPORTER, outcome=str(Outcome.WITHDRAWN), message_id=message_id)
     notify.handlers_of_student_activity(case, str(_l("melding ingetrokken")))
+    _tell_sbb_of_withdrawal(case, now)
+
+
+def _tell_sbb_of_withdrawal(case: Case, now) -> None:
+    """An investigation SBB still has open hears that the student withdrew. SBB may go on
+    with the company's side; the student's name, if SBB had it, goes."""
+    for investigation in case.investigations:
+        if investigation.status == InvestigationStatus.CLOSED:
+            continue
+        investigation.case_withdrawn_at = now
+        audit.record(
+            "investigation.case_withdrawn",
+            case=case,
+            actor=REPORTER,
+            investigation_id=investigation.id,
+        )
+        notify.sbb_of_case_withdrawal(investigation)
+    _remove_identity_from_sbb(case, REPORTER)
 
 
 # --- Actions that keep the status -------------------------------------------------
@@ -500,7 +518,7 @@ def record_consent(
     return record
 
 
-def _remove_identity_from_sbb(case: Case, user: User) -> None:
+def _remove_identity_from_sbb(case: Case, user: User | str) -> None:
     """The student took back the name SBB had: SBB's copy of it goes too."""
     for investigation in case.investigations:
         if investigation.shares_identity:

@@ -794,7 +794,7 @@ def _assert_download_headers(response, name: str) -> None:
     assert response.headers["X-Content-Type-Options"] == "nosniff"
     assert response.headers["Cache-Control"] == "no-store"
     csp = response.headers["Content-Security-Policy"]
-    assert "sandbox" in csp and "default-src 'none'" in csp
+    assert "sandbox" in csp and "default-src 'none'" in csp and "frame-ancestors 'none'" in csp
 
 
 @pytest.fixture

@@ -658,10 +658,10 @@ def header_problems(method: str, url: str, response, static: bool = False) -> li
         problems.append("no Content-Security-Policy")
     if "unsafe-inline" in csp or "unsafe-eval" in csp:
         problems.append(f"CSP allows unsafe code: {csp}")
+    if "frame-ancestors 'none'" not in csp:
+        problems.append(f"CSP without frame-ancestors 'none': {csp}")
     if response.mimetype == "text/html":
         # A download has its own stricter policy (default-src 'none'; sandbox).
-        if "frame-ancestors 'none'" not in csp:
-            problems.append(f"CSP without frame-ancestors 'none': {csp}")
         if "script-src 'self'" not in csp:
             problems.append(f"CSP without script-src 'self': {csp}")
     if headers.get("X-Content-Type-Options") != "nosniff":

@@ -1609,3 +1609,85 @@ def test_every_id_on_the_investigation_page_is_unique(app, client, auth, reviewe
     assert response.status_code == 200
     ids = re.findall(r'\sid="([^"]+)"', _text(response))
     assert len(ids) == len(set(ids)), sorted({i for i in ids if ids.count(i) > 1})
+
+
+# --- The student withdraws a report that SBB has ----------------------------------------------
+
+
+def _escalated_with_code(share_identity=False):
+    institution = make_institution()
+    handler = make_user(Role.HANDLER, institution)
+    company = make_company()
+    case, code = make_case(
+        institution,
+        consent_sbb=True,
+        consent_sbb_identity=share_identity,
+        company_id=company.id,
+        is_anonymous=not share_identity,
+        reporter_name=None if not share_identity else "Samira El Idrissi",
+        email=None if not share_identity else "samira@student.example",
+    )
+    workflow.acknowledge(case, handler)
+    investigation = workflow.escalate(case, handler, SUMMARY, share_identity)
+    db.session.commit()
+    return investigation, code
+
+
+def _withdraw_with_code(app, code: str, reason: str = ""):
+    student = app.test_client()
+    student.post("/volgen", data={"code": code})
+    page = _text(student.get("/volgen/melding/intrekken"))
+    response = student.post("/volgen/melding/intrekken", data={"confirm": "y", "reason": reason})
+    assert response.status_code == 302
+    return page
+
+
+def test_sbb_hears_when_the_student_withdraws_and_its_copy_of_the_name_goes(
+    app, client, auth, reviewer
+):
+    english = make_user(Role.SBB_REVIEWER, language="en")
+    investigation, code = _escalated_with_code(share_identity=True)
+    assert _fresh(investigation).student_name == "Samira El Idrissi"
+
+    page = _withdraw_with_code(app, code, "Ik wil er niet meer mee bezig zijn.")
+
+    assert "Je school heeft je melding ook aan SBB gegeven. SBB hoort dat je hem intrekt." in page
+    fresh = _fresh(investigation)
+    assert fresh.case.outcome == Outcome.WITHDRAWN
+    assert fresh.case_withdrawn_at is not None
+    assert fresh.status == IS.RECEIVED  # SBB decides itself whether to go on
+    assert (fresh.shares_identity, fresh.student_name, fresh.student_email) == (False, None, None)
+    [event] = _events("investigation.case_withdrawn")
+    assert event.actor_type == "reporter"
+    assert "Ik wil er niet meer" not in str(event.details)  # the student's words stay out
+    subjects = {m.recipient: m.subject for m in _mails("sbb_case_withdrawn")}
+    assert subjects[reviewer.email] == (
+        f"{investigation.reference}: de student heeft de melding ingetrokken"
+    )
+    assert subjects[english.email] == f"{investigation.reference}: the student withdrew the report"
+    assert all("Samira" not in m.body for m in _mails("sbb_case_withdrawn"))
+
+    auth.login(reviewer)
+    shown = _text(client.get(f"/sbb/onderzoeken/{investigation.id}"))
+    assert "De student heeft de melding op" in shown and "Samira" not in shown
+    assert "ingetrokken door de student" in _text(client.get("/sbb/"))
+
+    # SBB can still decide on the company; the withdrawn case stays closed as it was.
+    investigations.start(fresh, reviewer)
+    investigations.decide(fresh, reviewer, D.WARNING, REASONING)
+    db.session.commit()
+    assert _fresh_case(fresh.case).status == Status.CLOSED
+    assert _fresh_case(fresh.case).outcome == Outcome.WITHDRAWN
+
+
+def test_a_closed_investigation_is_not_told_of_a_later_withdrawal(app, reviewer):
+    investigation, code = _escalated_with_code()
+    _bring_to(investigation, "closed", reviewer)
+    db.session.commit()
+
+    page = _withdraw_with_code(app, code)
+
+    assert "SBB hoort dat je hem intrekt" not in page
+    assert _fresh(investigation).case_withdrawn_at is None
+    assert _events("investigation.case_withdrawn") == []
+    assert _mails("sbb_case_withdrawn") == []

@@ -170,3 +170,17 @@ def test_the_operator_gives_a_new_account_its_language(runner):
     assert user.language == "en"
     [mail] = _mails("account_invite")
     assert mail.subject.startswith("Invitation")
+
+
+def test_choosing_a_language_keeps_the_page_and_its_query(client):
+    monitor = make_user(Role.MONITOR, language="nl")
+    _login(client, monitor)
+    table = "/statistieken/?period=year&year=2025&dimension=phase"
+
+    page = client.get(table).get_data(as_text=True)
+    assert (
+        'name="next" value="/statistieken/?period=year&amp;year=2025&amp;dimension=phase"' in page
+    )
+    chosen = client.post("/taal", data={"lang": "en", "next": table})
+
+    assert chosen.headers["Location"].endswith(table)

@@ -82,6 +82,7 @@ TIMELINE_LABELS = {
     "investigation.viewed": _l("SBB bekeek het onderzoek"),
     "investigation.attachment_downloaded": _l("SBB downloadde een gedeeld bestand"),
     "investigation.identity_removed": _l("Naam van de student verwijderd bij SBB"),
+    "investigation.case_withdrawn": _l("SBB hoorde dat de student de melding introk"),
     "investigation.start": _l("SBB is het onderzoek gestart"),
     "investigation.decide": _l("SBB heeft besloten"),
     "investigation.object": _l("Bezwaar van het bedrijf bij SBB"),
