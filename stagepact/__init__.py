@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from flask import Flask, g, render_template, request
+from flask import Flask, render_template, request
 from flask_babel import format_date, format_datetime, get_locale
 from flask_wtf.csrf import CSRFError
 from werkzeug.routing import IntegerConverter
@@ -12,7 +12,7 @@ from werkzeug.routing import IntegerConverter
 from config import Config, ProductionConfig, config_from_env
 
 from .extensions import babel, csrf, db, limiter, login_manager, mail
-from .language import select_locale
+from .language import offered_languages, select_locale
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -91,30 +91,22 @@ def create_app(config_class: type[Config] | None = None, test_config: dict | Non
     @app.context_processor
     def template_globals():
         from . import vocab
-        from .language import NAMES, RIGHT_TO_LEFT, STAFF_LANGUAGES
+        from .language import NAMES, RIGHT_TO_LEFT
 
         locale = str(get_locale())
         return {
             "current_locale": locale,
             "text_direction": "rtl" if locale in RIGHT_TO_LEFT else "ltr",
             "language_names": NAMES,
-            "staff_languages": STAFF_LANGUAGES,
             "vocab": vocab,
         }
 
-    app.jinja_env.globals["note_form_errors"] = _note_form_errors
-    app.jinja_env.globals["form_errors_noted"] = lambda: g.get("form_errors", False)
+    app.jinja_env.globals["offered_languages"] = offered_languages
     app.jinja_env.filters["format_date"] = format_date
     app.jinja_env.filters["format_datetime"] = format_datetime
     _register_errors(app)
     _register_headers(app)
     return app
-
-
-def _note_form_errors() -> str:
-    """Called by the error summary: the page's title then starts with "Fout:"."""
-    g.form_errors = True
-    return ""
 
 
 def _register_errors(app: Flask) -> None:

@@ -172,11 +172,16 @@ def invite(
 # --- Sessions -------------------------------------------------------------------------------
 
 
-def start_session(user: User) -> None:
-    """A fresh session for a login: nothing of the session before it survives."""
-    keep = {k: session[k] for k in ("lang",) if k in session}
+def clear_session() -> None:
+    """Empty the session, but for the visitor's language choice (see `language`)."""
+    keep = {k: session[k] for k in ("lang", "lang_at") if k in session}
     session.clear()
     session.update(keep)
+
+
+def start_session(user: User) -> None:
+    """A fresh session for a login: nothing of the session before it survives."""
+    clear_session()
     now = time.time()
     session["sv"] = user.session_version
     session["sid"] = secrets.token_urlsafe(16)

@@ -40,8 +40,9 @@ login_manager.login_view = "auth.login"
 login_manager.login_message = _l("Log in om deze pagina te zien.")
 # Flask-Login's own session protection is off: in "strong" mode it leaves permanent
 # sessions (every staff session is one) alone, and on a student's session it only sent a
-# cookie-deletion header. Sessions are protected by their version, id and time limits
-# (see `accounts.session_valid`), and by the cookie's Secure/HttpOnly/SameSite flags.
+# cookie-deletion header. A session ends with its account's session version (logout,
+# password or 2FA change, disabling) and its idle and absolute time limits (see
+# `accounts.session_valid`); the cookie is signed and Secure/HttpOnly/SameSite.
 login_manager.session_protection = None
 
 PENDING = "pending_login"
@@ -54,11 +55,10 @@ LOGIN_PER_ACCOUNT = "10 per 10 minutes"
 @login_manager.user_loader
 def load_user(user_id: str) -> User | None:
     user = db.session.get(User, int(user_id)) if user_id.isdigit() else None
-    if user is None or not user.active:
-        return None
-    if not accounts.session_valid(user):
-        # Logged out elsewhere, password or 2FA changed, idle or too old: this session is over.
-        session.clear()
+    if user is None or not user.active or not accounts.session_valid(user):
+        # Gone, disabled, logged out elsewhere, password or 2FA changed, idle or too old:
+        # this session is over, and nothing of it is left for the next login here.
+        accounts.clear_session()
         return None
     return user
 
@@ -209,7 +209,7 @@ def login():
         password_ok = verify_password(hashed, form.password.data)
         if user is not None and user.active and password_ok and not waiting:
             if user.totp_enabled_at is not None or accounts.two_factor_required(user):
-                session.clear()
+                accounts.clear_session()
                 session[PENDING] = {"user": user.id, "sv": user.session_version, "at": time.time()}
                 target = "auth.second_factor" if user.totp_enabled_at else "auth.enrol"
                 return redirect(url_for(target))
@@ -283,7 +283,7 @@ def logout():
     audit.record("auth.logout", actor=user, institution_id=user.institution_id)
     db.session.commit()
     logout_user()
-    session.clear()
+    accounts.clear_session()
     return redirect(url_for("auth.login"))
 
 

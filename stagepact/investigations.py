@@ -224,7 +224,7 @@ def start(investigation: Investigation, user: User) -> None:
             str(_l("SBB onderzoekt meldingen over dit leerbedrijf.")),
             investigation,
         )
-    notify.handlers_of_sbb_news(investigation, str(_l("onderzoek gestart")))
+    notify.handlers_of_sbb_news(investigation, _l("onderzoek gestart"))
 
 
 def decide(
@@ -292,7 +292,7 @@ def decide(
     if case is not None and case.status == Status.ESCALATED:
         workflow.return_from_escalation(case, user, decision)
     notify.handlers_of_sbb_news(
-        investigation, str(_l("besluit: %(decision)s", decision=DECISION_LABELS[decision]))
+        investigation, _l("besluit: %(decision)s", decision=DECISION_LABELS[decision])
     )
 
 
@@ -300,7 +300,7 @@ def record_objection(investigation: Investigation, user: User) -> None:
     """The company objects to the measure; SBB will decide on it."""
     _step(investigation, "object", user)
     investigation.objection_at = utcnow()
-    notify.handlers_of_sbb_news(investigation, str(_l("het bedrijf maakt bezwaar")))
+    notify.handlers_of_sbb_news(investigation, _l("het bedrijf maakt bezwaar"))
 
 
 def resolve_objection(
@@ -323,7 +323,7 @@ def resolve_objection(
         )
     notify.handlers_of_sbb_news(
         investigation,
-        str(_l("bezwaar gegrond, maatregel teruggedraaid") if upheld else _l("bezwaar ongegrond")),
+        _l("bezwaar gegrond, maatregel teruggedraaid") if upheld else _l("bezwaar ongegrond"),
     )
 
 
@@ -347,7 +347,7 @@ def send_message(investigation: Investigation, user: User, body: str) -> Investi
     db.session.flush()
     _record("message", investigation, user, message_id=message.id, from_sbb=from_sbb)
     if from_sbb:
-        notify.handlers_of_sbb_news(investigation, str(_l("nieuw bericht van SBB")))
+        notify.handlers_of_sbb_news(investigation, _l("nieuw bericht van SBB"))
     else:
         notify.sbb_of_institution_message(investigation)
     return message

@@ -12,6 +12,7 @@ Arabic (right to left), Turkish and Polish.
 
 from __future__ import annotations
 
+import time
 from urllib.parse import urlsplit
 
 from flask import (
@@ -37,8 +38,23 @@ RIGHT_TO_LEFT = frozenset({"ar"})
 DEFAULT = "nl"
 
 
+# A choice made this long before logging in is taken as the staff member's own; an older
+# one may be another visitor's (a student, earlier, on the same computer).
+CHOICE_AT_LOGIN_SECONDS = 15 * 60
+
+
 def _staff_signed_in() -> bool:
     return bool(getattr(current_user, "is_authenticated", False))
+
+
+def staff_page() -> bool:
+    """Staff pages, and the login pages before them, exist in the staff languages only."""
+    return _staff_signed_in() or request.blueprint == "auth"
+
+
+def offered_languages() -> tuple[str, ...]:
+    """The languages this page can be shown in (the language buttons)."""
+    return STAFF_LANGUAGES if staff_page() else tuple(current_app.config["LANGUAGES"])
 
 
 def select_locale() -> str:
@@ -49,7 +65,11 @@ def select_locale() -> str:
         chosen = session.get("lang")
         if chosen in STAFF_LANGUAGES:
             return chosen
-        return current_user.language or staff_guess()
+        own = current_user.language
+        return own if own in STAFF_LANGUAGES else staff_guess()
+    if request.blueprint == "auth":
+        chosen = session.get("lang")
+        return chosen if chosen in STAFF_LANGUAGES else staff_guess()
     languages = current_app.config["LANGUAGES"]
     chosen = session.get("lang")
     if chosen in languages:
@@ -63,13 +83,18 @@ def staff_guess() -> str:
 
 
 def remember_at_login(user) -> None:
-    """At login: a language chosen before it goes to the account; a first login keeps
-    the browser's preference, so that the mails come in the language of the pages."""
+    """At login: a language chosen just before it goes to the account; a first login
+    keeps the browser's preference, so that the mails come in the language of the pages.
+    An older choice in this browser is forgotten: the account's language applies."""
     chosen = session.get("lang")
-    if chosen in STAFF_LANGUAGES:
+    recent = time.time() - session.get("lang_at", 0) <= CHOICE_AT_LOGIN_SECONDS
+    if chosen in STAFF_LANGUAGES and recent:
         user.language = chosen
-    elif user.language is None:
-        user.language = staff_guess()
+    else:
+        session.pop("lang", None)
+        if user.language not in STAFF_LANGUAGES:
+            user.language = staff_guess()
+    session.pop("lang_at", None)
 
 
 def mail_language(user) -> str:
@@ -79,7 +104,13 @@ def mail_language(user) -> str:
 
 def _local_path(target: str | None) -> str:
     """Only a path on this site, never another host (no open redirect)."""
-    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+    if (
+        not target
+        or not target.startswith("/")
+        or target.startswith("//")
+        or "\\" in target
+        or any(ord(ch) < 32 or ord(ch) == 127 for ch in target)
+    ):
         return url_for("student.start")
     parts = urlsplit(target)
     if parts.scheme or parts.netloc:
@@ -93,7 +124,10 @@ def choose():
     if code not in current_app.config["LANGUAGES"]:
         abort(400)
     session["lang"] = code
-    if _staff_signed_in() and code in STAFF_LANGUAGES and current_user.language != code:
-        current_user.language = code
-        db.session.commit()
+    if _staff_signed_in():
+        if code in STAFF_LANGUAGES and current_user.language != code:
+            current_user.language = code
+            db.session.commit()
+    else:
+        session["lang_at"] = time.time()  # see `remember_at_login`
     return redirect(_local_path(request.form.get("next")), code=303)

@@ -55,7 +55,7 @@ def _to_handlers(case: Case, handlers, subject, template: str, purpose: str, **c
             )
 
 
-def handlers_of_student_activity(case: Case, what: str) -> None:
+def handlers_of_student_activity(case: Case, what) -> None:
     """The responsible handlers hear that the student answered or withdrew."""
     _to_handlers(
         case,
@@ -128,7 +128,7 @@ def adv_of_referral(referral) -> None:
         )
 
 
-def handlers_of_sbb_news(investigation, what: str) -> None:
+def handlers_of_sbb_news(investigation, what) -> None:
     """The escalating institution hears that SBB did something on its case."""
     case = investigation.case
     if case is None:

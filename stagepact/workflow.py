@@ -337,7 +337,7 @@ def withdraw(case: Case, reason: str | None = None) -> None:
     case.closed_at = now
     case.outcome = Outcome.WITHDRAWN
     _move(case, "withdraw", REPORTER, outcome=str(Outcome.WITHDRAWN), message_id=message_id)
-    notify.handlers_of_student_activity(case, str(_l("melding ingetrokken")))
+    notify.handlers_of_student_activity(case, _l("melding ingetrokken"))
     _tell_sbb_of_withdrawal(case, now)
 
 
@@ -424,7 +424,7 @@ def student_message(case: Case, body: str) -> Message:
         raise WorkflowError(_l("Schrijf eerst je bericht."), "body")
     message = _add_message(case, Message.FROM_STUDENT, body, None)
     audit.record("case.student_message", case=case, actor=REPORTER, message_id=message.id)
-    notify.handlers_of_student_activity(case, str(_l("nieuw bericht")))
+    notify.handlers_of_student_activity(case, _l("nieuw bericht"))
     return message
 
 

@@ -1,5 +1,7 @@
 """Characters no keyboard types still never give a 500 (PostgreSQL refuses NUL in text)."""
 
+import re
+
 from stagepact.extensions import db
 from tests.factories import make_case, make_institution, make_user
 
@@ -53,7 +55,10 @@ def test_odd_inbox_queries_never_give_a_500(client, auth):
     ]:
         response = client.get("/behandelen/", query_string=query)
         assert response.status_code == 200, query
-        assert "javascript" not in response.get_data(as_text=True)
+        # No link or form target takes the parameters up (the language form's `next` field
+        # echoes the query as an escaped value; it only ever leads to a path on this site).
+        targets = re.findall(r'(?:href|action)="([^"]*)"', response.get_data(as_text=True))
+        assert not [t for t in targets if "javascript" in t or "_scheme" in t], query
 
 
 def test_a_case_id_too_large_for_the_database_is_a_404(client, auth):

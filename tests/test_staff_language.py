@@ -3,6 +3,10 @@ account, and their mails in it. Students' choices stay in the browser session.""
 
 from __future__ import annotations
 
+import time
+
+import pyotp
+import pytest
 import sqlalchemy as sa
 
 from stagepact import notify
@@ -184,3 +188,97 @@ def test_choosing_a_language_keeps_the_page_and_its_query(client):
     chosen = client.post("/taal", data={"lang": "en", "next": table})
 
     assert chosen.headers["Location"].endswith(table)
+
+
+@pytest.fixture
+def enforced(app):
+    app.config["TWO_FACTOR_ENFORCED"] = True
+    yield
+    app.config["TWO_FACTOR_ENFORCED"] = False
+
+
+def test_a_choice_on_the_login_page_survives_the_second_factor(client, enforced):
+    monitor = make_user(Role.MONITOR, language="nl")
+    client.post("/taal", data={"lang": "en", "next": "/inloggen"})
+
+    _login(client, monitor, DUTCH)
+    enrol = client.get("/inloggen/tweestapsverificatie", headers=DUTCH)
+    assert _lang_of(enrol) == "en"
+    db.session.expire_all()
+    code = pyotp.TOTP(db.session.get(User, monitor.id).totp_secret).at(time.time())
+    client.post("/inloggen/tweestapsverificatie", data={"code": code}, headers=DUTCH)
+
+    assert _language(monitor) == "en"
+
+
+def test_an_old_choice_in_the_browser_does_not_change_the_next_account(client, monkeypatch):
+    """A student chose English on a shared computer an hour ago; a handler logs in."""
+    handler = make_user(Role.HANDLER, language="nl")
+    client.post("/taal", data={"lang": "en", "next": "/"})
+    later = time.time() + 60 * 60
+    monkeypatch.setattr(time, "time", lambda: later)
+
+    _login(client, handler, DUTCH)
+
+    assert _language(handler) == "nl"
+    assert _lang_of(client.get("/account", headers=ENGLISH)) == "nl"
+
+
+def test_a_logged_in_staff_members_choice_is_not_given_to_the_next_one(app, client):
+    first = make_user(Role.HANDLER, language="nl")
+    second = make_user(Role.HANDLER, language="nl")
+    _login(client, first)
+    client.post("/taal", data={"lang": "en", "next": "/account"})
+    client.post("/uitloggen")
+
+    _login(client, second, DUTCH)
+
+    assert (_language(first), _language(second)) == ("en", "nl")
+
+
+def test_the_login_pages_are_in_a_staff_language_only(client):
+    page = client.get("/inloggen", headers={"Accept-Language": "tr,en;q=0.5"})
+    html = page.get_data(as_text=True)
+
+    assert _lang_of(page) == "en"
+    assert 'value="tr"' not in html and 'value="en"' in html  # the language buttons
+    assert _lang_of(client.get("/", headers={"Accept-Language": "tr"})) == "tr"
+
+
+def test_a_stored_language_that_is_not_a_staff_language_is_ignored(client):
+    handler = make_user(Role.HANDLER, language="xx")
+    _login(client, handler, ENGLISH)
+
+    assert _lang_of(client.get("/account", headers=ENGLISH)) == "en"
+    assert _language(handler) == "en"
+
+
+def test_each_handler_reads_what_sbb_did_in_their_own_language(app):
+    """SBB's reviewer works in English; each assigned handler reads the news in theirs."""
+    from stagepact import investigations, workflow
+    from tests.factories import make_company
+
+    reviewer = make_user(Role.SBB_REVIEWER, language="en")
+    handlers = {}
+    for language in ("en", "nl"):
+        institution = make_institution()
+        handler = make_user(Role.HANDLER, institution, language=language)
+        case = make_case(institution, consent_sbb=True, company_id=make_company().id)[0]
+        workflow.acknowledge(case, handler)
+        workflow.assign(case, handler, handler)
+        investigation = workflow.escalate(case, handler, "Samenvatting.", False)
+        with app.test_request_context(headers=ENGLISH):
+            investigations.start(investigation, reviewer)
+        handlers[language] = handler
+    db.session.flush()
+
+    bodies = {m.recipient: m.body for m in _mails("handler_sbb_news")}
+    assert "onderzoek gestart" in bodies[handlers["nl"].email]
+    assert "investigation started" in bodies[handlers["en"].email]
+    assert "onderzoek gestart" not in bodies[handlers["en"].email]
+
+
+def test_a_next_path_with_control_characters_goes_to_the_start(client):
+    response = client.post("/taal", data={"lang": "en", "next": "/volgen\r\nSet-Cookie: x=1"})
+    assert response.status_code == 303
+    assert response.headers["Location"].endswith("/")
