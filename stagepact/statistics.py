@@ -10,7 +10,7 @@ hands only the aggregated rows to Python, and passes every count through
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date
 
 import sqlalchemy as sa
 from flask import current_app
@@ -115,8 +115,14 @@ def calendar_year(year: int) -> Period:
 
 
 def date_range(first: date, last: date) -> Period:
-    label = f"{first.isoformat()} – {last.isoformat()}"
-    return Period(first, last + timedelta(days=1), label, f"{first.isoformat()}_{last.isoformat()}")
+    """The whole months from `first`'s to `last`'s. Tables of ranges that differ by a day
+    would give away, by subtraction, what was reported on that one day."""
+    start = first.replace(day=1)
+    end = add_months(last.replace(day=1), 1)
+    first_month, last_month = f"{start:%Y-%m}", f"{last:%Y-%m}"
+    if first_month == last_month:
+        return Period(start, end, first_month, first_month)
+    return Period(start, end, f"{first_month} – {last_month}", f"{first_month}_{last_month}")
 
 
 # --- The query ----------------------------------------------------------------------------

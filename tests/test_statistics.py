@@ -811,11 +811,12 @@ BOUNDARIES = [
         id="month",
     ),
     pytest.param(
-        {"period": "range", "date_from": "2025-03-10", "date_to": "2025-03-31"},
-        "2025-03-10 – 2025-03-31",
-        "2025-03-09T23:00:00",
-        "2025-03-31T21:59:00",  # the last day is included
-        "2025-03-09T22:59:00",
+        # A range runs in whole months: from 1 February to 31 March, whatever the days.
+        {"period": "range", "date_from": "2025-02-10", "date_to": "2025-03-12"},
+        "2025-02 – 2025-03",
+        "2025-01-31T23:00:00",
+        "2025-03-31T21:59:00",
+        "2025-01-31T22:59:00",
         "2025-03-31T22:00:00",
         id="range",
     ),
@@ -842,6 +843,23 @@ def test_periods_begin_and_end_at_midnight_in_the_netherlands(
         PHASE["other"]: "0",
         "Totaal": "10",
     }
+
+
+def test_ranges_that_differ_by_a_day_give_the_same_table(as_monitor):
+    """Otherwise subtracting one table from the other shows what was reported that day."""
+    institution = make_institution()
+    reports(6, institution, at("2025-03-05T10:00:00"), phase="application")
+    reports(1, institution, at("2025-03-16T10:00:00"), phase="internship")
+
+    up_to_15 = view(
+        as_monitor, dimension="phase", period="range", date_from="2025-03-01", date_to="2025-03-15"
+    )
+    up_to_16 = view(
+        as_monitor, dimension="phase", period="range", date_from="2025-03-01", date_to="2025-03-16"
+    )
+
+    assert table_rows(up_to_15) == table_rows(up_to_16)
+    assert caption(up_to_16)[1] == "2025-03"
 
 
 def test_a_report_of_new_years_night_counts_in_the_dutch_year(as_monitor):
@@ -1091,7 +1109,7 @@ EXPORT_QUERIES = [
             "level": "region",
             "dimension": "channel",
         },
-        "meldingen_region_channel_2025-02-01_2025-03-31",
+        "meldingen_region_channel_2025-02_2025-03",
         id="range-regions",
     ),
     pytest.param(

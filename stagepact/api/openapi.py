@@ -128,12 +128,15 @@ def document() -> dict:
                             "name": "date_from",
                             "in": "query",
                             "required": False,
+                            "description": "With period=range: a day in the first month. "
+                            "A range runs in whole months.",
                             "schema": {"type": "string", "format": "date"},
                         },
                         {
                             "name": "date_to",
                             "in": "query",
                             "required": False,
+                            "description": "With period=range: a day in the last month (included).",
                             "schema": {"type": "string", "format": "date"},
                         },
                         _enum_parameter("level", list(statistics.LEVELS), "Default sector."),

@@ -17,7 +17,7 @@ PERIOD_KINDS = {
     "quarter": _l("Kwartaal"),
     "school_year": _l("Schooljaar (1 augustus tot 1 augustus)"),
     "year": _l("Kalenderjaar"),
-    "range": _l("Van datum tot datum"),
+    "range": _l("Van maand tot maand"),
 }
 MONTHS = [
     _l("januari"), _l("februari"), _l("maart"), _l("april"), _l("mei"), _l("juni"),
