@@ -19,6 +19,7 @@ from flask import (
     Blueprint,
     abort,
     current_app,
+    g,
     has_request_context,
     redirect,
     request,
@@ -61,6 +62,9 @@ def select_locale() -> str:
     """The language of this request (Flask-Babel's locale selector)."""
     if not has_request_context():  # a CLI command or cron: no browser to ask
         return current_app.config["LANGUAGES"][0]
+    api_user = g.get("api_user")  # the API, with a monitor's token: their language
+    if api_user is not None:
+        return api_user.language if api_user.language in STAFF_LANGUAGES else staff_guess()
     if _staff_signed_in():
         chosen = session.get("lang")
         if chosen in STAFF_LANGUAGES:

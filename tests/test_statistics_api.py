@@ -313,6 +313,18 @@ INVALID = [
 ]
 
 
+def test_the_api_speaks_the_language_of_the_tokens_monitor(client, spec, monitor, token):
+    seed_mixed()
+    monitor.language = "en"
+    db.session.commit()
+    dutch_browser = {**bearer(token), "Accept-Language": "nl"}
+
+    data = call(client, spec, {"year": 2025, "dimension": "phase"}, dutch_browser).get_json()
+
+    assert [row[0] for row in data["rows"]][1:2] == ["During the internship"]
+    assert data["rows"][-1][0] == "Total"
+
+
 @pytest.mark.parametrize(("params", "fields", "documented_valid"), INVALID)
 def test_invalid_parameters_are_400_with_the_errors_per_field(
     client, spec, token, params, fields, documented_valid
