@@ -27,7 +27,7 @@ from flask_babel import lazy_gettext as _l
 from zxcvbn import zxcvbn
 from zxcvbn.frequency_lists import FREQUENCY_LISTS
 
-from . import audit
+from . import audit, language
 from .crypto import MIN_PASSWORD_LENGTH, hash_password
 from .extensions import db
 from .models import AccountToken, Institution, RecoveryCode, User, utcnow
@@ -174,7 +174,7 @@ def invite(
 
 def clear_session() -> None:
     """Empty the session, but for the visitor's language choice (see `language`)."""
-    keep = {k: session[k] for k in ("lang", "lang_at") if k in session}
+    keep = {k: session[k] for k in language.SESSION_KEYS if k in session}
     session.clear()
     session.update(keep)
 

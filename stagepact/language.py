@@ -39,6 +39,9 @@ RIGHT_TO_LEFT = frozenset({"ar"})
 DEFAULT = "nl"
 
 
+# The session keys of the visitor's choice: a login or a logout keeps them (see
+# `accounts.clear_session`).
+SESSION_KEYS = ("lang", "lang_at")
 # A choice made this long before logging in is taken as the staff member's own; an older
 # one may be another visitor's (a student, earlier, on the same computer).
 CHOICE_AT_LOGIN_SECONDS = 15 * 60
@@ -65,15 +68,12 @@ def select_locale() -> str:
     api_user = g.get("api_user")  # the API, with a monitor's token: their language
     if api_user is not None:
         return api_user.language if api_user.language in STAFF_LANGUAGES else staff_guess()
-    if _staff_signed_in():
+    if staff_page():
         chosen = session.get("lang")
         if chosen in STAFF_LANGUAGES:
             return chosen
-        own = current_user.language
+        own = current_user.language if _staff_signed_in() else None
         return own if own in STAFF_LANGUAGES else staff_guess()
-    if request.blueprint == "auth":
-        chosen = session.get("lang")
-        return chosen if chosen in STAFF_LANGUAGES else staff_guess()
     languages = current_app.config["LANGUAGES"]
     chosen = session.get("lang")
     if chosen in languages:

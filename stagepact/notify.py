@@ -143,43 +143,43 @@ def handlers_of_sbb_news(investigation, what) -> None:
     )
 
 
-def sbb_of_institution_message(investigation) -> None:
-    """SBB's reviewers hear that an institution wrote about an escalation."""
+def _to_sbb(investigation, subject, template: str, purpose: str) -> None:
+    """One mail per SBB reviewer, in their language, with the link to the investigation
+    (`subject` is lazy)."""
     from .scoping import sbb_reviewers
 
+    link = external_url("sbb.investigation", investigation_id=investigation.id)
     for reviewer in sbb_reviewers():
         with force_locale(mail_language(reviewer)):
             outbox.queue(
                 reviewer.email,
-                _("%(reference)s: bericht van de instelling", reference=investigation.reference),
-                render_template(
-                    "mail/sbb_message.txt",
-                    investigation=investigation,
-                    link=external_url("sbb.investigation", investigation_id=investigation.id),
-                ),
-                purpose="sbb_message",
+                str(subject),
+                render_template(template, investigation=investigation, link=link),
+                purpose=purpose,
             )
+
+
+def sbb_of_institution_message(investigation) -> None:
+    """SBB's reviewers hear that an institution wrote about an escalation."""
+    _to_sbb(
+        investigation,
+        _l("%(reference)s: bericht van de instelling", reference=investigation.reference),
+        "mail/sbb_message.txt",
+        "sbb_message",
+    )
 
 
 def sbb_of_case_withdrawal(investigation) -> None:
     """SBB's reviewers hear that the student withdrew the report of an open investigation."""
-    from .scoping import sbb_reviewers
-
-    for reviewer in sbb_reviewers():
-        with force_locale(mail_language(reviewer)):
-            outbox.queue(
-                reviewer.email,
-                _(
-                    "%(reference)s: de student heeft de melding ingetrokken",
-                    reference=investigation.reference,
-                ),
-                render_template(
-                    "mail/sbb_case_withdrawn.txt",
-                    investigation=investigation,
-                    link=external_url("sbb.investigation", investigation_id=investigation.id),
-                ),
-                purpose="sbb_case_withdrawn",
-            )
+    _to_sbb(
+        investigation,
+        _l(
+            "%(reference)s: de student heeft de melding ingetrokken",
+            reference=investigation.reference,
+        ),
+        "mail/sbb_case_withdrawn.txt",
+        "sbb_case_withdrawn",
+    )
 
 
 def password_link(user, token: str, purpose: str) -> None:
