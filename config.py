@@ -108,7 +108,8 @@ class Config:
     # Whether limits apply to this app (checked on each request; see extensions.limiter).
     RATE_LIMITS_ON = _env_bool("RATE_LIMITS_ON", True)
     RATELIMIT_HEADERS_ENABLED = False
-    RATELIMIT_KEY_PREFIX = "stagepact"
+    # Keys in Redis start with this: set it apart where environments share one Redis.
+    RATELIMIT_KEY_PREFIX = os.environ.get("RATELIMIT_KEY_PREFIX", "stagepact")
     # Behind a reverse proxy: how many proxies set X-Forwarded-For (0 = none).
     TRUSTED_PROXIES = _env_int("TRUSTED_PROXIES", 0)
 

@@ -506,18 +506,39 @@ def _csrf_token(html: str) -> str:
     return re.search(r'value="([^"]+)"', tag.group(0)).group(1)
 
 
-class Browser:
-    """One role's browser; `reset` gives it a fresh cookie jar and logs in again."""
+# What Chromium sends with a form POST from a page of this site served with
+# `Referrer-Policy: no-referrer`: an opaque origin, no Referer, and the fetch metadata.
+SAME_ORIGIN_POST = {"Origin": "null", "Sec-Fetch-Site": "same-origin"}
 
-    def __init__(self, app, world: World, role: str, csrf: bool = False, keep: bool = False):
+
+class Browser:
+    """One role's browser; `reset` gives it a fresh cookie jar and logs in again.
+
+    `base_url` is the site's address as the browser sees it (http, or https as in
+    production); `headers` go with every request it makes."""
+
+    def __init__(
+        self,
+        app,
+        world: World,
+        role: str,
+        csrf: bool = False,
+        keep: bool = False,
+        base_url: str = f"http://{HOST}",
+        headers: dict | None = None,
+    ):
         self.app, self.world, self.role, self.csrf = app, world, role, csrf
+        self.base_url, self.headers = base_url, headers or {}
         self.token = None
         self.responses = []  # with keep: every (method, url, response), logins too
         self.keep = keep
         self.reset()
 
-    def _open(self, method: str, url: str, data=None):
-        response = self.client.open(url, method=method, data=data)
+    def _open(self, method: str, url: str, data=None, headers: dict | None = None):
+        sent = {**self.headers, **(headers or {})} if method == "POST" else {}
+        response = self.client.open(
+            url, method=method, data=data, base_url=self.base_url, headers=sent
+        )
         if self.keep:
             self.responses.append((method, url, response))
         return response
@@ -549,10 +570,12 @@ class Browser:
         else:
             self.token = self._token_from("/inloggen")
 
-    def send(self, request: Request, data: dict, with_token: bool = False):
+    def send(
+        self, request: Request, data: dict, with_token: bool = False, headers: dict | None = None
+    ):
         if request.method == "POST":
             return self._open(
-                "POST", request.url, self._with_token(data, with_token and self.token)
+                "POST", request.url, self._with_token(data, with_token and self.token), headers
             )
         return self._open("GET", request.url)
 
@@ -825,18 +848,69 @@ def first_allowed_role(access: Access) -> str:
     raise AssertionError("nobody may post here")  # pragma: no cover
 
 
-def test_every_post_is_refused_without_a_csrf_token_and_accepted_with_it(app, csrf_enabled):
-    world = build_world()
-    data = post_data(world)
-    posts = [r for r in walk(app, world) if r.method == "POST"]
-    browsers = {}
-    refused, accepted = {}, {}
+# How a browser reaches the site: plain HTTP as in development, or HTTPS with the settings
+# production adds (ProductionConfig's own: Secure cookies and whatever else follows from
+# TLS), sending the headers a real browser sends with a same-origin form POST.
+TRANSPORTS = {
+    "http": (f"http://{HOST}", {}),
+    "https-production": (f"https://{HOST}", SAME_ORIGIN_POST),
+}
 
-    for request in posts:
+
+@pytest.fixture(params=list(TRANSPORTS))
+def transport(request, app):
+    """The base URL and headers of one transport; production's settings for HTTPS."""
+    base_url, headers = TRANSPORTS[request.param]
+    changed = {}
+    if base_url.startswith("https:"):
+        changed = production_transport_settings()
+    saved = {key: app.config.get(key) for key in changed}
+    app.config.update(changed)
+    yield base_url, headers
+    app.config.update(saved)
+
+
+def production_transport_settings() -> dict:
+    """What production sets beyond the common configuration, but for two-factor login
+    (this walk logs in with a password; the TLS browser journeys log in with TOTP)."""
+    from config import ProductionConfig
+
+    return {
+        key: value
+        for key, value in vars(ProductionConfig).items()
+        if key.isupper() and key not in {"TWO_FACTOR_ENFORCED", "ENV_NAME"}
+    }
+
+
+def refused_as_forged(response) -> bool:
+    """The answer to a request the CSRF protection refused: 400 and its own page."""
+    return response.status_code == 400 and "Je sessie is verlopen" in response.get_data(True)
+
+
+def _each_post_with_the_browser_allowed_to_make_it(app, world, transport):
+    base_url, headers = transport
+    browsers = {}
+    for request in (r for r in walk(app, world) if r.method == "POST"):
         role = first_allowed_role(access_for(request.endpoint))
         if role not in browsers:
-            browsers[role] = Browser(app, world, role, csrf=True)
-        browser = browsers[role]
+            browsers[role] = Browser(
+                app, world, role, csrf=True, base_url=base_url, headers=headers
+            )
+        yield request, role, browsers[role]
+        browsers[role].reset()
+
+
+def test_every_post_is_refused_without_a_csrf_token_and_accepted_with_it(
+    app, csrf_enabled, transport
+):
+    world = build_world()
+    data = post_data(world)
+    refused, accepted, posts = {}, {}, 0
+
+    for request, role, browser in _each_post_with_the_browser_allowed_to_make_it(
+        app, world, transport
+    ):
+        posts += 1
         before = snapshot()
         response = browser.send(request, data[request.endpoint])
         expected = 422 if request.endpoint in OWN_TOKEN_FORMS else 400
@@ -847,13 +921,50 @@ def test_every_post_is_refused_without_a_csrf_token_and_accepted_with_it(app, cs
             refused[key + " changed"] = changed_tables(before, snapshot())
         # The token is all that was missing: with it, the same data get through.
         with_token = browser.send(request, data[request.endpoint], with_token=True)
-        if with_token.status_code == expected:
+        if with_token.status_code == expected or refused_as_forged(with_token):
             accepted[key] = f"{with_token.status_code} with the token too"
-        browser.reset()
 
-    assert len(posts) > 100
+    assert posts > 100
     assert refused == {}
     assert accepted == {}
+
+
+# A page on another site that posts a form here, with the token of a victim's session (as
+# if it had leaked): each signal that the request comes from elsewhere is refused alone.
+FOREIGN = "https://elders.example"
+CROSS_SITE = {
+    "foreign Origin": {"Origin": FOREIGN},
+    "foreign Referer": {"Referer": f"{FOREIGN}/formulier"},
+    "cross-site fetch": {"Origin": "null", "Sec-Fetch-Site": "cross-site"},
+    "same-site fetch": {"Sec-Fetch-Site": "same-site"},
+    "other scheme": {"Origin": f"http://{HOST}"},
+}
+
+
+def test_a_post_from_another_site_is_refused_even_with_a_valid_token(app, csrf_enabled):
+    world = build_world()
+    data = post_data(world)
+    https = (f"https://{HOST}", SAME_ORIGIN_POST)
+    saved = {key: app.config.get(key) for key in production_transport_settings()}
+    app.config.update(production_transport_settings())
+    let_through, posts = {}, 0
+    try:
+        for request, role, browser in _each_post_with_the_browser_allowed_to_make_it(
+            app, world, https
+        ):
+            posts += 1
+            for attack, headers in CROSS_SITE.items():
+                before = snapshot()
+                response = browser.send(request, data[request.endpoint], True, headers)
+                key = f"{attack}: {role} POST {request.url}"
+                if not refused_as_forged(response):
+                    let_through[key] = response.status_code
+                if snapshot() != before:
+                    let_through[key + " changed"] = changed_tables(before, snapshot())
+    finally:
+        app.config.update(saved)
+    assert posts > 100
+    assert let_through == {}
 
 
 def test_every_post_only_route_answers_get_with_405_and_the_api_takes_no_post(app):

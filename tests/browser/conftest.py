@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import shutil
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -33,6 +34,8 @@ class LiveSite:
     url: str
     app: object
     world: dict = field(default_factory=dict)
+    # What this site must show on every page beyond the common checks (a Visit).
+    check_page: Callable[[Visit], None] | None = None
 
     def db(self):
         """An app context of the served app, to read what the site stored."""
@@ -65,7 +68,7 @@ def live(tmp_path_factory):
     site = LiveSite(url=url, app=app)
     with app.app_context():
         db.create_all()
-        site.world = _seed()
+        site.world = seed_world()
         db.session.commit()
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -76,7 +79,7 @@ def live(tmp_path_factory):
         db.drop_all()
 
 
-def _seed() -> dict:
+def seed_world() -> dict:
     from stagepact.vocab import Role
     from tests.factories import PASSWORD, make_adv, make_company, make_institution, make_user
 
@@ -162,6 +165,16 @@ class Visit:
             viewport=VIEWPORTS[viewport], java_script_enabled=javascript, locale=language
         )
         self.page = self.context.new_page()
+        # Every page (document) the browser received, with its headers, since the last check.
+        self.documents = []
+        self.page.on(
+            "response",
+            lambda response: (
+                self.documents.append(response)
+                if response.request.resource_type == "document"
+                else None
+            ),
+        )
         self.step = 0
         self.javascript = javascript
         self.phone = viewport == "phone"
@@ -195,6 +208,9 @@ class Visit:
         )
         if self.javascript:  # axe is a script: it runs where the page allows scripts
             assert_accessible(page)
+        if self.live.check_page is not None:
+            self.live.check_page(self)
+        self.documents.clear()
         return page
 
     def shows(self, text: str) -> bool:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.browser.test_journeys import _staff_logs_in
+from tests.browser.journeys import staff_logs_in
 
 pytestmark = pytest.mark.browser
 
@@ -69,7 +69,7 @@ def test_staff_pages_pass_axe_and_fit_a_phone(browser, live, escalated, staff, w
 
     visit = Visit(browser, live, f"staff-{who}", "phone", True, language)
     try:
-        page = _staff_logs_in(visit, live, staff[who])
+        page = staff_logs_in(visit, live, staff[who])
         for path in STAFF_PAGES[who]:
             visit.go(path.format(**escalated))
         assert page.locator("html").get_attribute("lang") == language
