@@ -83,6 +83,10 @@ class Config:
     # A student may take an hour or more to write: the CSRF token lives as long
     # as the browser session, and an expired one re-shows the form intact.
     WTF_CSRF_TIME_LIMIT = None
+    # Over HTTPS, Flask-WTF would refuse every POST without a same-origin Referer; the
+    # student's pages send none (Referrer-Policy: no-referrer). Requests from other sites
+    # are refused by their Origin, Referer and fetch metadata instead (web_security.py).
+    WTF_CSRF_SSL_STRICT = False
 
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
@@ -156,8 +160,12 @@ class TestConfig(Config):
 class ProductionConfig(Config):
     ENV_NAME = "production"
     TWO_FACTOR_ENFORCED = True
+    # Served over HTTPS only (TLS ends at the reverse proxy or in gunicorn, see the
+    # README): cookies only over TLS, and a session cookie that no subdomain can set.
     SESSION_COOKIE_SECURE = True
+    SESSION_COOKIE_NAME = "__Host-session"
     REMEMBER_COOKIE_SECURE = True
+    PREFERRED_URL_SCHEME = "https"
 
     @classmethod
     def check(cls) -> None:
@@ -175,6 +183,8 @@ class ProductionConfig(Config):
             problems.append("MAIL_SERVER")
         if cls.RATELIMIT_STORAGE_URI.startswith("memory://"):
             problems.append("REDIS_URL")
+        if not cls.PUBLIC_BASE_URL.startswith("https://"):
+            problems.append("PUBLIC_BASE_URL (https://...)")
         if problems:
             raise RuntimeError("Refusing to start in production: set " + ", ".join(problems))
 

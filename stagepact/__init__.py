@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from flask import Flask, render_template, request
+from flask import Flask, render_template
 from flask_babel import format_date, format_datetime, get_locale
 from flask_wtf.csrf import CSRFError
 from werkzeug.routing import IntegerConverter
 
 from config import Config, ProductionConfig, config_from_env
 
+from . import web_security
 from .extensions import babel, csrf, db, limiter, login_manager, mail
 from .language import offered_languages, select_locale
 
@@ -105,7 +106,7 @@ def create_app(config_class: type[Config] | None = None, test_config: dict | Non
     app.jinja_env.filters["format_date"] = format_date
     app.jinja_env.filters["format_datetime"] = format_datetime
     _register_errors(app)
-    _register_headers(app)
+    web_security.init_app(app)
     return app
 
 
@@ -138,23 +139,3 @@ def _register_errors(app: Flask) -> None:
     def server_error(error):
         db.session.rollback()
         return render_template("errors/500.html"), 500
-
-
-def _register_headers(app: Flask) -> None:
-    csp = (
-        "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
-        "form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
-    )
-
-    @app.after_request
-    def security_headers(response):
-        response.headers.setdefault("Content-Security-Policy", csp)
-        response.headers["X-Content-Type-Options"] = "nosniff"
-        response.headers["Referrer-Policy"] = "no-referrer"
-        response.headers["X-Frame-Options"] = "DENY"
-        if request.endpoint != "static":
-            # Pages may hold personal data: never keep them in a cache.
-            response.headers["Cache-Control"] = "no-store"
-        if app.config.get("SESSION_COOKIE_SECURE"):
-            response.headers["Strict-Transport-Security"] = "max-age=31536000; includeSubDomains"
-        return response

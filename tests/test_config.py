@@ -15,6 +15,7 @@ def test_production_refuses_to_start_with_development_secrets():
         SQLALCHEMY_DATABASE_URI = None
         MAIL_SERVER = None
         RATELIMIT_STORAGE_URI = "memory://"
+        PUBLIC_BASE_URL = "http://127.0.0.1:5000"
 
     with pytest.raises(RuntimeError) as refused:
         create_app(Unconfigured)
@@ -26,6 +27,7 @@ def test_production_refuses_to_start_with_development_secrets():
         "DATABASE_URL",
         "MAIL_SERVER",
         "REDIS_URL",
+        "PUBLIC_BASE_URL",
     )
     for name in names:
         assert name in str(refused.value)
@@ -41,10 +43,12 @@ def test_production_starts_with_its_own_secrets():
         SQLALCHEMY_DATABASE_URI = "sqlite://"
         MAIL_SERVER = "smtp.example.org"
         RATELIMIT_STORAGE_URI = "redis://127.0.0.1:6379/0"
+        PUBLIC_BASE_URL = "https://meldpunt.example.org"
 
     app = create_app(Configured)
 
     assert app.config["SESSION_COOKIE_SECURE"] is True
+    assert app.config["SESSION_COOKIE_NAME"] == "__Host-session"
 
 
 def test_an_unknown_environment_name_is_refused(monkeypatch):

@@ -673,6 +673,10 @@ def answer_problem(access: Access, request: Request, response) -> str | None:
 # --- The security headers ----------------------------------------------------------------
 
 
+# Neither tells another site anything; which one a page sends is tested below.
+REFERRER_POLICIES = ("no-referrer", "same-origin")
+
+
 def header_problems(method: str, url: str, response, static: bool = False) -> list[str]:
     problems = []
     headers = response.headers
@@ -689,8 +693,8 @@ def header_problems(method: str, url: str, response, static: bool = False) -> li
             problems.append(f"CSP without script-src 'self': {csp}")
     if headers.get("X-Content-Type-Options") != "nosniff":
         problems.append("no X-Content-Type-Options: nosniff")
-    if headers.get("Referrer-Policy") != "no-referrer":
-        problems.append("no Referrer-Policy: no-referrer")
+    if headers.get("Referrer-Policy") not in REFERRER_POLICIES:
+        problems.append(f"Referrer-Policy {headers.get('Referrer-Policy')!r}")
     if not static and "no-store" not in headers.get("Cache-Control", ""):
         problems.append(f"Cache-Control {headers.get('Cache-Control')!r}, expected no-store")
     for cookie in headers.getlist("Set-Cookie"):
@@ -875,11 +879,12 @@ def production_transport_settings() -> dict:
     (this walk logs in with a password; the TLS browser journeys log in with TOTP)."""
     from config import ProductionConfig
 
-    return {
+    own = {
         key: value
         for key, value in vars(ProductionConfig).items()
         if key.isupper() and key not in {"TWO_FACTOR_ENFORCED", "ENV_NAME"}
     }
+    return {**own, "PUBLIC_BASE_URL": f"https://{HOST}"}  # production refuses http here
 
 
 def refused_as_forged(response) -> bool:
@@ -1029,6 +1034,67 @@ def test_security_headers_on_error_pages_static_files_and_logins(app):
     for method, url, response in responses:
         problems += header_problems(method, url, response, static=url.startswith("/static/"))
     assert problems == []
+
+
+def test_student_pages_send_no_referrer_and_staff_pages_same_origin(app):
+    """A student's pages tell nobody, not even this site, where the student came from;
+    staff pages let a form posted here carry this site's Origin (web_security.py)."""
+    world = build_world()
+    gets = [r for r in walk(app, world) if r.method == "GET"]
+    expected = {
+        ANONYMOUS: lambda r: "same-origin" if r.endpoint.startswith("auth.") else "no-referrer",
+        STUDENT: lambda r: "same-origin" if r.endpoint.startswith("auth.") else "no-referrer",
+        HANDLER_A: lambda r: "same-origin",
+        SBB: lambda r: "same-origin",
+    }
+    wrong = {}
+    for role, policy_for in expected.items():
+        browser = Browser(app, world, role)
+        for request in gets:
+            if request.endpoint.startswith("api."):
+                continue  # the API answers JSON to programs, under a token
+            policy = browser.send(request, {}).headers.get("Referrer-Policy")
+            if policy != policy_for(request):
+                wrong[f"{role}: {request.url}"] = policy
+    assert len(gets) > 50
+    assert wrong == {}
+
+
+def test_behind_a_proxy_that_ends_tls_staff_log_in_with_the_forwarded_scheme(tmp_path):
+    """TLS ended at a reverse proxy (TRUSTED_PROXIES=1, X-Forwarded-Proto: https): the app
+    sees HTTPS, sets its Secure cookie, and takes the staff login from its own page."""
+    from config import TestConfig
+    from stagepact import create_app
+
+    proxied = create_app(
+        TestConfig,
+        {
+            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'proxied.sqlite'}",
+            "TRUSTED_PROXIES": 1,
+            "WTF_CSRF_ENABLED": True,
+            **production_transport_settings(),
+        },
+    )
+    forwarded = {"X-Forwarded-For": "192.0.2.7", "X-Forwarded-Proto": "https"}
+    with proxied.app_context():
+        db.create_all()
+        handler = make_user(Role.HANDLER, make_institution())
+        db.session.commit()
+        client = proxied.test_client()
+        page = client.get("/inloggen", headers=forwarded)
+        login = {"email": handler.email, "password": PASSWORD}
+        login["csrf_token"] = _csrf_token(page.get_data(as_text=True))
+        browser_says = {**forwarded, "Origin": f"https://{HOST}", "Sec-Fetch-Site": "same-origin"}
+        response = client.post("/inloggen", data=login, headers=browser_says)
+        assert response.status_code == 302
+        cookie = response.headers["Set-Cookie"]
+        assert cookie.startswith("__Host-session=") and "Secure" in cookie
+        assert response.headers["Strict-Transport-Security"].startswith("max-age=31536000")
+        # The same login from another site's page is refused.
+        other_site = {**browser_says, "Origin": "https://elders.example"}
+        assert refused_as_forged(client.post("/inloggen", data=login, headers=other_site))
+        db.session.remove()
+        db.drop_all()
 
 
 def test_the_world_is_what_the_matrix_assumes(app):
