@@ -1,0 +1,547 @@
+"""An outside examiner's attack on the statistics, as code (issue 12).
+
+1. `seed_world` inserts a realistic dataset through the app's own models and keeps the
+   truth aside (`Record`s), which only the scoring reads.
+2. A role's tables are turned into `Published` cells: which reports a cell counts (months,
+   institutions, categories) and what the published value tells about its true count (an
+   interval, from the published perturbation table or the suppression rule).
+3. `Attack` solves, for each target cell, the smallest and largest true count consistent
+   with every published cell, with a linear program over the finest pieces the attacker
+   can tell apart: time atoms (months grouped by the periods served), institution atoms
+   (institutions grouped by the levels served), and the categories of each one- and
+   two-way family, tied together by what holds for any dataset (the categories of a
+   single-valued dimension add up to the total; a two-way table's rows add up to the
+   one-way table of that dimension; a report has at least one ground).
+
+The linear program is solved with HiGHS (highspy), warm-started from one target to the
+next, so that thousands of bounds take seconds rather than hours.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+
+import numpy as np
+
+GROUND = "ground"
+SMALL = range(1, 5)  # the counts disclosure control exists for
+
+# --- The dataset ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Record:
+    """One report as the truth knows it: what every table counts it by."""
+
+    month: str  # "2025-03", Dutch time
+    institution: int
+    values: tuple[tuple[str, object], ...]  # (dimension, code); ground: a frozenset of codes
+
+    def value(self, dimension: str):
+        return dict(self.values)[dimension]
+
+
+def _pick(rng: random.Random, weights: dict):
+    return rng.choices(list(weights), weights=list(weights.values()))[0]
+
+
+PHASE = {"application": 45, "internship": 35, "school": 8, "other": 5, None: 7}
+WHO = {
+    "company": 30,
+    "trainer": 25,
+    "colleague": 15,
+    "client": 10,
+    "school_staff": 5,
+    "other": 5,
+    None: 10,
+}
+FORM = {
+    "refused": 35,
+    "remark": 25,
+    "unequal": 12,
+    "harassment": 8,
+    "sexual": 4,
+    "violence": 1,
+    "ended": 6,
+    "other": 4,
+    None: 5,
+}
+GROUNDS = {
+    "origin": 35,
+    "religion": 18,
+    "name": 10,
+    "disability": 8,
+    "gender": 7,
+    "appearance": 5,
+    "language": 4,
+    "age": 3,
+    "nationality": 3,
+    "education_level": 2,
+    "orientation": 2,
+    "pregnancy": 1,
+    "other": 2,
+    "unknown": 2,
+}
+CHANNEL = {"web": 80, "phone": 8, "visit": 8, "mail": 4}
+OUTCOME = {
+    "resolved": 25,
+    "company_addressed": 20,
+    "adv_closed": 5,
+    "sbb_measure": 3,
+    "no_action_wanted": 15,
+    "not_substantiated": 8,
+    "out_of_scope": 4,
+    "withdrawn": 6,
+    "duplicate": 2,
+}
+DECISION = {
+    None: 30,
+    "no_action": 20,
+    "conversation": 20,
+    "improvement": 15,
+    "warning": 8,
+    "suspension": 5,
+    "revocation": 2,
+}
+# Internships start in September and February: reports cluster after them.
+SEASON = {1: 6, 2: 10, 3: 11, 4: 9, 5: 7, 6: 5, 7: 2, 8: 3, 9: 10, 10: 12, 11: 11, 12: 6}
+
+
+def _months(first: date, last: date) -> list[date]:
+    months, current = [], first.replace(day=1)
+    while current <= last:
+        months.append(current)
+        current = (current + timedelta(days=32)).replace(day=1)
+    return months
+
+
+def seed_world(
+    reports: int,
+    institutions: int,
+    regions: int,
+    first: date,
+    last: date,
+    seed: int = 12,
+    consent_sbb: float = 0.3,
+) -> list[Record]:
+    """Insert `reports` reports over `institutions` institutions (sizes falling off like a
+    real sector's) in `regions` regions, submitted between the months of `first` and `last`,
+    through the app's own models; return the truth."""
+    from stagepact.extensions import db
+    from stagepact.models import Investigation, Referral
+    from stagepact.vocab import (
+        Channel,
+        Decision,
+        InvestigationOrigin,
+        InvestigationStatus,
+        Outcome,
+        Role,
+        Status,
+    )
+    from tests.factories import make_adv, make_case, make_company, make_institution, make_user
+
+    rng = random.Random(seed)
+    adv = make_adv()
+    schools = [
+        make_institution(region=f"Regio {chr(65 + i % regions)}", adv=adv)
+        for i in range(institutions)
+    ]
+    handlers = {s.id: make_user(Role.HANDLER, s) for s in schools}
+    reviewer = make_user(Role.SBB_REVIEWER)
+    companies = [make_company() for _ in range(max(3, reports // 20))]
+    size = {s.id: 1 / (rank + 1) ** 0.8 for rank, s in enumerate(schools)}
+    months = _months(first, last)
+    month_weights = [SEASON[m.month] for m in months]
+    truth, cases = [], []
+    for _ in range(reports):
+        school = rng.choices(schools, weights=[size[s.id] for s in schools])[0]
+        month = rng.choices(months, weights=month_weights)[0]
+        day = rng.randint(1, 28)
+        submitted = datetime(month.year, month.month, day, 11, rng.randint(0, 59))
+        how_many = rng.choices([1, 2, 3, 0], weights=[70, 22, 5, 3])[0]
+        grounds = set()
+        while len(grounds) < how_many:
+            grounds.add(_pick(rng, GROUNDS))
+        phase, who, form = _pick(rng, PHASE), _pick(rng, WHO), _pick(rng, FORM)
+        channel = _pick(rng, CHANNEL)
+        case, _code = make_case(
+            school,
+            grounds=sorted(grounds),
+            phase=phase,
+            who=who,
+            form=form,
+            channel=Channel(channel),
+            consent_sbb=rng.random() < consent_sbb,
+        )
+        case.submitted_at = submitted
+        case.ack_due_on = submitted.date() + timedelta(days=7)
+        case.company_id = rng.choice(companies).id if rng.random() < 0.7 else None
+        age_days = (last - submitted.date()).days
+        outcome = None
+        if rng.random() < 0.93:
+            case.acknowledged_at = submitted + timedelta(days=rng.choice([0, 1, 1, 2, 3, 4, 6, 9]))
+            case.feedback_due_on = case.acknowledged_at.date() + timedelta(days=90)
+            case.status = Status.TRIAGE
+            if age_days > 60 and rng.random() < 0.85:
+                case.feedback_at = case.acknowledged_at + timedelta(days=rng.randint(5, 100))
+                case.closed_at = case.feedback_at + timedelta(days=rng.randint(0, 30))
+                outcome = _pick(rng, OUTCOME)
+                if outcome == "duplicate":
+                    if not cases:
+                        outcome = "resolved"
+                    else:
+                        case.duplicate_of_id = rng.choice(cases).id
+                case.outcome = Outcome(outcome)
+                case.status = Status.CLOSED
+        referred = rng.random() < 0.1
+        if referred:
+            db.session.add(
+                Referral(
+                    case=case,
+                    adv_id=adv.id,
+                    referred_by_id=handlers[school.id].id,
+                    summary="Samenvatting.",
+                )
+            )
+        escalated = case.company_id is not None and rng.random() < 0.07
+        decision = None
+        if escalated:
+            decision = _pick(rng, DECISION)
+            db.session.add(
+                Investigation(
+                    company_id=case.company_id,
+                    origin=InvestigationOrigin.ESCALATION,
+                    status=InvestigationStatus.DECIDED
+                    if decision
+                    else InvestigationStatus.RECEIVED,
+                    case_id=case.id,
+                    institution_id=school.id,
+                    created_by_id=handlers[school.id].id,
+                    summary="Samenvatting voor SBB.",
+                    decision=Decision(decision) if decision else None,
+                    decided_by_id=reviewer.id if decision else None,
+                )
+            )
+        db.session.flush()
+        cases.append(case)
+        truth.append(
+            Record(
+                month=f"{submitted:%Y-%m}",
+                institution=school.id,
+                values=(
+                    ("phase", phase or "not_given"),
+                    ("who", who or "not_given"),
+                    ("form", form or "not_given"),
+                    (GROUND, frozenset(grounds) or frozenset({"not_given"})),
+                    ("channel", channel),
+                    ("outcome", outcome or "open"),
+                    ("referred", "yes" if referred else "no"),
+                    ("escalated", "yes" if escalated else "no"),
+                    ("sbb_decision", decision or "none"),
+                    ("consent_sbb", "yes" if case.consent_sbb else "no"),
+                    ("company", str(case.company_id or "")),
+                ),
+            )
+        )
+    db.session.commit()
+    return truth
+
+
+# --- What a published cell says ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Cell:
+    """The reports a published number counts: submitted in one of `months`, at one of
+    `institutions` (None: any), with each (dimension, codes) of `categories` (a report
+    counts once per ground it has among the codes)."""
+
+    months: frozenset[str]
+    institutions: frozenset[int] | None
+    categories: tuple[tuple[str, frozenset[str]], ...] = ()
+
+    def true_count(self, truth: list[Record]) -> int:
+        total = 0
+        for record in truth:
+            if record.month not in self.months:
+                continue
+            if self.institutions is not None and record.institution not in self.institutions:
+                continue
+            weight = 1
+            for dimension, codes in self.categories:
+                value = record.value(dimension)
+                if dimension == GROUND:
+                    weight *= len(value & codes)
+                else:
+                    weight *= value in codes
+            total += weight
+        return total
+
+
+@dataclass
+class Published:
+    cell: Cell
+    low: float  # what the published value alone says about the true count
+    high: float
+    protected: bool  # hidden or perturbed: the value is not the true count as such
+
+
+@dataclass
+class Bounds:
+    cell: Cell
+    true: int
+    own: tuple[float, float]  # from its own published value
+    found: tuple[float, float]  # from every published cell together
+
+    @property
+    def exact(self) -> bool:
+        return self.found[0] == self.found[1]
+
+    @property
+    def narrowed(self) -> bool:
+        return (self.found[1] - self.found[0]) < (self.own[1] - self.own[0])
+
+
+# --- The linear program -----------------------------------------------------------------------
+
+
+def _partition(universe: list, sets: list[frozenset]) -> dict:
+    """Elements of `universe` grouped by which of `sets` hold them: element -> atom index."""
+    signature = {e: tuple(e in s for s in sets) for e in universe}
+    atoms: dict[tuple, int] = {}
+    return {e: atoms.setdefault(signature[e], len(atoms)) for e in universe}
+
+
+@dataclass
+class Attack:
+    """Every published cell of one role, and the linear program they give together."""
+
+    published: list[Published]
+    months: list[str]
+    institutions: list[int]
+    vocabulary: dict[str, list[str]]  # dimension -> every code it can take
+    _columns: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        cells = [p.cell for p in self.published]
+        month_sets = sorted({c.months for c in cells}, key=sorted)
+        unit_sets = sorted({c.institutions for c in cells if c.institutions}, key=sorted)
+        self.time_atom = _partition(self.months, month_sets)
+        self.unit_atom = _partition(self.institutions, unit_sets)
+        self.n_time = len(set(self.time_atom.values()))
+        self.n_unit = len(set(self.unit_atom.values()))
+        self.pairs = sorted(
+            {tuple(d for d, _ in c.categories) for c in cells if len(c.categories) == 2}
+        )
+        self._build()
+
+    # Variables: T[t, u] the reports of a time and unit atom; Y[d][t, u, v] those with code v
+    # of dimension d (a ground once per report that has it); X[(a, b)][t, va, vb] the
+    # sector-wide pairs.
+    def _var(self, key) -> int:
+        if key not in self._columns:
+            self._columns[key] = len(self._columns)
+        return self._columns[key]
+
+    def _times(self, months) -> set[int]:
+        return {self.time_atom[m] for m in months}
+
+    def _units(self, institutions) -> set[int]:
+        if institutions is None:
+            return set(range(self.n_unit))
+        return {self.unit_atom[i] for i in institutions}
+
+    def expression(self, cell: Cell) -> list[int]:
+        """The variables whose sum is the cell's true count."""
+        times, units = self._times(cell.months), self._units(cell.institutions)
+        if not cell.categories:
+            return [self._var(("T", t, u)) for t in sorted(times) for u in sorted(units)]
+        if len(cell.categories) == 1:
+            ((dimension, codes),) = cell.categories
+            return [
+                self._var(("Y", dimension, t, u, v))
+                for t in sorted(times)
+                for u in sorted(units)
+                for v in sorted(codes)
+            ]
+        assert cell.institutions is None, "two-way tables are sector-wide"
+        (a, codes_a), (b, codes_b) = cell.categories
+        return [
+            self._var(("X", a, b, t, va, vb))
+            for t in sorted(times)
+            for va in sorted(codes_a)
+            for vb in sorted(codes_b)
+        ]
+
+    def _build(self):
+        rows: list[tuple[dict[int, float], float, float]] = []
+
+        def add(terms: dict[int, float], low: float, high: float):
+            rows.append((terms, low, high))
+
+        dimensions = sorted({d for p in self.published for d, _ in p.cell.categories})
+        for t in range(self.n_time):
+            for u in range(self.n_unit):
+                total = self._var(("T", t, u))
+                for d in dimensions:
+                    ys = [self._var(("Y", d, t, u, v)) for v in self.vocabulary[d]]
+                    terms = dict.fromkeys(ys, 1.0)
+                    terms[total] = -1.0
+                    if d == GROUND:  # at least one ground per report, none twice
+                        add(terms, 0, math.inf)
+                        for y in ys:
+                            add({y: 1.0, total: -1.0}, -math.inf, 0)
+                    else:
+                        add(terms, 0, 0)
+        for a, b in self.pairs:
+            for t in range(self.n_time):
+                for side, other in ((a, b), (b, a)):
+                    for v in self.vocabulary[side]:
+                        xs = [
+                            self._var(("X", a, b, t, v, w) if side == a else ("X", a, b, t, w, v))
+                            for w in self.vocabulary[other]
+                        ]
+                        margin = [self._var(("Y", side, t, u, v)) for u in range(self.n_unit)]
+                        terms = dict.fromkeys(xs, 1.0)
+                        for y in margin:
+                            terms[y] = terms.get(y, 0.0) - 1.0
+                        # Each (report, code of `side`) has one code of `other`, unless
+                        # `other` is the ground: then at least one.
+                        if other == GROUND:
+                            add(terms, 0, math.inf)
+                        else:
+                            add(terms, 0, 0)
+        for p in self.published:
+            terms = dict.fromkeys(self.expression(p.cell), 1.0)
+            add(terms, p.low, p.high)
+        self.rows = rows
+
+    def solve(self, targets: list[Cell], progress=None) -> dict[Cell, tuple[float, float]]:
+        import highspy
+
+        h = highspy.Highs()
+        h.setOptionValue("output_flag", False)
+        n = len(self._columns)
+        infinity = highspy.kHighsInf
+        h.addVars(n, np.zeros(n), np.full(n, infinity))
+        starts, index, value, lower, upper = [], [], [], [], []
+        for terms, low, high in self.rows:
+            starts.append(len(index))
+            index.extend(terms)
+            value.extend(terms.values())
+            lower.append(-infinity if low == -math.inf else low)
+            upper.append(infinity if high == math.inf else high)
+        h.addRows(
+            len(self.rows),
+            np.array(lower, dtype=float),
+            np.array(upper, dtype=float),
+            len(index),
+            np.array(starts, dtype=np.int32),
+            np.array(index, dtype=np.int32),
+            np.array(value, dtype=float),
+        )
+        found = {}
+        previous: list[int] = []
+        for number, cell in enumerate(targets):
+            columns = self.expression(cell)
+            if previous:
+                h.changeColsCost(
+                    len(previous),
+                    np.array(previous, dtype=np.int32),
+                    np.zeros(len(previous)),
+                )
+            h.changeColsCost(len(columns), np.array(columns, dtype=np.int32), np.ones(len(columns)))
+            previous = columns
+            ends = []
+            for sense in (highspy.ObjSense.kMinimize, highspy.ObjSense.kMaximize):
+                h.changeObjectiveSense(sense)
+                h.run()
+                status = h.getModelStatus()
+                if status == highspy.HighsModelStatus.kOptimal:
+                    ends.append(h.getInfo().objective_function_value)
+                elif status == highspy.HighsModelStatus.kUnbounded:
+                    ends.append(math.inf)
+                else:
+                    raise AssertionError(f"the published cells are inconsistent: {status}")
+            # Counts are whole: round inwards, with room for the solver's tolerance.
+            found[cell] = (math.ceil(ends[0] - 1e-6), math.floor(ends[1] + 1e-6))
+            if progress and number % 50 == 0:
+                progress(number, len(targets))
+        return found
+
+
+def attack(
+    published: list[Published],
+    truth: list[Record],
+    institutions: list[int],
+    vocabulary: dict[str, list[str]],
+    targets=None,
+    progress=None,
+) -> list[Bounds]:
+    """The bounds an attacker finds for each protected cell (or `targets`)."""
+    months = sorted({m for p in published for m in p.cell.months})
+    model = Attack(published, months, institutions, vocabulary)
+    own: dict[Cell, tuple[float, float]] = {}
+    for p in published:
+        low, high = own.get(p.cell, (-math.inf, math.inf))
+        own[p.cell] = (max(low, p.low), min(high, p.high))
+    wanted = targets if targets is not None else [p.cell for p in published if p.protected]
+    wanted = list(dict.fromkeys(wanted))
+    found = model.solve(wanted, progress)
+    return [Bounds(c, c.true_count(truth), own.get(c, (0, math.inf)), found[c]) for c in wanted]
+
+
+@dataclass
+class Figures:
+    cells: int  # distinct published cells
+    protected: int  # of which hidden or perturbed
+    recovered: int  # protected cells whose true count the attacker pins exactly
+    narrowed: int  # protected cells pinned more tightly than their own value says
+    small: int  # protected cells with a true count of 1 to 4
+    small_recovered: int
+    single_reports: int  # cells of one report pinned exactly: that report disclosed
+    wrong: int  # bounds that exclude the truth: a bug in the attack or the method
+
+    def lines(self) -> list[str]:
+        share = self.recovered / self.protected if self.protected else 0
+        return [
+            f"distinct published cells          {self.cells:>8,}",
+            f"protected (hidden or perturbed)   {self.protected:>8,}",
+            f"  recovered exactly               {self.recovered:>8,}  ({share:.1%})",
+            f"  narrowed                        {self.narrowed:>8,}",
+            f"protected with a true count 1-4   {self.small:>8,}",
+            f"  recovered exactly               {self.small_recovered:>8,}",
+            f"single reports pinned             {self.single_reports:>8,}",
+            f"bounds contradicting the truth    {self.wrong:>8,}",
+        ]
+
+
+def figures(published: list[Published], bounds: list[Bounds]) -> Figures:
+    protected = {b.cell: b for b in bounds}
+    small = [b for b in bounds if b.true in SMALL]
+    return Figures(
+        cells=len({p.cell for p in published}),
+        protected=len(protected),
+        recovered=sum(b.exact for b in bounds),
+        narrowed=sum(b.narrowed for b in bounds),
+        small=len(small),
+        small_recovered=sum(b.exact for b in small),
+        single_reports=sum(b.exact and b.true == 1 for b in bounds),
+        wrong=sum(not (b.found[0] <= b.true <= b.found[1]) for b in bounds),
+    )
+
+
+def by_month(months: list[str]) -> dict[str, frozenset[str]]:
+    """Each month alone (for sources that serve months)."""
+    return {m: frozenset({m}) for m in months}
+
+
+def institutions_by_region(regions: dict[int, str]) -> dict[str, frozenset[int]]:
+    grouped = defaultdict(set)
+    for institution, region in regions.items():
+        grouped[region].add(institution)
+    return {region: frozenset(ids) for region, ids in grouped.items()}
