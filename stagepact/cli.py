@@ -35,6 +35,7 @@ from . import (
     outbox,
     reminders,
     retention,
+    statistics,
 )
 from .crypto import MIN_PASSWORD_LENGTH, hash_password
 from .extensions import db
@@ -429,6 +430,19 @@ def purge_uploads_command() -> None:
     click.echo(_("%(count)d achtergelaten bestand(en) verwijderd.", count=removed))
 
 
+@stagepact_cli.command(
+    "publish-statistics",
+    help="Bereken de statistieken opnieuw uit de meldingen (cron, dagelijks).",
+)
+@operator_command
+def publish_statistics_command() -> None:
+    """Rebuild the monthly rollup every statistics page, export and API answer reads."""
+    rows = statistics.publish()
+    audit.record("statistics.published", actor="system", rows=rows)
+    db.session.commit()
+    click.echo(_("Statistieken berekend: %(rows)d regels.", rows=rows))
+
+
 # --- retention --------------------------------------------------------------------
 
 
@@ -614,6 +628,7 @@ def demo_command(if_empty: bool) -> None:
             _("De demo-instelling %(name)s bestaat al; er is niets geladen.", name=clash)
         )
     summary = demo.load()
+    statistics.publish()
     db.session.commit()
     _print_demo_summary(summary)
 

@@ -1,189 +1,127 @@
-"""Statistical disclosure control: the one place that decides which numbers may be shown.
+"""Statistical disclosure control: the one place that decides what a number may show.
 
-Every count a monitor or an institution-wide page shows passes through
-`protect`. The rule (DESIGN.md "Statistics and disclosure control"):
+The statistics are a table server: a role can ask for many tables of the same reports
+and set them against each other. Protecting each table on its own does not survive
+that (issue 12 measured 92% of the hidden cells recovered). This module applies the
+cell-key method that table servers such as the ABS TableBuilder use; docs/statistics.md
+gives the parameters and why.
 
-- primary suppression: a count from 1 to k-1 (k = `STATS_MIN_COUNT`, 5 by
-  default) is shown as "<k";
-- complementary suppression: further cells, totals included, are hidden until
-  no hidden value can be worked out from the visible cells and totals, the
-  "<k" bounds and the fact that counts are not negative;
-- a table so small that even hiding every cell does not do that (the "<k"
-  bounds alone can pin values down) is withheld as a whole, without "<k" labels.
+- Every report gets a random record key when it is made (`new_record_key`), kept with
+  it for good, erasure included.
+- A cell's key is the sum of its reports' keys modulo `RECORD_KEY_RANGE`. The same
+  reports give the same key, whichever table, period or export the cell appears in.
+- `PERTURBATION`, published, turns (true count, cell key) into a small whole noise of
+  at most `MAX_NOISE`, with mean zero. A cell of no reports stays 0.
+- A perturbed count from 1 to k-1 (k = `STATS_MIN_COUNT`, 5) is shown as "<k".
+- Shares and medians are computed from perturbed counts only (the deadline counts and
+  the histogram of handling days, each cell with its own key), shown only for groups of
+  at least `MEASURE_MIN` perturbed reports, as whole percents and whole days.
 
-Why the check is exact. Put the table with its margins into one matrix whose
-margin cells carry a minus sign (the grand total a plus): then every row and
-column of it sums to zero, and the tables consistent with what is visible
-differ from the true one by circulations on the hidden cells. Seen as edges of
-a bipartite graph between rows and columns, a hidden cell can take another
-value exactly when it lies on a cycle of hidden cells along which one unit
-can be moved without leaving any cell's bounds (a difference between two
-consistent tables splits into such cycles, each keeping every cell between
-its two values). `is_protected` searches for that cycle; `protect` adds the
-cheapest hidden cells until every hidden cell has one.
+Every count a monitor, an institution (about other institutions) or SBB sees passes
+through `shown_count`; every share through `share`; every median through `median`.
 """
 
 from __future__ import annotations
 
-from collections import deque
-from collections.abc import Sequence
-from dataclasses import dataclass
+import math
+import secrets
+from collections.abc import Iterable
 
-Cell = tuple[int, int]  # (row, column) in the margin-augmented matrix
+RECORD_KEY_RANGE = 2**31  # record keys are 0 .. 2**31 - 1; cell keys are sums modulo this
+MAX_NOISE = 2
+MEASURE_MIN = 20
 
-PRIMARY = "primary"  # shown as "<k"
-COMPLEMENTARY = "complementary"  # hidden to protect a primary cell
-WITHHELD = "withheld"  # the whole table is too small to show anything
+# The perturbation table: for a true count (1, or 2 and more), the noise and its weight in
+# percent, in the order the cell key runs through them. Zero mean and the same variance
+# (0.8) for every count; a count of 1 cannot go below 0.
+PERTURBATION: dict[int, tuple[tuple[int, int], ...]] = {
+    1: ((-1, 30), (0, 50), (1, 10), (2, 10)),
+    2: ((-2, 5), (-1, 20), (0, 50), (1, 20), (2, 5)),
+}
 
-
-@dataclass(frozen=True)
-class ProtectedTable:
-    """A table with its margins after suppression.
-
-    `values[r][c]` for r < rows and c < cols are the cells; column `cols` holds
-    the row totals, row `rows` the column totals, and (rows, cols) the grand
-    total. `hidden` maps each hidden cell to PRIMARY or COMPLEMENTARY.
-    """
-
-    values: list[list[int]]
-    hidden: dict[Cell, str]
-    rows: int
-    cols: int
-    threshold: int
-    one_dimensional: bool
-
-    def shown(self, r: int, c: int) -> int | None:
-        return None if (r, c) in self.hidden else self.values[r][c]
-
-    def kind(self, r: int, c: int) -> str | None:
-        return self.hidden.get((r, c))
-
-    @property
-    def withheld(self) -> bool:
-        return WITHHELD in self.hidden.values()
+SMALL = "small"  # a perturbed count from 1 to k-1, shown as "<k"
+TOO_FEW = "too_few"  # a share or median over fewer than MEASURE_MIN perturbed reports
 
 
-def augmented(cells: Sequence[Sequence[int]]) -> list[list[int]]:
-    """The cells with a column of row totals, a row of column totals and the grand total."""
-    rows = [list(row) + [sum(row)] for row in cells]
-    totals = [sum(row[c] for row in rows) for c in range(len(rows[0]))] if rows else [0]
-    return [*rows, totals]
+def new_record_key() -> int:
+    """A report's record key: random, fixed for the report's whole life."""
+    return secrets.randbelow(RECORD_KEY_RANGE)
 
 
-def _bounds(kind: str | None, threshold: int) -> tuple[int, float]:
-    if kind == PRIMARY:
-        return 1, threshold - 1
-    return 0, float("inf")
+def cell_key(key_sum: int) -> int:
+    """The cell key of a cell whose reports' record keys add up to `key_sum`."""
+    return key_sum % RECORD_KEY_RANGE
 
 
-def _sign(r: int, c: int, rows: int, cols: int) -> int:
-    """The sign that makes every row and column of the augmented matrix sum to zero."""
-    margin_row, margin_col = r == rows, c == cols
-    return 1 if margin_row == margin_col else -1
+def noise(count: int, key_sum: int) -> int:
+    """The noise the perturbation table gives a cell of `count` reports with this key."""
+    if count <= 0:
+        return 0
+    key = cell_key(key_sum)
+    seen = 0
+    row = PERTURBATION[min(count, 2)]
+    for value, weight in row:
+        seen += weight
+        # key / RANGE < seen / 100, in whole numbers
+        if key * 100 < seen * RECORD_KEY_RANGE:
+            return value
+    return row[-1][0]  # pragma: no cover (the weights add up to 100)
 
 
-def _can_move(values, hidden, threshold, rows, cols, cell: Cell, step: int) -> bool:
-    """Whether the signed value of a hidden cell can move by `step` (+1 or -1)."""
-    r, c = cell
-    change = step * _sign(r, c, rows, cols)
-    low, high = _bounds(hidden[cell], threshold)
-    return low <= values[r][c] + change <= high
+def perturbed(count: int, key_sum: int) -> int:
+    """The published count of a cell: never negative, 0 only when true or by noise."""
+    return count + noise(count, key_sum)
 
 
-def can_vary(values: list[list[int]], hidden: dict[Cell, str], threshold: int, cell: Cell) -> bool:
-    """Whether another table, equal in everything visible, gives `cell` another value."""
-    rows, cols = len(values) - 1, len(values[0]) - 1
-    r0, c0 = cell
-    for direction in (1, -1):
-        if not _can_move(values, hidden, threshold, rows, cols, cell, direction):
-            continue
-        # Moving `direction` on (r0, c0), then alternately -direction (column to
-        # row) and +direction (row to column), must come back to row r0.
-        seen_rows, seen_cols = {r0}, {c0}
-        queue = deque([("col", c0)])
-        while queue:
-            side, index = queue.popleft()
-            if side == "col":
-                for r in range(rows + 1):
-                    edge = (r, index)
-                    if edge not in hidden or edge == cell:
-                        continue
-                    if not _can_move(values, hidden, threshold, rows, cols, edge, -direction):
-                        continue
-                    if r == r0:
-                        return True
-                    if r not in seen_rows:
-                        seen_rows.add(r)
-                        queue.append(("row", r))
-            else:
-                for c in range(cols + 1):
-                    edge = (index, c)
-                    if edge not in hidden or c in seen_cols:
-                        continue
-                    if _can_move(values, hidden, threshold, rows, cols, edge, direction):
-                        seen_cols.add(c)
-                        queue.append(("col", c))
-    return False
+def shown_count(count: int, key_sum: int, threshold: int) -> tuple[int, str | None]:
+    """(perturbed count, None) or (perturbed count, SMALL) when it must show as "<k"."""
+    value = perturbed(count, key_sum)
+    if 0 < value < threshold:
+        return value, SMALL
+    return value, None
 
 
-def is_protected(values: list[list[int]], hidden: dict[Cell, str], threshold: int) -> bool:
-    return all(can_vary(values, hidden, threshold, cell) for cell in hidden)
+def feasible_counts(shown: int | str, threshold: int) -> range:
+    """Every true count the perturbation table can publish as `shown` (a number, or SMALL
+    for "<k"): what an attacker who knows the table learns from one cell."""
+    if shown == SMALL:
+        return range(1, threshold - 1 + MAX_NOISE + 1)
+    if shown == 0:
+        return range(0, MAX_NOISE + 1)
+    return range(max(1, shown - MAX_NOISE), shown + MAX_NOISE + 1)
 
 
-def _linked(cell: Cell, rows: int, cols: int, one_dimensional: bool) -> list[Cell]:
-    """A one-dimensional table shows each row once: a row's cell and its total go together."""
-    if one_dimensional:
-        return [(cell[0], 0), (cell[0], cols)]
-    return [cell]
+def share(met: tuple[int, int], due: tuple[int, int], minimum: int = MEASURE_MIN) -> int | None:
+    """The share of deadlines met, in whole percent, from the perturbed (count, key sum) of
+    the reports whose deadline was met and of those whose deadline was due; None when
+    fewer than `minimum` are due."""
+    due_count = perturbed(*due)
+    if due_count < minimum:
+        return None
+    met_count = min(perturbed(*met), due_count)
+    return math.floor(100 * met_count / due_count + 0.5)
 
 
-def _hide(hidden: dict[Cell, str], cells: list[Cell], kind: str) -> None:
-    for cell in cells:
-        hidden.setdefault(cell, kind)
+def whole_median(bins: Iterable[tuple[int, int]]) -> int | None:
+    """The median in whole days (halves round up) of values given as (days, how many)."""
+    ordered = sorted(bins)
+    total = sum(n for _days, n in ordered)
+    if total <= 0:
+        return None
+    wanted = [(total - 1) // 2, total // 2]  # the middle one, or the middle two
+    found, seen = [], 0
+    for days, n in ordered:
+        while wanted and wanted[0] < seen + n:
+            found.append(days)
+            wanted.pop(0)
+        seen += n
+    return math.floor(sum(found) / len(found) + 0.5)
 
 
-def protect(cells: Sequence[Sequence[int]], threshold: int = 5) -> ProtectedTable:
-    """Suppress `cells` (rows of counts; one column for a one-dimensional table)."""
-    values = augmented(cells) if cells else [[0]]
-    rows, cols = len(values) - 1, len(values[0]) - 1
-    one_dimensional = cols == 1
-    hidden: dict[Cell, str] = {}
-    every_cell = [(r, c) for r in range(rows + 1) for c in range(cols + 1)]
-    for cell in every_cell:
-        if 0 < values[cell[0]][cell[1]] < threshold:
-            _hide(hidden, _linked(cell, rows, cols, one_dimensional), PRIMARY)
-    while True:
-        exposed = next(
-            (cell for cell in hidden if not can_vary(values, hidden, threshold, cell)), None
-        )
-        if exposed is None:
-            break
-        candidates = sorted(
-            (cell for cell in every_cell if cell not in hidden),
-            # Prefer small cells, cells over totals, and the exposed cell's own lines.
-            key=lambda cell: (
-                cell[0] == rows or cell[1] == cols,
-                cell[0] != exposed[0] and cell[1] != exposed[1],
-                values[cell[0]][cell[1]],
-                cell,
-            ),
-        )
-        if not candidates:
-            # Even with every cell hidden, the "<k" bounds give something away (four
-            # cells of at least 1 under a total below 5 are all 1): withhold it all.
-            hidden = dict.fromkeys(every_cell, WITHHELD)
-            break
-        for candidate in candidates:
-            trial = dict(hidden)
-            _hide(trial, _linked(candidate, rows, cols, one_dimensional), COMPLEMENTARY)
-            if can_vary(values, trial, threshold, exposed):
-                hidden = trial
-                break
-        else:
-            _hide(hidden, _linked(candidates[0], rows, cols, one_dimensional), COMPLEMENTARY)
-    return ProtectedTable(values, hidden, rows, cols, threshold, one_dimensional)
-
-
-def median_shown(count: int, threshold: int) -> bool:
-    """A median over fewer than k cases is not shown."""
-    return count >= threshold
+def median(histogram: Iterable[tuple[int, int, int]], minimum: int = MEASURE_MIN) -> int | None:
+    """The median in whole days of a histogram given as (days, count, key sum) per whole
+    day, each count perturbed; None when fewer than `minimum` reports remain."""
+    bins = [(days, perturbed(count, key)) for days, count, key in histogram]
+    if sum(n for _days, n in bins) < minimum:
+        return None
+    return whole_median(bins)

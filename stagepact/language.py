@@ -65,8 +65,11 @@ def select_locale() -> str:
     """The language of this request (Flask-Babel's locale selector)."""
     if not has_request_context():  # a CLI command or cron: no browser to ask
         return current_app.config["LANGUAGES"][0]
-    api_user = g.get("api_user")  # the API, with a monitor's token: their language
+    api_user = g.get("api_user")  # the API: the language asked for, or the monitor's
     if api_user is not None:
+        asked = request.args.get("lang")
+        if asked in STAFF_LANGUAGES:
+            return asked
         return api_user.language if api_user.language in STAFF_LANGUAGES else staff_guess()
     if staff_page():
         chosen = session.get("lang")

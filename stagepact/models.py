@@ -11,6 +11,7 @@ from flask_login import UserMixin
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship, validates
 
 from .crypto import EncryptedText
+from .disclosure import new_record_key
 from .extensions import db
 from .vocab import (
     OPEN_STATUSES,
@@ -298,6 +299,12 @@ class Case(db.Model):
     erasure_requested_at: Mapped[datetime | None]
     personal_data_erased_at: Mapped[datetime | None]
     duplicate_of_id: Mapped[int | None] = mapped_column(sa.ForeignKey("report_case.id"))
+    # For the statistics: the month of submission in Dutch time (periods are whole
+    # months; kept by `_record_deadline_results`), and a random key fixed at creation
+    # from which the noise of every count the report is in follows (disclosure.py).
+    # Neither is personal: both outlive erasure, so the statistics do not change.
+    submitted_month: Mapped[int] = mapped_column(index=True)  # e.g. 202503
+    record_key: Mapped[int] = mapped_column(default=new_record_key)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
     institution: Mapped[Institution] = relationship()
@@ -428,10 +435,18 @@ def whole_days(start: datetime | None, end: datetime | None) -> int | None:
     return math.floor((end - start).total_seconds() / 86400)
 
 
+def month_number(day: date) -> int:
+    """A month as the statistics store it: 2025-03 is 202503."""
+    return day.year * 100 + day.month
+
+
 @sa.event.listens_for(Session, "before_flush", propagate=True)
 def _record_deadline_results(session, flush_context, instances) -> None:
     for obj in (*session.new, *session.dirty):
         if isinstance(obj, Case):
+            if obj.submitted_at is None:
+                obj.submitted_at = utcnow()
+            obj.submitted_month = month_number(_local_date(obj.submitted_at))
             obj.ack_on_time, obj.feedback_on_time = deadline_results(obj)
             obj.ack_days = whole_days(obj.submitted_at, obj.acknowledged_at)
             obj.close_days = whole_days(obj.submitted_at, obj.closed_at)
@@ -807,3 +822,51 @@ class RecognitionChange(db.Model):
 
     company: Mapped[Company] = relationship(back_populates="recognition_history")
     changed_by: Mapped[User] = relationship()
+
+
+class RollupRow(db.Model):
+    """One row of the statistics' monthly rollup: how many reports of one month (and one
+    institution, or the whole sector) fall in one cell of a table shape, and the sum of
+    their record keys, from which the cell's noise follows (disclosure.py).
+
+    `statistics.publish` rebuilds the rollup from the cases off the request path (cron,
+    daily); every table served is a sum of its rows over the months of a closed period.
+    The rows are aggregates: no case id, no text. Count rows of one-way shapes also carry
+    the deadline counts of their reports (met and due, each with its key sum); histogram
+    rows (`kind` ack_days or close_days) count the reports per whole day of handling.
+    """
+
+    __tablename__ = "statistics_rollup"
+
+    id: Mapped[int] = mapped_column(
+        sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True
+    )
+    month: Mapped[int]
+    institution_id: Mapped[int | None] = mapped_column(sa.ForeignKey("institution.id"))
+    shape: Mapped[str] = mapped_column(sa.String(40))  # "", "phase", "phase/ground"
+    first: Mapped[str] = mapped_column(sa.String(32), default="")
+    second: Mapped[str] = mapped_column(sa.String(32), default="")
+    kind: Mapped[str] = mapped_column(sa.String(12), default="count")
+    days: Mapped[int | None]
+    n: Mapped[int]
+    key_sum: Mapped[int] = mapped_column(sa.BigInteger)
+    ack_met_n: Mapped[int | None]
+    ack_met_key: Mapped[int | None] = mapped_column(sa.BigInteger)
+    ack_due_n: Mapped[int | None]
+    ack_due_key: Mapped[int | None] = mapped_column(sa.BigInteger)
+    feedback_met_n: Mapped[int | None]
+    feedback_met_key: Mapped[int | None] = mapped_column(sa.BigInteger)
+    feedback_due_n: Mapped[int | None]
+    feedback_due_key: Mapped[int | None] = mapped_column(sa.BigInteger)
+
+    __table_args__ = (sa.Index("ix_statistics_rollup_shape_kind_month", "shape", "kind", "month"),)
+
+
+class StatisticsPublication(db.Model):
+    """When the rollup was last built: the figures every statistics page shows are as of then."""
+
+    __tablename__ = "statistics_publication"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    computed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    rows: Mapped[int] = mapped_column(default=0)

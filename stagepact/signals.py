@@ -1,12 +1,17 @@
-"""What SBB may count about reports across institutions: numbers, never content.
+"""What SBB may know about reports across institutions: a signal, and counts of the
+reports whose students consented to SBB, never content.
 
-A company is a signal when reports from at least two institutions named it in
-the last 24 months: a pattern no single school can see. Everything here is
-answered by SQL aggregation over the case table (index `ix_report_case_company`),
-never by loading reports into Python, and returns counts only: no case id,
-number, text or institution name leaves this module.
+- A company is a signal when reports from at least two institutions named it in the
+  last 24 months: a pattern no single school can see. The signal says only that: no
+  number of reports, no date, nothing about the reports themselves.
+- SBB counts only reports whose students consented to SBB, per company in all and per
+  year, each count protected like the monitors' statistics (`disclosure`: perturbed,
+  small counts as "<5"). No count per ground: that could point at one student.
 
-Duplicates (the same report twice) and withdrawn reports do not count.
+Everything here is answered by SQL aggregation over the case table (index
+`ix_report_case_company`), never by loading reports into Python: no case id, number,
+text or institution name leaves this module. Duplicates (the same report twice) and
+withdrawn reports do not count.
 """
 
 from __future__ import annotations
@@ -16,10 +21,12 @@ from datetime import date, datetime
 
 import sqlalchemy as sa
 
+from . import disclosure
 from .deadlines import add_months, start_of_local_day
 from .deadlines import today as local_today
 from .extensions import db
-from .models import Case, CaseGround, Company, Investigation
+from .models import Case, Company, Investigation
+from .statistics import Cell, threshold
 from .vocab import InvestigationStatus, Outcome
 
 SIGNAL_MIN_INSTITUTIONS = 2
@@ -53,24 +60,17 @@ def _open_investigation(company_id_column):
 @dataclass(frozen=True)
 class Signal:
     company: Company
-    institutions: int
-    reports: int
-    latest: datetime
     open_investigation_id: int | None
 
 
 def signals_query(today: date | None = None) -> sa.Select:
-    """Companies named by reports of two or more institutions within the window.
+    """Companies named by reports of two or more institutions within the window, by name.
 
     Two plain GROUP BYs (per company and institution, then per company) rather
     than COUNT(DISTINCT), which both databases can hash instead of sort.
     """
     per_institution = (
-        sa.select(
-            Case.company_id.label("company_id"),
-            sa.func.count().label("reports"),
-            sa.func.max(Case.submitted_at).label("latest"),
-        )
+        sa.select(Case.company_id.label("company_id"))
         .where(
             Case.company_id.is_not(None),
             Case.submitted_at >= window_start(today),
@@ -79,33 +79,16 @@ def signals_query(today: date | None = None) -> sa.Select:
         .group_by(Case.company_id, Case.institution_id)
         .subquery()
     )
-    institutions = sa.func.count()
-    per_company = (
-        sa.select(
-            per_institution.c.company_id,
-            institutions.label("institutions"),
-            sa.func.sum(per_institution.c.reports).label("reports"),
-            sa.func.max(per_institution.c.latest).label("latest"),
-        )
+    named = (
+        sa.select(per_institution.c.company_id)
         .group_by(per_institution.c.company_id)
-        .having(institutions >= SIGNAL_MIN_INSTITUTIONS)
+        .having(sa.func.count() >= SIGNAL_MIN_INSTITUTIONS)
         .subquery()
     )
     return (
-        sa.select(
-            Company,
-            per_company.c.institutions,
-            per_company.c.reports,
-            per_company.c.latest,
-            _open_investigation(per_company.c.company_id).label("open_investigation_id"),
-        )
-        .join(per_company, Company.id == per_company.c.company_id)
-        .order_by(
-            per_company.c.institutions.desc(),
-            per_company.c.reports.desc(),
-            per_company.c.latest.desc(),
-            Company.id,
-        )
+        sa.select(Company, _open_investigation(Company.id).label("open_investigation_id"))
+        .join(named, Company.id == named.c.company_id)
+        .order_by(Company.name, Company.id)
     )
 
 
@@ -137,67 +120,50 @@ def is_signal(company_id: int, today: date | None = None) -> bool:
     return institutions >= SIGNAL_MIN_INSTITUTIONS
 
 
+def consented_reports():
+    """The reports SBB may count: the student consented to SBB, and the report counts."""
+    return sa.and_(Case.consent_sbb.is_(True), counted_reports())
+
+
+def _protected(count: int, key_sum: int) -> Cell:
+    value, hidden = disclosure.shown_count(int(count or 0), int(key_sum or 0), threshold())
+    return Cell(value, hidden)
+
+
 @dataclass(frozen=True)
 class CompanyCounts:
-    """Reports naming one company per year: in all, from how many institutions, per ground."""
+    """Reports naming one company whose students consented to SBB: per year and in all,
+    each protected."""
 
     years: list[int]
-    reports: dict[int, int]
-    institutions: dict[int, int]
-    grounds: dict[str, dict[int, int]]
-
-
-def local_year(column, first: int, last: int):
-    """The Dutch calendar year of a stored UTC moment between `first` and `last`, in SQL."""
-    return sa.case(
-        *[(column < start_of_local_day(date(y + 1, 1, 1)), y) for y in range(first, last)],
-        else_=last,
-    )
+    reports: dict[int, Cell]
+    total: Cell
 
 
 def company_counts(company_id: int) -> CompanyCounts:
-    span = db.session.execute(
-        sa.select(sa.func.min(Case.submitted_at), sa.func.max(Case.submitted_at)).where(
-            Case.company_id == company_id
-        )
-    ).one()
-    if span[0] is None:
-        return CompanyCounts(years=[], reports={}, institutions={}, grounds={})
-    # A moment late on 31 December (UTC) may fall in the next Dutch year.
-    year = local_year(Case.submitted_at, span[0].year, span[1].year + 1)
-    totals = db.session.execute(
-        sa.select(
-            year.label("year"),
-            sa.func.count().label("reports"),
-            sa.func.count(sa.distinct(Case.institution_id)).label("institutions"),
-        )
-        .where(Case.company_id == company_id, counted_reports())
-        .group_by(year)
+    count = [sa.func.count().label("n"), sa.func.sum(Case.record_key).label("keys")]
+    mine = sa.and_(Case.company_id == company_id, consented_reports())
+    total = db.session.execute(sa.select(*count).where(mine)).one()
+    if not total.n:
+        return CompanyCounts(years=[], reports={}, total=Cell(0))
+    year = Case.submitted_month / 100
+    per_year = db.session.execute(
+        sa.select(sa.cast(year, sa.Integer).label("year"), *count).where(mine).group_by("year")
     ).all()
-    per_ground = db.session.execute(
-        sa.select(year.label("year"), CaseGround.ground, sa.func.count())
-        .join(CaseGround, CaseGround.case_id == Case.id)
-        .where(Case.company_id == company_id, counted_reports())
-        .group_by(year, CaseGround.ground)
-    ).all()
-    grounds: dict[str, dict[int, int]] = {}
-    for y, ground, n in per_ground:
-        grounds.setdefault(ground, {})[int(y)] = n
     return CompanyCounts(
-        years=sorted((int(r.year) for r in totals), reverse=True),
-        reports={int(r.year): r.reports for r in totals},
-        institutions={int(r.year): r.institutions for r in totals},
-        grounds=grounds,
+        years=sorted((int(r.year) for r in per_year), reverse=True),
+        reports={int(r.year): _protected(r.n, r.keys) for r in per_year},
+        total=_protected(total.n, total.keys),
     )
 
 
-def report_counts(company_ids: list[int]) -> dict[int, int]:
-    """Reports (all years) naming each of the given companies, for the register list."""
+def report_counts(company_ids: list[int]) -> dict[int, Cell]:
+    """Consented reports (all years) naming each of the given companies, protected."""
     if not company_ids:
         return {}
     rows = db.session.execute(
-        sa.select(Case.company_id, sa.func.count())
-        .where(Case.company_id.in_(company_ids), counted_reports())
+        sa.select(Case.company_id, sa.func.count(), sa.func.sum(Case.record_key))
+        .where(Case.company_id.in_(company_ids), consented_reports())
         .group_by(Case.company_id)
     ).all()
-    return dict(rows)
+    return {company_id: _protected(n, keys) for company_id, n, keys in rows}

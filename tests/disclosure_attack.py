@@ -21,14 +21,19 @@ from __future__ import annotations
 
 import math
 import random
-from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 import numpy as np
+import sqlalchemy as sa
+
+from stagepact import disclosure, statistics
+from stagepact.extensions import db
+from stagepact.models import Company
 
 GROUND = "ground"
 SMALL = range(1, 5)  # the counts disclosure control exists for
+THRESHOLD = 5  # STATS_MIN_COUNT: perturbed counts below it show as "<5"
 
 # --- The dataset ----------------------------------------------------------------------
 
@@ -242,8 +247,16 @@ def seed_world(
                     ("referred", "yes" if referred else "no"),
                     ("escalated", "yes" if escalated else "no"),
                     ("sbb_decision", decision or "none"),
-                    ("consent_sbb", "yes" if case.consent_sbb else "no"),
-                    ("company", str(case.company_id or "")),
+                    # What SBB counts: the company of a report whose student consented to
+                    # SBB and that counts (not a duplicate, not withdrawn).
+                    (
+                        "sbb_company",
+                        str(case.company_id)
+                        if case.company_id
+                        and case.consent_sbb
+                        and outcome not in ("duplicate", "withdrawn")
+                        else "",
+                    ),
                 ),
             )
         )
@@ -306,6 +319,163 @@ class Bounds:
         return (self.found[1] - self.found[0]) < (self.own[1] - self.own[0])
 
 
+# --- What each role can obtain, as the app serves it ----------------------------------------------------------------
+
+
+def _period_months(period: statistics.Period) -> frozenset[str]:
+    return frozenset(f"{m // 100}-{m % 100:02d}" for m in period.months)
+
+
+def _interval(cell: statistics.Cell) -> tuple[float, float]:
+    shown = disclosure.SMALL if cell.hidden == disclosure.SMALL else cell.value
+    feasible = disclosure.feasible_counts(shown, THRESHOLD)
+    return feasible.start, feasible.stop - 1
+
+
+def _codes(dimension: str, code: str, coarse: bool) -> frozenset[str]:
+    if not coarse:
+        return frozenset({code})
+    merged = statistics.DIMENSIONS[dimension]
+    return frozenset(c for c in merged.labels if merged.coarse_code(c) == code)
+
+
+class Reader:
+    """Turns the app's tables into published cells: which reports, and the interval."""
+
+    def __init__(self, regions: dict[int, str]):
+        self.regions = regions
+        self.cells: list[Published] = []
+
+    def add(self, months, institutions, categories, cell: statistics.Cell, exact: int | None):
+        spec = Cell(months, institutions, tuple(sorted(categories)))
+        if exact is not None:
+            assert cell.value == exact, "an institution's own figures are exact"
+            self.cells.append(Published(spec, exact, exact, False))
+        else:
+            low, high = _interval(cell)
+            self.cells.append(Published(spec, low, high, True))
+
+    def table(self, table: statistics.Table, truth=None, everyone=None, own=None):
+        """Every count of a table: its cells, margins and total."""
+        query = table.query
+        coarse = query.level == "institution"
+        scope = frozenset(own) if own else everyone
+
+        def exact(spec_months, institutions, categories):
+            if own is None:
+                return None
+            return Cell(spec_months, institutions, tuple(sorted(categories))).true_count(truth)
+
+        if query.trend:
+            periods = statistics.publication().periods(query.trend)
+            name = query.dimensions[0] if query.dimensions else None
+            for r, period in enumerate(periods):
+                months = _period_months(period)
+                if name:
+                    for c, code in enumerate(table.col_keys):
+                        categories = [(name, frozenset({code}))]
+                        self.add(months, scope, categories, table.counts[r][c], None)
+                self.add(months, scope, [], table.counts[r][-1], None)
+            return
+        months = _period_months(query.period)
+        if table.col_axis is None:  # one-way, sector (or an institution's own or rest)
+            (name,) = query.dimensions
+            for r, code in enumerate(table.row_keys):
+                categories = [(name, frozenset({code}))]
+                value = exact(months, scope, categories)
+                self.add(months, scope, categories, table.counts[r][0], value)
+            self.add(months, scope, [], table.counts[-1][0], exact(months, scope, []))
+            return
+        if query.level == "sector":
+            a, b = query.dimensions
+            for r, row in enumerate(table.row_keys):
+                for c, col in enumerate(table.col_keys):
+                    categories = [(a, frozenset({row})), (b, frozenset({col}))]
+                    self.add(months, scope, categories, table.counts[r][c], None)
+                self.add(months, scope, [(a, frozenset({row}))], table.counts[r][-1], None)
+            for c, col in enumerate(table.col_keys):
+                self.add(months, scope, [(b, frozenset({col}))], table.counts[-1][c], None)
+            self.add(months, scope, [], table.counts[-1][-1], None)
+            return
+        (name,) = query.dimensions
+        for r, unit in enumerate(table.row_keys):
+            if coarse:
+                institutions = frozenset({int(unit)})
+            else:
+                institutions = frozenset(i for i, region in self.regions.items() if region == unit)
+            for c, code in enumerate(table.col_keys):
+                categories = [(name, _codes(name, code, coarse))]
+                self.add(months, institutions, categories, table.counts[r][c], None)
+            self.add(months, institutions, [], table.counts[r][-1], None)
+        for c, code in enumerate(table.col_keys):
+            categories = [(name, _codes(name, code, coarse))]
+            self.add(months, scope, categories, table.counts[-1][c], None)
+        self.add(months, scope, [], table.counts[-1][-1], None)
+
+
+def _served() -> list[statistics.Period]:
+    found = statistics.publication()
+    return [p for kind in statistics.PERIOD_KINDS for p in found.periods(kind)]
+
+
+def monitor_cells(regions) -> list[Published]:
+    reader = Reader(regions)
+    names = list(statistics.DIMENSIONS)
+    for period in _served():
+        for a in names:
+            reader.table(statistics.table(statistics.Query(period, "sector", (a,))))
+            reader.table(statistics.table(statistics.Query(period, "region", (a,))))
+            if period.kind == "school_year":
+                reader.table(statistics.table(statistics.Query(period, "institution", (a,))))
+            for b in names:
+                if b != a:
+                    reader.table(statistics.table(statistics.Query(period, "sector", (a, b))))
+    for kind in statistics.PERIOD_KINDS:
+        for dims in [(), *[(name,) for name in names]]:
+            query = statistics.Query(None, "sector", dims, trend=kind)
+            reader.table(statistics.table(query))
+    return reader.cells
+
+
+def institution_cells(regions, own: int, truth) -> list[Published]:
+    reader = Reader(regions)
+    rest = frozenset(i for i in regions if i != own)
+    for period in _served():
+        for name in statistics.DIMENSIONS:
+            query = statistics.Query(period, "sector", (name,))
+            reader.table(statistics.own_table(query, own), truth=truth, own={own})
+            rest_query = statistics.Query(period, "sector", (name,), excluding=own)
+            reader.table(statistics.table(rest_query), everyone=rest)
+    return reader.cells
+
+
+def sbb_cells(first: date, last: date) -> list[Published]:
+    from stagepact import signals
+
+    cells = []
+    every_month = frozenset(
+        f"{y}-{m:02d}" for y in range(first.year, last.year + 1) for m in range(1, 13)
+    )
+    for company_id in db.session.scalars(sa.select(Company.id)):
+        counts = signals.company_counts(company_id)
+        category = (("sbb_company", frozenset({str(company_id)})),)
+        for year, cell in counts.reports.items():
+            months = frozenset(f"{year}-{m:02d}" for m in range(1, 13))
+            low, high = _interval(cell)
+            cells.append(Published(Cell(months, None, category), low, high, True))
+        if counts.years:
+            low, high = _interval(counts.total)
+            cells.append(Published(Cell(every_month, None, category), low, high, True))
+    return cells
+
+
+def vocabulary(truth) -> dict[str, list[str]]:
+    found = {name: list(d.labels) for name, d in statistics.DIMENSIONS.items()}
+    companies = db.session.scalars(sa.select(Company.id)).all()
+    found["sbb_company"] = sorted({"", *(str(c) for c in companies)})
+    return found
+
+
 # --- The linear program -----------------------------------------------------------------------
 
 
@@ -324,6 +494,7 @@ class Attack:
     months: list[str]
     institutions: list[int]
     vocabulary: dict[str, list[str]]  # dimension -> every code it can take
+    full: bool = True  # both ends of every interval (False: only what the verdict needs)
     _columns: dict = field(default_factory=dict)
 
     def __post_init__(self):
@@ -334,14 +505,24 @@ class Attack:
         self.unit_atom = _partition(self.institutions, unit_sets)
         self.n_time = len(set(self.time_atom.values()))
         self.n_unit = len(set(self.unit_atom.values()))
+        # Two-way families, one per pair of dimensions and set of institutions they cover
+        # (the whole sector, or an institution's rest of the sector, or its own).
         self.pairs = sorted(
-            {tuple(d for d, _ in c.categories) for c in cells if len(c.categories) == 2}
+            {
+                (*tuple(d for d, _ in c.categories), self._scope(c.institutions))
+                for c in cells
+                if len(c.categories) == 2
+            },
+            key=repr,
         )
         self._build()
 
+    def _scope(self, institutions) -> tuple[int, ...]:
+        return tuple(sorted(self._units(institutions)))
+
     # Variables: T[t, u] the reports of a time and unit atom; Y[d][t, u, v] those with code v
-    # of dimension d (a ground once per report that has it); X[(a, b)][t, va, vb] the
-    # sector-wide pairs.
+    # of dimension d (a ground once per report that has it); X[(a, b, scope)][t, va, vb] the
+    # pairs over the institutions of a scope.
     def _var(self, key) -> int:
         if key not in self._columns:
             self._columns[key] = len(self._columns)
@@ -368,10 +549,10 @@ class Attack:
                 for u in sorted(units)
                 for v in sorted(codes)
             ]
-        assert cell.institutions is None, "two-way tables are sector-wide"
         (a, codes_a), (b, codes_b) = cell.categories
+        scope = self._scope(cell.institutions)
         return [
-            self._var(("X", a, b, t, va, vb))
+            self._var(("X", a, b, scope, t, va, vb))
             for t in sorted(times)
             for va in sorted(codes_a)
             for vb in sorted(codes_b)
@@ -397,15 +578,19 @@ class Attack:
                             add({y: 1.0, total: -1.0}, -math.inf, 0)
                     else:
                         add(terms, 0, 0)
-        for a, b in self.pairs:
+        for a, b, scope in self.pairs:
             for t in range(self.n_time):
                 for side, other in ((a, b), (b, a)):
                     for v in self.vocabulary[side]:
                         xs = [
-                            self._var(("X", a, b, t, v, w) if side == a else ("X", a, b, t, w, v))
+                            self._var(
+                                ("X", a, b, scope, t, v, w)
+                                if side == a
+                                else ("X", a, b, scope, t, w, v)
+                            )
                             for w in self.vocabulary[other]
                         ]
-                        margin = [self._var(("Y", side, t, u, v)) for u in range(self.n_unit)]
+                        margin = [self._var(("Y", side, t, u, v)) for u in scope]
                         terms = dict.fromkeys(xs, 1.0)
                         for y in margin:
                             terms[y] = terms.get(y, 0.0) - 1.0
@@ -415,60 +600,125 @@ class Attack:
                             add(terms, 0, math.inf)
                         else:
                             add(terms, 0, 0)
-        for p in self.published:
-            terms = dict.fromkeys(self.expression(p.cell), 1.0)
-            add(terms, p.low, p.high)
+        # Each distinct cell once, with what all its appearances say together.
+        for cell, (low, high) in self.own_bounds().items():
+            terms = dict.fromkeys(self.expression(cell), 1.0)
+            add(terms, low, high)
         self.rows = rows
 
-    def solve(self, targets: list[Cell], progress=None) -> dict[Cell, tuple[float, float]]:
+    def own_bounds(self) -> dict[Cell, tuple[float, float]]:
+        bounds: dict[Cell, tuple[float, float]] = {}
+        for p in self.published:
+            low, high = bounds.get(p.cell, (-math.inf, math.inf))
+            bounds[p.cell] = (max(low, p.low), min(high, p.high))
+        return bounds
+
+    def _highs(self):
+        """The linear program in HiGHS: every atom at least 0 (0 where a cell published as 0
+        holds it), every structural and published row."""
         import highspy
 
         h = highspy.Highs()
         h.setOptionValue("output_flag", False)
         n = len(self._columns)
         infinity = highspy.kHighsInf
-        h.addVars(n, np.zeros(n), np.full(n, infinity))
-        starts, index, value, lower, upper = [], [], [], [], []
+        upper = np.full(n, infinity)
+        for cell, (_low, high) in self.own_bounds().items():
+            if high == 0:  # a cell published as exactly 0: every piece of it is 0
+                upper[self.expression(cell)] = 0
+        h.addVars(n, np.zeros(n), upper)
+        starts, index, value, lower, upper_rows = [], [], [], [], []
         for terms, low, high in self.rows:
             starts.append(len(index))
             index.extend(terms)
             value.extend(terms.values())
             lower.append(-infinity if low == -math.inf else low)
-            upper.append(infinity if high == math.inf else high)
+            upper_rows.append(infinity if high == math.inf else high)
         h.addRows(
             len(self.rows),
             np.array(lower, dtype=float),
-            np.array(upper, dtype=float),
+            np.array(upper_rows, dtype=float),
             len(index),
             np.array(starts, dtype=np.int32),
             np.array(index, dtype=np.int32),
             np.array(value, dtype=float),
         )
+        return h
+
+    def _objective(self, h, weights: dict[int, float]) -> None:
+        previous = getattr(self, "_previous", [])
+        if previous:
+            zeros = np.zeros(len(previous))
+            h.changeColsCost(len(previous), np.array(previous, dtype=np.int32), zeros)
+        columns = list(weights)
+        h.changeColsCost(
+            len(columns),
+            np.array(columns, dtype=np.int32),
+            np.array([weights[c] for c in columns], dtype=float),
+        )
+        self._previous = columns
+
+    def _run(self, h, sense) -> float:
+        import highspy
+
+        h.changeObjectiveSense(sense)
+        h.run()
+        status = h.getModelStatus()
+        if status == highspy.HighsModelStatus.kOptimal:
+            return h.getInfo().objective_function_value
+        if status == highspy.HighsModelStatus.kUnbounded:
+            return math.inf if sense == highspy.ObjSense.kMaximize else -math.inf
+        raise AssertionError(f"the published cells are inconsistent: {status}")
+
+    def unpinned(self, targets: list[Cell], truth: list[Record], rounds: int = 6) -> set[Cell]:
+        """Targets shown not to be pinned by another consistent table: a solution of the
+        program in which the target is at least 1 away from its true count (then the
+        attacker's interval holds both). Each round solves one program for all targets at
+        once (pushing every remaining one up, then down, then in random directions), so
+        that only the few left over need a program of their own."""
+        import highspy
+
+        h = self._highs()
+        true = {cell: cell.true_count(truth) for cell in targets}
+        left = set(targets)
+        rng = random.Random(5)
+        for round_ in range(rounds):
+            if not left:
+                break
+            weights: dict[int, float] = {}
+            for cell in left:
+                sign = (1, -1)[round_ % 2] if round_ < 2 else rng.choice((1, -1))
+                for column in self.expression(cell):
+                    weights[column] = weights.get(column, 0.0) + sign
+            self._objective(h, weights)
+            self._run(h, highspy.ObjSense.kMaximize)
+            solution = np.array(h.getSolution().col_value)
+            for cell in list(left):
+                value = solution[self.expression(cell)].sum()
+                if abs(value - true[cell]) >= 1 - 1e-6:
+                    left.discard(cell)
+        return set(targets) - left
+
+    def solve(
+        self, targets: list[Cell], truth: list[Record], progress=None
+    ) -> dict[Cell, tuple[float, float]]:
+        """Bounds of each target. A target is first pushed away from its true count in one
+        direction; only when that fails is the other direction solved, so that a cell the
+        attacker cannot pin costs one solve rather than two."""
+        import highspy
+
+        h = self._highs()
         found = {}
-        previous: list[int] = []
         for number, cell in enumerate(targets):
-            columns = self.expression(cell)
-            if previous:
-                h.changeColsCost(
-                    len(previous),
-                    np.array(previous, dtype=np.int32),
-                    np.zeros(len(previous)),
-                )
-            h.changeColsCost(len(columns), np.array(columns, dtype=np.int32), np.ones(len(columns)))
-            previous = columns
-            ends = []
-            for sense in (highspy.ObjSense.kMinimize, highspy.ObjSense.kMaximize):
-                h.changeObjectiveSense(sense)
-                h.run()
-                status = h.getModelStatus()
-                if status == highspy.HighsModelStatus.kOptimal:
-                    ends.append(h.getInfo().objective_function_value)
-                elif status == highspy.HighsModelStatus.kUnbounded:
-                    ends.append(math.inf)
-                else:
-                    raise AssertionError(f"the published cells are inconsistent: {status}")
+            self._objective(h, dict.fromkeys(self.expression(cell), 1.0))
+            true = cell.true_count(truth)
             # Counts are whole: round inwards, with room for the solver's tolerance.
-            found[cell] = (math.ceil(ends[0] - 1e-6), math.floor(ends[1] + 1e-6))
+            high = math.floor(self._run(h, highspy.ObjSense.kMaximize) + 1e-6)
+            if high > true and not self.full:
+                low = true  # not pinned; the lower end is not needed for the verdict
+            else:
+                low = math.ceil(self._run(h, highspy.ObjSense.kMinimize) - 1e-6)
+            found[cell] = (low, high)
             if progress and number % 50 == 0:
                 progress(number, len(targets))
         return found
@@ -481,18 +731,38 @@ def attack(
     vocabulary: dict[str, list[str]],
     targets=None,
     progress=None,
+    full: bool = True,
 ) -> list[Bounds]:
     """The bounds an attacker finds for each protected cell (or `targets`)."""
     months = sorted({m for p in published for m in p.cell.months})
-    model = Attack(published, months, institutions, vocabulary)
-    own: dict[Cell, tuple[float, float]] = {}
-    for p in published:
-        low, high = own.get(p.cell, (-math.inf, math.inf))
-        own[p.cell] = (max(low, p.low), min(high, p.high))
+    model = Attack(published, months, institutions, vocabulary, full)
+    own = model.own_bounds()
     wanted = targets if targets is not None else [p.cell for p in published if p.protected]
     wanted = list(dict.fromkeys(wanted))
-    found = model.solve(wanted, progress)
+    found = model.solve(wanted, truth, progress)
     return [Bounds(c, c.true_count(truth), own.get(c, (0, math.inf)), found[c]) for c in wanted]
+
+
+def pinned(
+    published: list[Published],
+    truth: list[Record],
+    institutions: list[int],
+    vocabulary: dict[str, list[str]],
+    targets: list[Cell],
+) -> list[Bounds]:
+    """The targets the attacker pins to one value: the verdict of the attack, fast.
+
+    Most targets are shown free by a few programs solved for all of them at once
+    (`Attack.unpinned`); each one left gets both ends of its interval."""
+    months = sorted({m for p in published for m in p.cell.months})
+    model = Attack(published, months, institutions, vocabulary, full=True)
+    own = model.own_bounds()
+    targets = list(dict.fromkeys(targets))
+    free = model.unpinned(targets, truth)
+    left = [cell for cell in targets if cell not in free]
+    found = model.solve(left, truth)
+    bounds = [Bounds(c, c.true_count(truth), own.get(c, (0, math.inf)), found[c]) for c in left]
+    return [b for b in bounds if b.exact or not b.found[0] <= b.true <= b.found[1]]
 
 
 @dataclass
@@ -533,15 +803,3 @@ def figures(published: list[Published], bounds: list[Bounds]) -> Figures:
         single_reports=sum(b.exact and b.true == 1 for b in bounds),
         wrong=sum(not (b.found[0] <= b.true <= b.found[1]) for b in bounds),
     )
-
-
-def by_month(months: list[str]) -> dict[str, frozenset[str]]:
-    """Each month alone (for sources that serve months)."""
-    return {m: frozenset({m}) for m in months}
-
-
-def institutions_by_region(regions: dict[int, str]) -> dict[str, frozenset[int]]:
-    grouped = defaultdict(set)
-    for institution, region in regions.items():
-        grouped[region].add(institution)
-    return {region: frozenset(ids) for region, ids in grouped.items()}

@@ -109,17 +109,24 @@ def _heic(**save) -> bytes:
 
 
 def _docx() -> bytes:
+    """The same bytes on every call: entries carry a fixed timestamp, not the clock's."""
+
+    def entry(name: str) -> zipfile.ZipInfo:
+        info = zipfile.ZipInfo(name, date_time=(2026, 1, 5, 9, 30, 0))
+        info.compress_type = zipfile.ZIP_DEFLATED
+        return info
+
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         archive.writestr(
-            "[Content_Types].xml",
+            entry("[Content_Types].xml"),
             '<?xml version="1.0" encoding="UTF-8"?>'
             '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
             '<Override PartName="/word/document.xml" ContentType="application/'
             'vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml"/></Types>',
         )
         archive.writestr(
-            "word/document.xml",
+            entry("word/document.xml"),
             '<?xml version="1.0" encoding="UTF-8"?>'
             '<w:document xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main">'
             "<w:body><w:p><w:r><w:t>Verslag van het gesprek</w:t></w:r></w:p></w:body></w:document>",

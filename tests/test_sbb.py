@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 import pytest
 import sqlalchemy as sa
 
-from stagepact import audit, deadlines, investigations, signals, workflow
+from stagepact import audit, deadlines, disclosure, investigations, signals, workflow
 from stagepact.extensions import db
 from stagepact.models import (
     AuditEvent,
@@ -294,15 +294,18 @@ def _listed_investigations(page: str) -> set[int]:
     return {int(i) for i in re.findall(r'href="/sbb/onderzoeken/(\d+)"', section)}
 
 
-def _signal_rows(page: str) -> dict[int, tuple[int, int]]:
-    """Company id -> (institutions, reports) for every row of the signals table."""
+def _signal_rows(page: str) -> dict[int, list[str]]:
+    """Company id -> the other cells of its row in the signals table, in the table's order."""
     section = _section(page, "signals-title")
     rows = re.findall(
-        r'<th scope="row"><a href="/sbb/bedrijven/(\d+)">.*?</th>\s*<td>(\d+)</td>\s*<td>(\d+)</td>',
-        section,
-        re.S,
+        r'<th scope="row"><a href="/sbb/bedrijven/(\d+)">.*?</th>(.*?)</tr>', section, re.S
     )
-    return {int(c): (int(i), int(n)) for c, i, n in rows}
+    return {
+        int(c): [
+            re.sub(r"<[^>]+>", "", cell).strip() for cell in re.findall(r"<td>(.*?)</td>", rest)
+        ]
+        for c, rest in rows
+    }
 
 
 def _sbb_requests(app, investigation_id: int, company_id: int):
@@ -1332,8 +1335,8 @@ def test_a_company_is_a_signal_when_reports_of_two_institutions_name_it_within_2
     assert signals.is_signal(company.id) is expected
     assert (company.id in rows) is expected
     assert ('<span class="badge badge-overdue">Signaal</span>' in company_page) is expected
-    if expected:
-        assert rows[company.id] == (2, 3)
+    if expected:  # a signal says only that: no number of reports, no date
+        assert rows[company.id] == ["nog niet"]
 
 
 def test_one_institution_alone_is_never_a_signal(client, auth, reviewer):
@@ -1348,10 +1351,10 @@ def test_one_institution_alone_is_never_a_signal(client, auth, reviewer):
     assert "0 signalen" in _text(client.get("/sbb/"))
 
 
-def test_signals_list_more_institutions_first_with_counts_and_no_institution_names(
+def test_signals_list_companies_by_name_without_counts_dates_or_institution_names(
     client, auth, reviewer
 ):
-    three, two = make_company(), make_company()
+    three, two = make_company(name="Zeeman Zorg BV"), make_company(name="Aalders Bouw BV")
     schools = [make_institution() for _ in range(3)]
     for school in schools:
         _report(school, three, narrative=f"Verhaal bij {school.name} over de chef.")
@@ -1364,12 +1367,13 @@ def test_signals_list_more_institutions_first_with_counts_and_no_institution_nam
     page = _text(client.get("/sbb/"))
 
     rows = _signal_rows(page)
-    assert rows == {three.id: (3, 3), two.id: (2, 4)}
-    assert list(rows) == [three.id, two.id]
+    assert list(rows) == [two.id, three.id]  # by name: the order tells nothing either
+    assert rows == {two.id: ["nog niet"], three.id: ["nog niet"]}
     section = _section(page, "signals-title")
     for school in schools:
         assert school.name not in section
     assert "Verhaal bij" not in page
+    assert not re.search(r"<td>\d+</td>", section)
 
 
 def test_sbb_opens_an_investigation_from_a_signal_and_decides_it_the_same_way(
@@ -1484,18 +1488,19 @@ def test_the_signal_window_is_24_months_back_to_the_start_of_that_day_in_the_net
 # --- The company register and per-company counts -------------------------------------------
 
 
-def _counts_table(page: str) -> dict[str, dict[int, int]]:
-    """Row label -> {year: count} from the company page's counts table."""
+def _counts_table(page: str) -> dict[str, str]:
+    """Row label -> the count shown, from the company page's counts table."""
     section = _section(page, "counts-title")
-    years = [int(y) for y in re.findall(r'<th scope="col">(\d{4})</th>', section)]
-    table = {}
-    for label, cells in re.findall(r'<tr><th scope="row">(.*?)</th>(.*?)</tr>', section, re.S):
-        values = [int(v) for v in re.findall(r"<td>(\d+)</td>", cells)]
-        table[html_lib.unescape(label)] = dict(zip(years, values, strict=True))
-    return table
+    rows = re.findall(r'<tr[^>]*><th scope="row">(.*?)</th><td>(.*?)</td></tr>', section, re.S)
+    return {html_lib.unescape(label): html_lib.unescape(value) for label, value in rows}
 
 
-def test_the_company_page_counts_reports_per_year_and_ground_from_all_institutions_without_content(
+def _protected(cases) -> str:
+    value, hidden = disclosure.shown_count(len(cases), sum(c.record_key for c in cases), 5)
+    return "<5" if hidden else str(value)
+
+
+def test_the_company_page_counts_only_reports_consented_to_sbb_per_year_protected(
     client, auth, reviewer
 ):
     company = make_company()
@@ -1505,34 +1510,43 @@ def test_the_company_page_counts_reports_per_year_and_ground_from_all_institutio
     now, then = datetime(this_year, 1, 15, 12, 0), datetime(last_year, 6, 15, 12, 0)
     narratives = []
 
-    def report(school, when, grounds, **fields):
+    def report(school, when, grounds, consent=True, **fields):
         narrative = f"Verhaal {len(narratives)}: de chef deed iets naars."
         narratives.append(narrative)
         return _report(
-            school, company, submitted_at=when, grounds=grounds, narrative=narrative, **fields
+            school,
+            company,
+            submitted_at=when,
+            grounds=grounds,
+            narrative=narrative,
+            consent_sbb=consent,
+            **fields,
         )
 
-    report(school_a, then, ["origin", "religion"])
-    report(school_a, then, ["origin"])
-    report(school_a, now, ["age"])
-    report(school_b, now, ["origin"])
+    earlier = [report(school_a, then, ["origin", "religion"]) for _ in range(6)]
+    earlier.append(report(school_a, then, ["origin"]))
+    report(school_a, then, ["orientation"], consent=False)  # no consent: never counted
+    recent = [report(school_a, now, ["age"]), report(school_b, now, ["origin"])]
     workflow.withdraw(report(school_b, now, ["gender"]))  # does not count
-    report(school_c, now, ["origin"])
+    recent.append(report(school_c, now, ["origin"]))
     other_company = make_company()
-    _report(school_a, other_company, submitted_at=now, grounds=["disability"])
+    other = [
+        _report(school_a, other_company, submitted_at=now, grounds=["disability"], consent_sbb=True)
+    ]
     db.session.commit()
     auth.login(reviewer)
 
     page = _text(client.get(f"/sbb/bedrijven/{company.id}"))
 
     assert _counts_table(page) == {
-        "Meldingen": {this_year: 3, last_year: 2},
-        "Instellingen": {this_year: 3, last_year: 1},
-        "Afkomst, huidskleur of etniciteit": {this_year: 2, last_year: 2},
-        "Geloof of levensovertuiging (bijvoorbeeld een hoofddoek)": {this_year: 0, last_year: 1},
-        "Leeftijd": {this_year: 1, last_year: 0},
+        str(this_year): _protected(recent),
+        str(last_year): _protected(earlier),
+        "Alle jaren": _protected(earlier + recent),
     }
+    # No count per ground: a rare one could point at one student.
     unescaped = html_lib.unescape(page)
+    for label in ("Seksuele oriëntatie", "Leeftijd", "Afkomst, huidskleur of etniciteit"):
+        assert label not in unescaped
     for text in narratives:
         assert text not in unescaped
     for school in (school_a, school_b, school_c):
@@ -1542,22 +1556,29 @@ def test_the_company_page_counts_reports_per_year_and_ground_from_all_institutio
 
     register = _text(client.get("/sbb/bedrijven", query_string={"q": company.kvk}))
     row = re.search(rf'href="/sbb/bedrijven/{company.id}".*?</tr>', register, re.S).group(0)
-    assert re.findall(r"<td>(\d+)</td>", row)[-1] == "5"
+    cells = [html_lib.unescape(c) for c in re.findall(r"<td>(.*?)</td>", row)]
+    assert cells[-1] == _protected(earlier + recent)
     everything = _text(client.get("/sbb/bedrijven"))
     other_row = re.search(rf'href="/sbb/bedrijven/{other_company.id}".*?</tr>', everything, re.S)
-    assert re.findall(r"<td>(\d+)</td>", other_row.group(0))[-1] == "1"
+    other_cells = [html_lib.unescape(c) for c in re.findall(r"<td>(.*?)</td>", other_row.group(0))]
+    assert other_cells[-1] == _protected(other)
 
 
 def test_a_report_of_new_years_night_counts_in_the_dutch_calendar_year(client, auth, reviewer):
     company = make_company()
     year = deadlines.today().year
     # 23:30 UTC on 31 December is 00:30 on 1 January in the Netherlands.
-    _report(make_institution(), company, submitted_at=datetime(year - 1, 12, 31, 23, 30))
+    _report(
+        make_institution(),
+        company,
+        submitted_at=datetime(year - 1, 12, 31, 23, 30),
+        consent_sbb=True,
+    )
     db.session.commit()
 
     counts = signals.company_counts(company.id)
 
-    assert counts.reports == {year: 1}
+    assert counts.years == [year]
 
 
 # --- Forms: CSRF and ids ----------------------------------------------------------------------

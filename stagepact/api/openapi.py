@@ -18,6 +18,18 @@ def _enum_parameter(name: str, values: list[str], description: str) -> dict:
     }
 
 
+def _labelled(codes: list[str] | None = None) -> dict:
+    code = {"type": "string"}
+    if codes:
+        code = {"type": "string", "enum": codes}
+    return {
+        "type": "object",
+        "required": ["code", "label"],
+        "additionalProperties": False,
+        "properties": {"code": code, "label": {"type": "string"}},
+    }
+
+
 def document() -> dict:
     dimensions = list(statistics.DIMENSIONS)
     error = {
@@ -31,15 +43,21 @@ def document() -> dict:
             },
         },
     }
+    json_error = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
     return {
         "openapi": "3.1.0",
         "info": {
             "title": "Meldpunt Stagediscriminatie: statistics API",
-            "version": "1.0.0",
+            "version": "2.0.0",
             "description": (
-                "Counts of reports of internship discrimination, after disclosure control: "
-                'counts from 1 to 4 are the string "<5", other hidden cells null. '
-                "The same tables as the statistics page and its exports."
+                "Counts of reports of internship discrimination, protected by the cell-key "
+                "method: every count is perturbed by at most `method.max_noise`, the same "
+                "way for the same reports in every table; a perturbed count from 1 to "
+                '`method.threshold` - 1 is the string "<5"; shares (whole percent) and '
+                "medians (whole days) are null for fewer than `method.measure_min` reports. "
+                "A total is a perturbed count of its own, not the sum of the cells. Only "
+                "closed quarters, school years and calendar years are served, and trends "
+                "over them. The same tables as the statistics page and its exports."
             ),
         },
         "servers": [{"url": "/api/v1"}],
@@ -54,8 +72,10 @@ def document() -> dict:
                         "period",
                         "level",
                         "dimensions",
-                        "suppression",
+                        "method",
+                        "computed_at",
                         "notes",
+                        "rows_are",
                         "columns",
                         "rows",
                     ],
@@ -64,9 +84,20 @@ def document() -> dict:
                         "title": {"type": "string"},
                         "period": {
                             "type": "object",
-                            "required": ["label", "start", "end"],
+                            "required": ["kind", "code", "label"],
                             "additionalProperties": False,
                             "properties": {
+                                "kind": {"type": "string", "enum": list(PERIOD_KINDS)},
+                                "granularity": {
+                                    "type": "string",
+                                    "enum": list(statistics.PERIOD_KINDS),
+                                    "description": "Of a trend: the kind of its periods.",
+                                },
+                                "code": {
+                                    "type": "string",
+                                    "description": "Stable: 2025-q1, 2024-2025, 2025, "
+                                    "or trend-quarter.",
+                                },
                                 "label": {"type": "string"},
                                 "start": {"type": "string", "format": "date"},
                                 "end": {
@@ -76,20 +107,59 @@ def document() -> dict:
                                 },
                             },
                         },
-                        "level": {"type": "string", "enum": list(statistics.LEVELS)},
+                        "level": _labelled(list(statistics.LEVELS)),
                         "dimensions": {
                             "type": "array",
-                            "items": {"type": "string", "enum": dimensions},
+                            "items": _labelled(dimensions),
                             "minItems": 1,
                             "maxItems": 2,
                         },
-                        "suppression": {"type": "string"},
+                        "method": {
+                            "type": "object",
+                            "required": [
+                                "name",
+                                "threshold",
+                                "max_noise",
+                                "measure_min",
+                                "description",
+                            ],
+                            "additionalProperties": False,
+                            "properties": {
+                                "name": {"type": "string", "enum": ["cell-key"]},
+                                "threshold": {"type": "integer"},
+                                "max_noise": {"type": "integer"},
+                                "measure_min": {"type": "integer"},
+                                "description": {"type": "string"},
+                            },
+                        },
+                        "computed_at": {
+                            "type": ["string", "null"],
+                            "format": "date-time",
+                            "description": "When the figures were computed (UTC).",
+                        },
                         "notes": {"type": "array", "items": {"type": "string"}},
-                        "columns": {"type": "array", "items": {"type": "string"}},
+                        "rows_are": _labelled(["period", "region", "institution", *dimensions]),
+                        "columns": {
+                            "type": "array",
+                            "description": "One-way tables: count, median_ack_days, "
+                            "median_close_days, ack_on_time, feedback_on_time (percent). "
+                            "Two-way tables and trends with a dimension: its codes, then total.",
+                            "items": _labelled(),
+                        },
                         "rows": {
                             "type": "array",
-                            "description": "The first cell is the row's label; the last row is the total.",
-                            "items": {"type": "array", "items": CELL},
+                            "description": "The last row of a table is the total (code "
+                            "total); a trend has one row per period and no total.",
+                            "items": {
+                                "type": "object",
+                                "required": ["code", "label", "values"],
+                                "additionalProperties": False,
+                                "properties": {
+                                    "code": {"type": "string"},
+                                    "label": {"type": "string"},
+                                    "values": {"type": "array", "items": CELL},
+                                },
+                            },
                         },
                     },
                 },
@@ -103,20 +173,17 @@ def document() -> dict:
                     "summary": "One table of report counts",
                     "parameters": [
                         _enum_parameter(
-                            "period", list(PERIOD_KINDS), "Kind of period (default year)."
+                            "period",
+                            list(PERIOD_KINDS),
+                            "quarter (default), school_year, year, or trend.",
                         ),
                         {
                             "name": "year",
                             "in": "query",
                             "required": False,
-                            "description": "Year (for a school year: the year it starts).",
+                            "description": "Year (for a school year: the year it starts). "
+                            "The period must have ended when the figures were computed.",
                             "schema": {"type": "integer", "minimum": 2000, "maximum": 2100},
-                        },
-                        {
-                            "name": "month",
-                            "in": "query",
-                            "required": False,
-                            "schema": {"type": "integer", "minimum": 1, "maximum": 12},
                         },
                         {
                             "name": "quarter",
@@ -124,27 +191,25 @@ def document() -> dict:
                             "required": False,
                             "schema": {"type": "integer", "minimum": 1, "maximum": 4},
                         },
-                        {
-                            "name": "date_from",
-                            "in": "query",
-                            "required": False,
-                            "description": "With period=range: a day in the first month. "
-                            "A range runs in whole months.",
-                            "schema": {"type": "string", "format": "date"},
-                        },
-                        {
-                            "name": "date_to",
-                            "in": "query",
-                            "required": False,
-                            "description": "With period=range: a day in the last month (included).",
-                            "schema": {"type": "string", "format": "date"},
-                        },
-                        _enum_parameter("level", list(statistics.LEVELS), "Default sector."),
+                        _enum_parameter(
+                            "granularity",
+                            list(statistics.PERIOD_KINDS),
+                            "With period=trend: one row per quarter (default), school year "
+                            "or calendar year.",
+                        ),
+                        _enum_parameter(
+                            "level",
+                            list(statistics.LEVELS),
+                            "Default sector; institution only per school year.",
+                        ),
                         _enum_parameter("dimension", dimensions, "Default phase."),
                         _enum_parameter(
                             "dimension2",
                             dimensions,
                             "A second dimension, at sector level only; leave it out for one.",
+                        ),
+                        _enum_parameter(
+                            "lang", ["nl", "en"], "The labels' language (default: yours)."
                         ),
                     ],
                     "responses": {
@@ -156,22 +221,9 @@ def document() -> dict:
                                 }
                             },
                         },
-                        "400": {
-                            "description": "Invalid parameters",
-                            "content": {
-                                "application/json": {
-                                    "schema": {"$ref": "#/components/schemas/Error"}
-                                }
-                            },
-                        },
-                        "401": {
-                            "description": "No valid token",
-                            "content": {
-                                "application/json": {
-                                    "schema": {"$ref": "#/components/schemas/Error"}
-                                }
-                            },
-                        },
+                        "400": {"description": "Invalid parameters", "content": json_error},
+                        "401": {"description": "No valid token", "content": json_error},
+                        "429": {"description": "Too many requests", "content": json_error},
                     },
                 }
             },

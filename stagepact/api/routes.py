@@ -1,16 +1,21 @@
-"""/api/v1: the same suppressed tables as the statistics page, as JSON.
+"""/api/v1: the same protected tables as the statistics page, as JSON.
 
 Authentication is only `Authorization: Bearer TOKEN` (a monitor's API token);
-the browser's session cookie opens nothing here, so no CSRF applies.
+the browser's session cookie opens nothing here, so no CSRF applies. Rows and columns
+carry stable codes; labels come in the language asked for (`lang`), or the monitor's.
+Requests are limited per token and per address.
 """
 
 from __future__ import annotations
+
+from hashlib import sha256
 
 from flask import g, jsonify, request
 from werkzeug.datastructures import MultiDict
 
 from .. import api_tokens, audit, statistics
-from ..extensions import csrf, db
+from ..extensions import csrf, db, limiter
+from ..language import STAFF_LANGUAGES
 from ..stats import exports
 from ..stats.forms import StatisticsForm
 from . import bp
@@ -21,14 +26,23 @@ csrf.exempt(bp)
 PARAMETERS = (
     "period",
     "year",
-    "month",
     "quarter",
-    "date_from",
-    "date_to",
+    "granularity",
     "level",
     "dimension",
     "dimension2",
+    "lang",
 )
+# Every table is read from the rollup, but a token is not a license to ask for all of them
+# at once: per token, and per address whatever the token.
+PER_CLIENT = "120 per minute; 5000 per day"
+PER_ADDRESS = "300 per minute"
+
+
+def _token_key() -> str:
+    """The rate-limit key of the token sent (hashed; whether or not it is valid)."""
+    sent = (request.headers.get("Authorization") or "").encode()
+    return "api:" + sha256(sent).hexdigest()[:32]
 
 
 def _error(status: int, message: str, **extra):
@@ -39,6 +53,11 @@ def _error(status: int, message: str, **extra):
     return response
 
 
+@bp.errorhandler(429)
+def too_many(error):
+    return _error(429, "Too many requests: wait a minute.")
+
+
 @bp.route("/openapi.json")
 def openapi():
     """The OpenAPI document this API conforms to."""
@@ -46,6 +65,8 @@ def openapi():
 
 
 @bp.route("/statistics")
+@limiter.limit(PER_ADDRESS)
+@limiter.limit(PER_CLIENT, key_func=_token_key)
 def statistics_table():
     found = api_tokens.user_for(request.headers.get("Authorization"))
     if found is None:
@@ -56,7 +77,13 @@ def statistics_table():
     if unknown:
         db.session.commit()
         return _error(400, "Unknown parameters.", fields={name: ["unknown"] for name in unknown})
-    form = StatisticsForm(MultiDict(request.args))
+    if request.args.get("lang", "nl") not in STAFF_LANGUAGES:
+        db.session.commit()
+        return _error(400, "Invalid parameters.", fields={"lang": ["nl or en"]})
+    published = statistics.publication()
+    arguments = MultiDict(request.args)
+    arguments.pop("lang", None)
+    form = StatisticsForm(arguments, publication=published)
     if not form.validate():
         db.session.commit()
         errors = {
@@ -65,7 +92,7 @@ def statistics_table():
             if field.errors
         }
         return _error(400, "Invalid parameters.", fields=errors)
-    table = statistics.table(form.to_query())
+    table = statistics.table(form.to_query(), published)
     audit.record(
         "statistics.api",
         actor=g.api_user,
@@ -73,4 +100,4 @@ def statistics_table():
         parameters=form.parameters(),
     )
     db.session.commit()
-    return jsonify(exports.as_dict(exports.grid(table), table.query))
+    return jsonify(exports.as_dict(exports.grid(table), table))

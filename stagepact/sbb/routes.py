@@ -14,7 +14,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from sqlalchemy.orm import selectinload
 
-from .. import attachments, audit, companies, investigations, signals
+from .. import attachments, audit, companies, investigations, signals, statistics
 from ..extensions import db
 from ..forms import ActionForm, error_beside_field, requested_page, row_id, strip_nul
 from ..models import Company, Investigation, RecognitionChange
@@ -245,7 +245,12 @@ def companies_list():
     )
     counts = signals.report_counts([c.id for c in page.items])
     return render_template(
-        "sbb/companies.html", form=form, page=page, counts=counts, query_text=text
+        "sbb/companies.html",
+        form=form,
+        page=page,
+        counts=counts,
+        query_text=text,
+        threshold=statistics.threshold(),
     )
 
 
@@ -269,6 +274,7 @@ def _company_page(company: Company, form=None, status=200, merge_error=None):
         "sbb/company.html",
         company=company,
         counts=signals.company_counts(company.id),
+        threshold=statistics.threshold(),
         is_signal=signals.is_signal(company.id),
         history=history,
         investigations=company_investigations,

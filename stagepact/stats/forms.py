@@ -1,29 +1,22 @@
-"""The choice of a statistics table, from the query string (page, exports and API alike)."""
+"""The choice of a statistics table, from the query string (page, exports and API alike).
+
+Only closed periods are served: quarters, school years and calendar years that had
+ended when the figures were last computed, or a trend over such periods. A single month
+or a range of months is not (docs/statistics.md says why).
+"""
 
 from __future__ import annotations
 
-from datetime import date
-
 from flask_babel import lazy_gettext as _l
-from wtforms import DateField, IntegerField, SelectChoice, SelectField
+from wtforms import IntegerField, SelectChoice, SelectField
 from wtforms.validators import NumberRange, Optional
 
 from .. import statistics
 from ..deadlines import today
 from ..forms import BaseForm
 
-PERIOD_KINDS = {
-    "month": _l("Maand"),
-    "quarter": _l("Kwartaal"),
-    "school_year": _l("Schooljaar (1 augustus tot 1 augustus)"),
-    "year": _l("Kalenderjaar"),
-    "range": _l("Van maand tot maand"),
-}
-MONTHS = [
-    _l("januari"), _l("februari"), _l("maart"), _l("april"), _l("mei"), _l("juni"),
-    _l("juli"), _l("augustus"), _l("september"), _l("oktober"), _l("november"), _l("december"),
-]  # fmt: skip
-MAX_RANGE_DAYS = 10 * 366
+TREND = "trend"
+PERIOD_KINDS = {**statistics.PERIOD_KINDS, TREND: _l("Verloop over de periodes")}
 
 
 def _choices(labels: dict) -> list[SelectChoice]:
@@ -34,21 +27,17 @@ class StatisticsForm(BaseForm):
     class Meta:
         csrf = False
 
-    period = SelectField(_l("Periode"), choices=_choices(PERIOD_KINDS), default="year")
+    period = SelectField(_l("Periode"), choices=_choices(PERIOD_KINDS), default="quarter")
     year = IntegerField(
         _l("Jaar"),
         validators=[Optional(), NumberRange(2000, 2100, _l("Kies een jaar tussen 2000 en 2100."))],
     )
-    month = SelectField(
-        _l("Maand"),
-        choices=[SelectChoice(str(i), label) for i, label in enumerate(MONTHS, start=1)],
-        default="1",
-    )
     quarter = SelectField(
         _l("Kwartaal"), choices=[SelectChoice(str(q), f"Q{q}") for q in range(1, 5)], default="1"
     )
-    date_from = DateField(_l("Van"), validators=[Optional()])
-    date_to = DateField(_l("Tot en met"), validators=[Optional()])
+    granularity = SelectField(
+        _l("Verloop per"), choices=_choices(statistics.PERIOD_KINDS), default="quarter"
+    )
     level = SelectField(_l("Niveau"), choices=_choices(statistics.LEVELS), default="sector")
     dimension = SelectField(
         _l("Verdeeld naar"),
@@ -62,76 +51,105 @@ class StatisticsForm(BaseForm):
         default="",
     )
 
-    def __init__(self, *args, allow_level: bool = True, **kwargs):
+    def __init__(
+        self,
+        *args,
+        publication: statistics.Publication | None = None,
+        allow_level: bool = True,
+        **kwargs,
+    ):
         super().__init__(*args, **kwargs)
+        self.publication = publication
         self.allow_level = allow_level
         if self.year.data is None and not self.year.raw_data:
-            self.year.data = today().year
+            latest = publication.periods("quarter")[-1:] if publication else []
+            if latest:
+                self.year.data = latest[0].start.year
+                if not self.quarter.raw_data:
+                    self.quarter.data = str((latest[0].start.month - 1) // 3 + 1)
+            else:
+                self.year.data = today().year
+
+    @property
+    def is_trend(self) -> bool:
+        return self.period.data == TREND
 
     def validate(self, extra_validators=None) -> bool:
         ok = super().validate(extra_validators)
-        if self.period.data == "range":
-            if self.date_from.data is None and not self.date_from.errors:
-                self.date_from.errors.append(_l("Vul de eerste dag in."))
-                ok = False
-            if self.date_to.data is None and not self.date_to.errors:
-                self.date_to.errors.append(_l("Vul de laatste dag in."))
-                ok = False
-            if self.date_from.data and self.date_to.data:
-                if self.date_to.data < self.date_from.data:
-                    self.date_to.errors.append(_l("De laatste dag ligt vóór de eerste."))
-                    ok = False
-                elif (self.date_to.data - self.date_from.data).days > MAX_RANGE_DAYS:
-                    self.date_to.errors.append(_l("Kies een periode van hoogstens tien jaar."))
-                    ok = False
-                for field in (self.date_from, self.date_to):
-                    if field.data and not 2000 <= field.data.year <= 2100:
-                        field.errors.append(_l("Kies een datum tussen 2000 en 2100."))
-                        ok = False
-        elif self.year.data is None and not self.year.errors:
+        if not self.is_trend and self.year.data is None and not self.year.errors:
             self.year.errors.append(_l("Vul een jaar in."))
             ok = False
+        if ok and not self.is_trend and not self._served():
+            self.year.errors.append(
+                _l(
+                    "Voor deze periode zijn er geen cijfers: kies een periode die al voorbij "
+                    "was toen de cijfers werden berekend."
+                )
+            )
+            ok = False
+        if not self.allow_level:
+            return self._validate_one_way(ok)
         if self.dimension2.data and self.dimension2.data == self.dimension.data:
             self.dimension2.errors.append(_l("Kies twee verschillende kenmerken."))
             ok = False
-        if self.dimension2.data and self.level.data != "sector":
+        if self.dimension2.data and (self.level.data != "sector" or self.is_trend):
             self.dimension2.errors.append(
-                _l("Per regio of per instelling kan één kenmerk; kies hier 'Niets'.")
+                _l(
+                    "Per regio, per instelling en in een verloop kan één kenmerk; kies hier 'Niets'."
+                )
             )
             ok = False
-        if not self.allow_level and self.level.data != "sector":
-            self.level.errors.append(_l("Dit niveau is hier niet beschikbaar."))
+        if self.level.data == "institution" and self.period.data != "school_year":
+            self.level.errors.append(_l("Per instelling kan alleen per schooljaar."))
+            ok = False
+        if self.is_trend and self.level.data != "sector":
+            self.level.errors.append(_l("Een verloop is er alleen voor de hele sector."))
             ok = False
         return ok
 
-    def period_value(self) -> statistics.Period:
-        kind, year = self.period.data, self.year.data
-        if kind == "month":
-            return statistics.month(year, int(self.month.data))
-        if kind == "quarter":
-            return statistics.quarter(year, int(self.quarter.data))
-        if kind == "school_year":
-            return statistics.school_year(year)
-        if kind == "range":
-            return statistics.date_range(self.date_from.data, self.date_to.data)
-        return statistics.calendar_year(year)
+    def _validate_one_way(self, ok: bool) -> bool:
+        """An institution's page: one dimension of one period, for the whole sector; the
+        message goes beside the field the page shows."""
+        if self.level.data != "sector" or self.is_trend or self.dimension2.data:
+            self.dimension.errors.append(
+                _l(
+                    "Dit niveau is hier niet beschikbaar: hier staan uw eigen cijfers naast die "
+                    "van de rest van de sector, per periode en naar één kenmerk."
+                )
+            )
+            ok = False
+        return ok
 
-    def to_query(self, institution_id: int | None = None) -> statistics.Query:
+    def period_value(self) -> statistics.Period | None:
+        if self.is_trend:
+            return None
+        return statistics.period_of(self.period.data, self.year.data, int(self.quarter.data))
+
+    def _served(self) -> bool:
+        return self.publication is not None and self.publication.serves(self.period_value())
+
+    def to_query(self, excluding: int | None = None) -> statistics.Query:
         dimensions = tuple(d for d in (self.dimension.data, self.dimension2.data) if d)
-        return statistics.Query(self.period_value(), self.level.data, dimensions, institution_id)
+        return statistics.Query(
+            self.period_value(),
+            self.level.data,
+            dimensions,
+            excluding=excluding,
+            trend=self.granularity.data if self.is_trend else None,
+        )
 
     def parameters(self) -> dict[str, str]:
         """The query string of exactly this choice, for export links."""
         names = ["period", "level", "dimension", "dimension2"]
-        if self.period.data == "range":
-            names += ["date_from", "date_to"]
+        if self.is_trend:
+            names.append("granularity")
         else:
-            names += ["year"] + {"month": ["month"], "quarter": ["quarter"]}.get(
-                self.period.data, []
-            )
+            names.append("year")
+            if self.period.data == "quarter":
+                names.append("quarter")
         values = {}
         for name in names:
             data = self[name].data
             if data not in (None, ""):
-                values[name] = data.isoformat() if isinstance(data, date) else str(data)
+                values[name] = str(data)
         return values

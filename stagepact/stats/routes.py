@@ -1,7 +1,7 @@
 """Statistics: monitors count across the sector; an institution sees its own meldpunt.
 
 Monitors never reach a case: every number here comes from
-`stagepact.statistics`, suppressed by `stagepact.disclosure`. Every view and
+`stagepact.statistics`, protected by `stagepact.disclosure`. Every view and
 every export is an audit event. Other roles find nothing here (404).
 """
 
@@ -43,44 +43,47 @@ def _record(action: str, form: StatisticsForm, **details) -> None:
 
 @bp.route("/")
 def index():
-    """The statistics page: choose period, level and dimensions; a table and a chart."""
+    """The statistics page: choose a closed period (or a trend), level and dimensions; a
+    table and a chart."""
     if current_user.role in INSTITUTION_ROLES:
         return _own_meldpunt()
-    form = StatisticsForm(request.args)
-    if request.args and not form.validate():
-        return render_template("stats/index.html", form=form, table=None), 422
-    form.validate()
-    table = statistics.table(form.to_query())
+    published = statistics.publication()
+    form = StatisticsForm(request.args, publication=published)
+    if not form.validate():
+        return _page(form, published, None), 422 if request.args else 200
+    table = statistics.table(form.to_query(), published)
     _record("statistics.viewed", form)
+    return _page(form, published, table)
+
+
+def _page(form: StatisticsForm, published, table):
+    grid = exports.grid(table) if table else None
     return render_template(
         "stats/index.html",
         form=form,
+        published=published,
         table=table,
-        grid=exports.grid(table),
-        chart=charts.bars(table),
+        grid=grid,
+        chart=charts.bars(table) if table else None,
         parameters=form.parameters(),
     )
 
 
 def _own_meldpunt():
-    """An institution's own figures beside the rest of the sector (the latter suppressed)."""
-    form = StatisticsForm(request.args, allow_level=False)
-    if request.args and not form.validate():
-        return render_template("stats/own.html", form=form, own=None, rest=None), 422
-    form.validate()
+    """An institution's own figures beside the rest of the sector (the latter protected)."""
+    published = statistics.publication()
+    form = StatisticsForm(request.args, publication=published, allow_level=False)
+    if not form.validate():
+        page = render_template("stats/own.html", form=form, published=published, own=None)
+        return page, 422 if request.args else 200
     institution_id = current_user.institution_id
-    base = form.to_query()
-    own = statistics.table(
-        statistics.Query(base.period, "sector", base.dimensions, institution_id=institution_id),
-        protect=False,
-    )
-    rest = statistics.table(
-        statistics.Query(base.period, "sector", base.dimensions, excluding=institution_id)
-    )
+    own = statistics.own_table(form.to_query(), institution_id)
+    rest = statistics.table(form.to_query(excluding=institution_id), published)
     _record("statistics.viewed", form, own_institution=True)
     return render_template(
         "stats/own.html",
         form=form,
+        published=published,
         own=exports.grid(own),
         rest=exports.grid(rest),
         own_table=own,
@@ -93,17 +96,18 @@ def export(kind: str):
     """The table the page shows, as a file named after its content and period."""
     if current_user.role != Role.MONITOR:
         abort(404)
-    form = StatisticsForm(request.args)
+    published = statistics.publication()
+    form = StatisticsForm(request.args, publication=published)
     if not form.validate():
         abort(400)
-    table = statistics.table(form.to_query())
+    table = statistics.table(form.to_query(), published)
     data = exports.grid(table)
     if kind == "csv":
         body = exports.to_csv(data)
     elif kind == "xlsx":
         body = exports.to_xlsx(data)
     else:
-        body = exports.to_json(data, table.query)
+        body = exports.to_json(data, table)
     _record("statistics.exported", form, format=kind)
     response = Response(body, mimetype=EXPORT_TYPES[kind])
     name = exports.filename(table, kind)
