@@ -194,9 +194,9 @@ def _looks_like_mail(text: str) -> bool:
 class CleaningBudget:
     """What cleaning may still spend in this request: decoded pixels and seconds."""
 
-    def __init__(self, pixels: int = PIXELS_PER_REQUEST, seconds: float = CLEANING_SECONDS):
-        self.pixels = pixels
-        self.deadline = time.monotonic() + seconds
+    def __init__(self, pixels: int | None = None, seconds: float | None = None):
+        self.pixels = PIXELS_PER_REQUEST if pixels is None else pixels
+        self.deadline = time.monotonic() + (CLEANING_SECONDS if seconds is None else seconds)
 
     def spend(self, pixels: int) -> None:
         if pixels > self.pixels or time.monotonic() > self.deadline:
