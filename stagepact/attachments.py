@@ -105,9 +105,11 @@ PDF_ACTIVE = frozenset(
         "/GoToE",
     }
 )
-# Markup that makes a browser take a file for a web page (a PDF/HTML polyglot).
+# Markup that makes a browser take a file for a web page (a PDF/HTML polyglot). Only
+# tags of four letters or more: shorter ones (`<a `, `<img`) turn up by chance in the
+# compressed streams of an ordinary 10 MB PDF.
 HTML_MARKERS = re.compile(
-    rb"<\s*(?:!doctype\s+html|html|head|body|script|iframe|object|embed|svg|meta|img|a\s)",
+    rb"<(?:!doctype\s+html|html|head|body|script|iframe|object|embed|meta)[\s>/]",
     re.IGNORECASE,
 )
 
