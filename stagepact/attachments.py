@@ -8,6 +8,16 @@ bytes under a random name; its original name is an encrypted column. An upload
 first waits as pending, found by a random token that the form carries, so
 that a form shown again with an error keeps its files; sending the form links
 them to the case.
+
+Work is bounded before it is done (issue 13). A form's new files first pass the
+cheap checks (size, kind, an image's size in pixels from its header, the case's
+room counting pending uploads too, the rate limits) and wait, encrypted, as
+pending and not yet cleaned. Only when the rest of the form is valid are they
+cleaned: images decoded and written again within a pixel and a time budget
+far below the worker timeout, PDFs and Word files refused when they carry
+active content, remote links or an archive that inflates too far. A row is
+written before its file, and the purge also removes files that no row names,
+so a worker killed between the two leaves nothing the purge does not find.
 """
 
 from __future__ import annotations
@@ -15,9 +25,12 @@ from __future__ import annotations
 import email.parser
 import email.policy
 import io
+import math
 import os
+import re
 import secrets
 import tempfile
+import time
 import zipfile
 from dataclasses import dataclass
 from datetime import timedelta
@@ -27,11 +40,13 @@ from urllib.parse import quote
 import sqlalchemy as sa
 from flask import Response, abort, current_app
 from flask_babel import lazy_gettext as _l
+from flask_limiter.util import get_remote_address
+from limits import parse_many
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from . import audit
 from .crypto import decrypt_bytes, encrypt_bytes, reencrypt
-from .extensions import db
+from .extensions import db, limiter
 from .models import (
     Attachment,
     Case,
@@ -59,9 +74,51 @@ KINDS = {
     "eml": (".eml", "message/rfc822"),
 }
 HEIF_BRANDS = {b"heic", b"heix", b"hevc", b"hevx", b"mif1", b"msf1", b"heim", b"heis"}
-# A decoded image may not be larger than this many pixels (a decompression bomb).
-MAX_PIXELS = 50_000_000
+# A decoded image may not be larger than this many pixels (a decompression bomb, and
+# the cost of writing it again): a 24-megapixel camera fits.
+MAX_PIXELS = 25_000_000
 NAME_MAX = 200
+# Cleaning one request's images may decode at most this many pixels and take at most
+# this long: a few seconds, far below gunicorn's 30 s worker timeout.
+PIXELS_PER_REQUEST = 50_000_000
+CLEANING_SECONDS = 5.0
+# A Word file may unpack to at most this many bytes, and no entry to more than this
+# many times its packed size (a zip bomb); more entries than this is no letter either.
+DOCX_MAX_UNPACKED = 50 * 1024 * 1024
+DOCX_MAX_RATIO = 100
+DOCX_MAX_ENTRIES = 1000
+# Names in a PDF that run something when the file is opened or a field is used.
+PDF_ACTIVE = frozenset(
+    {
+        "/JS",
+        "/JavaScript",
+        "/OpenAction",
+        "/AA",
+        "/Launch",
+        "/EmbeddedFile",
+        "/EmbeddedFiles",
+        "/RichMedia",
+        "/XFA",
+        "/SubmitForm",
+        "/ImportData",
+        "/GoToR",
+        "/GoToE",
+    }
+)
+# Markup that makes a browser take a file for a web page (a PDF/HTML polyglot). Only
+# tags of four letters or more: shorter ones (`<a `, `<img`) turn up by chance in the
+# compressed streams of an ordinary 10 MB PDF.
+HTML_MARKERS = re.compile(
+    rb"<(?:!doctype\s+html|html|head|body|script|iframe|object|embed|meta)[\s>/]",
+    re.IGNORECASE,
+)
+
+# Limits on posting forms with files (issue 13): per case, per address, and the
+# megabytes an address may post. Checked by `check_upload_limits`, before any file
+# is read, so that a refusal keeps the form as typed.
+POSTS_PER_CASE = "10 per 10 minutes; 60 per day"
+POSTS_PER_ADDRESS = "60 per 10 minutes; 300 per day"
+MEGABYTES_PER_ADDRESS = "300 per hour"
 
 ACCEPTED_TEXT = _l("pdf, foto (jpg, png, heic), Word (docx), tekst (txt) of e-mail (eml)")
 
@@ -136,23 +193,53 @@ def _looks_like_mail(text: str) -> bool:
     return bool(message["From"]) and bool(message["Date"] or message["Subject"])
 
 
-def _clean_image(data: bytes, kind: str) -> tuple[str, bytes]:
-    """Decode and write the image again: pixels only, turned the way the camera meant."""
+class CleaningBudget:
+    """What cleaning may still spend in this request: decoded pixels and seconds."""
+
+    def __init__(self, pixels: int | None = None, seconds: float | None = None):
+        self.pixels = PIXELS_PER_REQUEST if pixels is None else pixels
+        self.deadline = time.monotonic() + (CLEANING_SECONDS if seconds is None else seconds)
+
+    def spend(self, pixels: int) -> None:
+        if pixels > self.pixels or time.monotonic() > self.deadline:
+            raise RejectedFileError(
+                _l(
+                    "Deze foto's samen zijn te groot om in één keer te verwerken. "
+                    "Stuur deze foto in een volgend bericht."
+                )
+            )
+        self.pixels -= pixels
+
+
+def _image_pixels(data: bytes, kind: str) -> int:
+    """The image's size in pixels, read from its header alone (nothing is decoded)."""
     if kind == "heic":
         from pillow_heif import register_heif_opener
 
         register_heif_opener()
     try:
         with Image.open(io.BytesIO(data)) as image:
-            if image.width * image.height > MAX_PIXELS:
-                raise RejectedFileError(_l("Deze afbeelding is te groot."))
+            pixels = image.width * image.height
+    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError):
+        raise RejectedFileError(_l("Deze afbeelding kunnen we niet openen.")) from None
+    if pixels > MAX_PIXELS:
+        raise RejectedFileError(_l("Deze afbeelding is te groot."))
+    return pixels
+
+
+def _clean_image(data: bytes, kind: str, budget: CleaningBudget) -> tuple[str, bytes]:
+    """Decode and write the image again: pixels only, turned the way the camera meant."""
+    budget.spend(_image_pixels(data, kind))
+    try:
+        with Image.open(io.BytesIO(data)) as image:
             image.load()
             upright = ImageOps.exif_transpose(image)
             out = io.BytesIO()
             if kind == "png":
                 pixels = upright.convert("RGBA" if "A" in upright.getbands() else "RGB")
                 pixels.info = {}  # no text chunks, no EXIF, no ICC profile
-                pixels.save(out, format="PNG", optimize=False)
+                # Light compression: writing a large PNG at the default level costs seconds.
+                pixels.save(out, format="PNG", compress_level=1)
                 return "png", out.getvalue()
             pixels = upright.convert("RGB")
             pixels.info = {}  # Pillow would write a JPEG comment back from here
@@ -160,6 +247,78 @@ def _clean_image(data: bytes, kind: str) -> tuple[str, bytes]:
             return "jpeg", out.getvalue()
     except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError):
         raise RejectedFileError(_l("Deze afbeelding kunnen we niet openen.")) from None
+
+
+def _check_pdf(data: bytes) -> None:
+    """Refuse a PDF that runs something when opened, or that a browser would take for HTML."""
+    import pikepdf
+
+    pdf_active = _l(
+        "Deze pdf bevat scripts, acties of ingesloten bestanden. "
+        "Sla hem opnieuw op als gewone pdf (bijvoorbeeld met Afdrukken naar pdf) "
+        "en voeg hem dan toe."
+    )
+    if HTML_MARKERS.search(data):
+        raise RejectedFileError(
+            _l(
+                "Deze pdf bevat ook code van een webpagina. "
+                "Sla hem opnieuw op als gewone pdf en voeg hem dan toe."
+            )
+        )
+    try:
+        with pikepdf.open(io.BytesIO(data)) as pdf:
+            if "/AcroForm" in pdf.Root and "/XFA" in pdf.Root.AcroForm:
+                raise RejectedFileError(pdf_active)
+            for obj in pdf.objects:
+                if isinstance(obj, pikepdf.Dictionary | pikepdf.Stream):
+                    keys = set(obj.keys())
+                    if keys & PDF_ACTIVE or obj.get("/S") in PDF_ACTIVE:
+                        raise RejectedFileError(pdf_active)
+    except pikepdf.PdfError:
+        raise RejectedFileError(_l("Deze pdf kunnen we niet openen.")) from None
+    # Names can hide in compressed object streams that pikepdf decodes, or be written
+    # with #-escapes; the raw bytes catch a name pikepdf would repair away.
+    if re.search(rb"/(?:JavaScript|OpenAction|Launch|RichMedia|EmbeddedFile)\b", data):
+        raise RejectedFileError(pdf_active)
+
+
+def _check_docx(data: bytes) -> None:
+    """Refuse a Word file that fetches something from outside, or that unpacks too far."""
+    too_big = _l(
+        "Dit Word-bestand wordt uitgepakt veel te groot. "
+        "Sla het opnieuw op, of maak er een pdf van."
+    )
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            entries = archive.infolist()
+            if len(entries) > DOCX_MAX_ENTRIES:
+                raise RejectedFileError(too_big)
+            # What the archive says it holds, then what it really holds, read with a cap.
+            if sum(e.file_size for e in entries) > DOCX_MAX_UNPACKED:
+                raise RejectedFileError(too_big)
+            unpacked = 0
+            for entry in entries:
+                entry_cap = min(
+                    DOCX_MAX_UNPACKED - unpacked, max(entry.compress_size, 1024) * DOCX_MAX_RATIO
+                )
+                content = bytearray()
+                with archive.open(entry) as stream:
+                    while chunk := stream.read(64 * 1024):
+                        content += chunk
+                        if len(content) > entry_cap:
+                            raise RejectedFileError(too_big)
+                unpacked += len(content)
+                if entry.filename.endswith(".rels") and re.search(
+                    rb"TargetMode\s*=\s*[\"']External[\"']", content, re.IGNORECASE
+                ):
+                    raise RejectedFileError(
+                        _l(
+                            "Dit Word-bestand haalt iets van internet op, zoals een sjabloon "
+                            "of een plaatje. Sla het opnieuw op als pdf en voeg dat toe."
+                        )
+                    )
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError, NotImplementedError):
+        raise RejectedFileError(_l("Dit Word-bestand kunnen we niet openen.")) from None
 
 
 def _safe_name(name: str, kind: str) -> str:
@@ -171,8 +330,11 @@ def _safe_name(name: str, kind: str) -> str:
     return (stem[: NAME_MAX - len(extension)] or "bestand") + extension
 
 
-def clean(data: bytes, name: str) -> Cleaned:
-    """Check one uploaded file by its content and return what will be stored."""
+def check(data: bytes, name: str) -> Cleaned:
+    """The cheap checks of one uploaded file, by its content: what it will be stored as.
+
+    Nothing is decoded here; `clean` does the costly part.
+    """
     limit = current_app.config["ATTACHMENT_MAX_BYTES"]
     if not data:
         raise RejectedFileError(_l("Dit bestand is leeg."))
@@ -186,8 +348,56 @@ def clean(data: bytes, name: str) -> Cleaned:
             _l("Dit soort bestand kan niet. Dat kan wel: %(kinds)s.", kinds=ACCEPTED_TEXT)
         )
     if kind in ("png", "jpeg", "heic"):
-        kind, data = _clean_image(data, kind)
-    return Cleaned(kind, data, _safe_name(name, kind))
+        _image_pixels(data, kind)
+    stored_kind = "jpeg" if kind == "heic" else kind
+    return Cleaned(stored_kind, data, _safe_name(name, stored_kind))
+
+
+def clean(data: bytes, name: str, budget: CleaningBudget | None = None) -> Cleaned:
+    """Check one uploaded file and return what will be stored: cleaned, or refused."""
+    checked = check(data, name)
+    kind = _sniff(data)
+    if kind in ("png", "jpeg", "heic"):
+        kind, data = _clean_image(data, kind, budget or CleaningBudget())
+    elif kind == "pdf":
+        _check_pdf(data)
+    elif kind == "docx":
+        _check_docx(data)
+    return Cleaned(kind, data, checked.name)
+
+
+# --- Limits on posting files ------------------------------------------------------------
+
+
+def check_upload_limits(case: Case | None, new_bytes: int) -> None:
+    """Count this POST of a form with files against the limits; refuse it when one is spent.
+
+    Per case (when the form belongs to one), per address, and the megabytes an
+    address posts. Raises `RejectedFileError` before any file is read.
+    """
+    if not current_app.config.get("RATE_LIMITS_ON", True):
+        return
+    strategy = limiter.limiter
+    prefix = "uploads"
+    address = get_remote_address()
+    checks = [(POSTS_PER_ADDRESS, ("posts-address", address), 1)]
+    if case is not None and case.id is not None:
+        checks.append((POSTS_PER_CASE, ("posts-case", str(case.id)), 1))
+    if new_bytes:
+        megabytes = max(1, math.ceil(new_bytes / (1024 * 1024)))
+        checks.append((MEGABYTES_PER_ADDRESS, ("megabytes-address", address), megabytes))
+    for limits, key, cost in checks:
+        for item in parse_many(limits):
+            if not strategy.test(item, prefix, *key, cost=cost):
+                raise RejectedFileError(
+                    _l(
+                        "Er is in korte tijd te veel verstuurd. Wacht een paar minuten en "
+                        "verstuur het formulier dan opnieuw."
+                    )
+                )
+    for limits, key, cost in checks:
+        for item in parse_many(limits):
+            strategy.hit(item, prefix, *key, cost=cost)
 
 
 # --- Storage -----------------------------------------------------------------------------
@@ -203,7 +413,30 @@ def _path(attachment: Attachment) -> Path:
     return _directory() / f"{attachment.storage_key}.bin"
 
 
-def store_pending(cleaned: Cleaned, uploaded_by: User | None) -> Attachment:
+def _write(path: Path, data: bytes) -> None:
+    """Write the encrypted file beside its place, then put it there in one step."""
+    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=".writing-")
+    try:
+        with os.fdopen(descriptor, "wb") as stream:
+            stream.write(encrypt_bytes(data))
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def store_pending(
+    cleaned: Cleaned,
+    uploaded_by: User | None,
+    for_case: Case | None = None,
+    is_cleaned: bool = True,
+) -> Attachment:
+    """Keep an upload as pending; it counts against `for_case`'s room from now on.
+
+    The row is flushed before the file is written, so that the file always has a
+    name the purge can match; should the transaction never commit (a worker killed),
+    the purge removes the file that no row names.
+    """
     attachment = Attachment(
         token=secrets.token_urlsafe(32),
         storage_key=secrets.token_hex(16),
@@ -211,11 +444,26 @@ def store_pending(cleaned: Cleaned, uploaded_by: User | None) -> Attachment:
         kind=cleaned.kind,
         size=len(cleaned.data),
         uploaded_by_id=uploaded_by.id if uploaded_by else None,
+        pending_case_id=for_case.id if for_case is not None else None,
+        cleaned=is_cleaned,
     )
-    _path(attachment).write_bytes(encrypt_bytes(cleaned.data))
     db.session.add(attachment)
     db.session.flush()
+    _write(_path(attachment), cleaned.data)
     return attachment
+
+
+def clean_stored(attachment: Attachment, budget: CleaningBudget) -> None:
+    """Clean a pending upload stored by the cheap checks alone, in place.
+
+    Cleaning what is already clean gives the same kind of file again, so a crash
+    between writing the file and committing the row does no harm.
+    """
+    cleaned = clean(read(attachment), attachment.original_name, budget)
+    _write(_path(attachment), cleaned.data)
+    attachment.kind = cleaned.kind
+    attachment.size = len(cleaned.data)
+    attachment.cleaned = True
 
 
 def read(attachment: Attachment) -> bytes:
@@ -266,17 +514,29 @@ def pending(tokens: list[str]) -> list[Attachment]:
 
 
 def case_total(case: Case) -> int:
+    """The bytes a case holds: its files and the uploads still pending for it."""
     return db.session.scalar(
         sa.select(sa.func.coalesce(sa.func.sum(Attachment.size), 0)).where(
-            Attachment.case_id == case.id
+            sa.or_(
+                Attachment.case_id == case.id,
+                sa.and_(Attachment.case_id.is_(None), Attachment.pending_case_id == case.id),
+            )
         )
     )
 
 
-def check_case_room(case: Case | None, adding: list[Attachment]) -> None:
+def check_case_room(case: Case | None, adding: list[Attachment], new_bytes: int = 0) -> None:
+    """Refuse when the case's files, its pending uploads and `new_bytes` exceed its room.
+
+    `adding` are uploads the form carries; those already counted as pending for
+    the case are not counted twice.
+    """
     limit = current_app.config["ATTACHMENT_CASE_MAX_BYTES"]
-    used = case_total(case) if case is not None and case.id is not None else 0
-    if used + sum(a.size for a in adding) > limit:
+    if case is not None and case.id is not None:
+        used = case_total(case) + sum(a.size for a in adding if a.pending_case_id != case.id)
+    else:
+        used = sum(a.size for a in adding)
+    if used + new_bytes > limit:
         raise RejectedFileError(
             _l(
                 "Samen worden de bestanden bij deze melding groter dan %(limit)s.",
@@ -289,6 +549,7 @@ def attach(case: Case, attachments: list[Attachment], message: Message | None = 
     """Link pending uploads to a case (and the message they came with)."""
     for attachment in attachments:
         attachment.case_id = case.id
+        attachment.pending_case_id = None
         attachment.message_id = message.id if message is not None else None
         # The token has done its work; a new one means the old one opens nothing.
         attachment.token = secrets.token_urlsafe(32)
@@ -302,11 +563,16 @@ def attach(case: Case, attachments: list[Attachment], message: Message | None = 
         )
 
 
+_STORED_NAME = re.compile(r"[0-9a-f]{32}\.bin")
+
+
 def purge_pending(hours: int | None = None) -> int:
-    """Remove uploads of forms that were never sent.
+    """Remove uploads of forms that were never sent, and files that no row names.
 
     Files go before their rows: should the transaction then fail, what remains
-    is a pending row without a file, which the next run removes as well.
+    is a pending row without a file, which the next run removes as well. A file
+    with no row is what a worker killed before its commit leaves behind (or a
+    half-written temporary file); once older than the cutoff, it goes too.
     """
     hours = hours or current_app.config["PENDING_UPLOAD_HOURS"]
     cutoff = utcnow() - timedelta(hours=hours)
@@ -316,7 +582,27 @@ def purge_pending(hours: int | None = None) -> int:
     for attachment in stale:
         _path(attachment).unlink(missing_ok=True)
         db.session.delete(attachment)
-    return len(stale)
+    return len(stale) + _purge_unnamed_files(time.time() - hours * 3600)
+
+
+def _purge_unnamed_files(older_than: float) -> int:
+    known = set(db.session.scalars(sa.select(Attachment.storage_key)))
+    removed = 0
+    for path in _directory().iterdir():
+        stored = _STORED_NAME.fullmatch(path.name)
+        temporary = path.name.startswith((".writing-", ".rotating-"))
+        if not (stored or temporary) or not path.is_file():
+            continue
+        if stored and path.name.removesuffix(".bin") in known:
+            continue
+        try:
+            if path.stat().st_mtime >= older_than:
+                continue
+            path.unlink()
+        except FileNotFoundError:
+            continue
+        removed += 1
+    return removed
 
 
 def remove(files: list[Attachment]) -> None:

@@ -98,6 +98,10 @@ class EvidenceMixin:
     """Files with a form: new ones are checked and kept as pending uploads, so that
     a form shown again (with an error anywhere) still has them; removing one is a
     checkbox. Call `take_uploads` before validating, then `attach` once sent.
+
+    The work is bounded (issue 13): the limits on posting are counted first, new
+    files pass only the cheap checks and wait uncleaned, and the costly cleaning
+    runs only when the rest of the form is valid, within one budget per request.
     """
 
     attachments = MultipleFileField(
@@ -124,6 +128,11 @@ class EvidenceMixin:
             errors.append(_l("Je kunt hoogstens %(n)d bestanden tegelijk toevoegen.", n=most))
             uploads = uploads[:most]
         new_files = [f for f in request.files.getlist(self.attachments.name) if f and f.filename]
+        try:
+            files.check_upload_limits(case, (request.content_length or 0) if new_files else 0)
+        except files.RejectedFileError as refused:
+            errors.append(refused.message)
+            new_files = []
         if new_files and not self._csrf_ok():
             errors.append(_l("Je formulier stond te lang open. Voeg je bestanden opnieuw toe."))
             new_files = []
@@ -135,9 +144,15 @@ class EvidenceMixin:
                 break
             data = storage.stream.read(limit + 1)
             try:
-                uploads.append(files.store_pending(files.clean(data, name), uploaded_by))
+                checked = files.check(data, name)
+                files.check_case_room(case, uploads, len(checked.data))
+                uploads.append(
+                    files.store_pending(checked, uploaded_by, for_case=case, is_cleaned=False)
+                )
             except files.RejectedFileError as rejected:
                 errors.append(f"{name[:100]}: {rejected.message}")
+        if not errors and any(not a.cleaned for a in uploads) and self._fields_valid():
+            uploads = self._clean(uploads, errors)
         try:
             files.check_case_room(case, uploads)
         except files.RejectedFileError as rejected:
@@ -145,6 +160,31 @@ class EvidenceMixin:
         self.uploads = uploads
         self._upload_errors = errors
         self.attachment_token.data = [a.token for a in uploads]
+
+    def _clean(self, uploads: list, errors: list) -> list:
+        """Clean what waits uncleaned, within one budget; a refused file is removed."""
+        from . import attachments as files
+
+        budget = files.CleaningBudget()
+        kept = []
+        for upload in uploads:
+            if not upload.cleaned:
+                try:
+                    files.clean_stored(upload, budget)
+                except files.RejectedFileError as rejected:
+                    errors.append(f"{upload.original_name[:100]}: {rejected.message}")
+                    files.remove([upload])
+                    continue
+            kept.append(upload)
+        return kept
+
+    def _fields_valid(self) -> bool:
+        """Whether the form, files aside, would be accepted (its errors are set again later)."""
+        ok = self.validate()
+        for field in self:
+            field.errors = list(field.process_errors)
+        self.form_errors = []
+        return ok
 
     def _csrf_ok(self) -> bool:
         if not self.meta.csrf:
@@ -160,6 +200,8 @@ class EvidenceMixin:
         if self._upload_errors:
             self.attachments.errors = [*self.attachments.errors, *self._upload_errors]
             return False
+        if any(not a.cleaned for a in self.uploads):
+            return False  # only reached when the rest of the form has errors
         return ok
 
 

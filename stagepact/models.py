@@ -331,7 +331,10 @@ class Case(db.Model):
         back_populates="case", order_by="Investigation.id"
     )
     attachments: Mapped[list[Attachment]] = relationship(
-        back_populates="case", cascade="all, delete-orphan", order_by="Attachment.id"
+        back_populates="case",
+        cascade="all, delete-orphan",
+        order_by="Attachment.id",
+        foreign_keys="Attachment.case_id",
     )
 
     __table_args__ = (
@@ -587,7 +590,10 @@ class Attachment(db.Model):
 
     Until the form it came with is sent, an upload is pending: it belongs to no
     case and is found only by its random token (the form carries it in a hidden
-    field, so that a form shown again keeps its files).
+    field, so that a form shown again keeps its files). A pending upload sent
+    towards an existing case names it in `pending_case_id`, so that it counts
+    against that case's room from the moment it is stored. `cleaned` is false
+    while an upload has passed only the cheap checks (its form was not yet valid).
     """
 
     __tablename__ = "attachment"
@@ -606,8 +612,12 @@ class Attachment(db.Model):
     size: Mapped[int]
     uploaded_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user_account.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    pending_case_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("report_case.id", ondelete="CASCADE"), index=True
+    )
+    cleaned: Mapped[bool] = mapped_column(default=True, server_default=sa.true())
 
-    case: Mapped[Case | None] = relationship(back_populates="attachments")
+    case: Mapped[Case | None] = relationship(back_populates="attachments", foreign_keys=[case_id])
     uploaded_by: Mapped[User | None] = relationship()
 
     __table_args__ = (

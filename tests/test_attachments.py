@@ -25,6 +25,7 @@ from datetime import timedelta
 from email import policy
 from pathlib import Path
 
+import pikepdf
 import pytest
 import sqlalchemy as sa
 from PIL import Image, PngImagePlugin
@@ -73,11 +74,13 @@ FILE_NAME_RE = re.compile(r"^[0-9a-f]{32}\.bin$")
 
 
 def _pdf(text: str = "Verklaring van de stagebegeleider") -> bytes:
-    return (
-        b"%PDF-1.4\n1 0 obj\n<< /Type /Catalog /Pages 2 0 R >>\nendobj\n"
-        b"2 0 obj\n<< /Type /Pages /Kids [] /Count 0 >>\nendobj\n"
-        b"% " + text.encode() + b"\ntrailer\n<< /Root 1 0 R >>\n%%EOF\n"
-    )
+    """A one-page PDF, the same bytes on every call."""
+    pdf = pikepdf.new()
+    pdf.add_blank_page()
+    pdf.docinfo["/Title"] = text
+    buffer = io.BytesIO()
+    pdf.save(buffer, deterministic_id=True)
+    return buffer.getvalue()
 
 
 def _halves(size=(40, 20)) -> Image.Image:
@@ -499,9 +502,10 @@ def test_a_later_message_that_would_take_the_case_over_its_total_is_refused(
     assert response.status_code == 422
     page = _text(response)
     assert _field_error(page, "attachments") == (
-        "Samen worden de bestanden bij deze melding groter dan 1 MB."
+        "tweede.txt: Samen worden de bestanden bij deze melding groter dan 1 MB."
     )
     assert FormState(page).values["body"] == [body]
+    assert _pending() == []  # refused before it was stored
     fresh = _fresh(case)
     assert [m.kind for m in fresh.messages] == []
     assert [a.original_name for a in _files(fresh)] == ["eerste.txt"]
