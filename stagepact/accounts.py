@@ -8,13 +8,15 @@
 - Every session carries the user's `session_version`; raising it (logout,
   password change, 2FA reset, disabling the account) ends every session of
   that user at once, a copied cookie included.
-- Failed logins add a growing delay per account; the rate limiter adds one
-  per address. Neither tells whether the account exists.
+- Failed logins make the failing address wait, never the owner's clean address
+  (see "Failed logins" below); the rate limiter adds a budget per address. Neither
+  tells whether the account exists.
 """
 
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 import time
 from datetime import datetime, timedelta
@@ -29,18 +31,27 @@ from zxcvbn.frequency_lists import FREQUENCY_LISTS
 
 from . import audit, language
 from .crypto import MIN_PASSWORD_LENGTH, hash_password
-from .extensions import db
-from .models import AccountToken, Institution, RecoveryCode, User, utcnow
+from .extensions import db, keyed_digest
+from .models import AccountToken, Institution, LoginFailure, RecoveryCode, User, utcnow
 from .vocab import Role
 
-INVITE_DAYS = 7
+INVITE_HOURS = 72
 RESET_HOURS = 2
 RECOVERY_CODES = 10
 TOTP_ISSUER = "Meldpunt Stagediscriminatie"
 # Roles that always need two-factor authentication; handlers when their institution says so.
 TWO_FACTOR_ROLES = (Role.PLATFORM_ADMIN, Role.SBB_REVIEWER, Role.MONITOR, Role.INSTITUTION_ADMIN)
-FREE_FAILURES = 5
+FREE_FAILURES = 5  # per address, before that address waits
 MAX_DELAY = timedelta(minutes=15)
+ACCOUNT_CEILING = 20  # failures within FAILURE_WINDOW from all addresses together
+FAILURE_WINDOW = timedelta(hours=1)
+FORGET_AFTER = timedelta(days=1)  # an address's failures after a quiet day
+NOTICE_AFTER = 10  # failures within FAILURE_WINDOW before the owner is mailed
+NOTICE_INTERVAL = timedelta(hours=1)
+RESET_MAILS_PER_HOUR = 3
+# A staff name is shown on pages, in mail headers and in the audit log: no control
+# characters (CR/LF could forge a line there).
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 _COMMON = frozenset(FREQUENCY_LISTS["passwords"])
 
@@ -83,7 +94,7 @@ def set_password(user: User, password: str, actor: User | str | None = None) -> 
     user.password_hash = hash_password(password)
     user.password_changed_at = utcnow()
     user.failed_logins = 0
-    user.login_delayed_until = None
+    db.session.execute(sa.delete(LoginFailure).where(LoginFailure.user_id == user.id))
     end_all_sessions(user)
     audit.record("user.password_set", actor=actor or user, user_id=user.id)
 
@@ -95,21 +106,13 @@ def _digest(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
-def issue_link(user: User, purpose: str) -> str:
-    """A new single-use token; earlier unused ones of the same purpose stop working."""
+def issue_link(user: User, purpose: str, token: str | None = None) -> str:
+    """A new single-use token. Earlier links stay valid until they expire or one of the
+    user's links is used: a stranger asking for a new link cannot cancel the owner's."""
     now = utcnow()
-    db.session.execute(
-        sa.update(AccountToken)
-        .where(
-            AccountToken.user_id == user.id,
-            AccountToken.purpose == purpose,
-            AccountToken.used_at.is_(None),
-        )
-        .values(used_at=now)
-    )
-    token = secrets.token_urlsafe(32)
+    token = token or secrets.token_urlsafe(32)
     lifetime = (
-        timedelta(days=INVITE_DAYS)
+        timedelta(hours=INVITE_HOURS)
         if purpose == AccountToken.INVITE
         else timedelta(hours=RESET_HOURS)
     )
@@ -118,6 +121,7 @@ def issue_link(user: User, purpose: str) -> str:
             user_id=user.id,
             purpose=purpose,
             token_hash=_digest(token),
+            created_at=now,
             expires_at=now + lifetime,
         )
     )
@@ -126,8 +130,9 @@ def issue_link(user: User, purpose: str) -> str:
     return token
 
 
-def redeem_link(token: str) -> AccountToken | None:
+def redeem_link(token: str | None) -> AccountToken | None:
     """The valid, unused, unexpired link for this token, or None (for every other case alike)."""
+    token = (token or "").strip()
     if not token or len(token) > 100:
         return None
     found = db.session.scalar(
@@ -138,6 +143,56 @@ def redeem_link(token: str) -> AccountToken | None:
     if not found.user.active:
         return None
     return found
+
+
+def use_link(link: AccountToken) -> None:
+    """The link has done its work: it and every other open link of its user stop working."""
+    db.session.execute(
+        sa.update(AccountToken)
+        .where(AccountToken.user_id == link.user_id, AccountToken.used_at.is_(None))
+        .values(used_at=utcnow())
+    )
+
+
+def request_reset(email: str) -> None:
+    """Forgot password: a reset link by mail to an active account, at most
+    RESET_MAILS_PER_HOUR an hour. Both paths do the same work (one lookup, one count,
+    a token, a rendered mail, one audit event), so the timing does not tell whether
+    the address has an account; only the existing account's mail is queued."""
+    from . import notify
+
+    user = db.session.scalar(sa.select(User).where(User.email == email))
+    known = user is not None and user.active
+    since = utcnow() - timedelta(hours=1)
+    recent = db.session.scalar(
+        sa.select(sa.func.count())
+        .select_from(AccountToken)
+        .where(
+            AccountToken.user_id == (user.id if known else 0),
+            AccountToken.purpose == AccountToken.RESET,
+            AccountToken.created_at > since,
+        )
+    )
+    token = secrets.token_urlsafe(32)
+    message = notify.password_link_mail(user if known else None, token, AccountToken.RESET)
+    if not known:
+        audit.record("user.reset_requested_unknown", actor="anonymous")
+    elif recent >= RESET_MAILS_PER_HOUR:
+        audit.record("user.reset_mail_limited", actor="anonymous", user_id=user.id)
+    else:
+        issue_link(user, AccountToken.RESET, token)
+        message.queue()
+
+
+def name_problem(name: str):
+    """Why a staff name cannot be stored, or None."""
+    if not name or not name.strip():
+        return _l("Vul de naam in.")
+    if len(name.strip()) > 200:
+        return _l("Gebruik hoogstens 200 tekens.")
+    if _CONTROL.search(name):
+        return _l("Een naam kan geen regeleinde of ander stuurteken bevatten.")
+    return None
 
 
 def invite(
@@ -152,6 +207,9 @@ def invite(
     """A new account without a password, and the link to set one (to be mailed in
     `language`, which stays the account's language until its owner chooses another)."""
     email = email.strip().lower()
+    problem = name_problem(name)
+    if problem:
+        raise AccountError(problem, "name")
     if db.session.scalar(sa.select(User.id).where(User.email == email)) is not None:
         raise AccountError(_l("Er is al een account met dit e-mailadres."), "email")
     user = User(
@@ -214,32 +272,93 @@ def disable(user: User, actor: User) -> None:
 
 
 # --- Failed logins --------------------------------------------------------------------------
+#
+# Throttling slows the guesser, not the account's owner. Failures are counted per
+# (account, address) pair: after FREE_FAILURES, each failure doubles that address's wait
+# (up to MAX_DELAY), during which its tries are not even checked. Once the account has
+# ACCOUNT_CEILING failures within the hour from anywhere, every address with a failure
+# waits MAX_DELAY after each new one: a guesser spread over many addresses gets one try per
+# address per MAX_DELAY. An address without failures is never made to wait, so the owner's
+# correct password from their own address is always checked. The owner hears of repeated
+# failures by mail, at most once an hour.
 
 
-def login_delayed(user: User | None) -> bool:
-    return (
-        user is not None
-        and user.login_delayed_until is not None
-        and user.login_delayed_until > utcnow()
+def _pair(user: User, address: str) -> LoginFailure | None:
+    return db.session.scalar(
+        sa.select(LoginFailure).where(
+            LoginFailure.user_id == user.id,
+            LoginFailure.address_hash == keyed_digest("login-address", address),
+        )
     )
 
 
-def record_failure(user: User | None) -> None:
-    """Each failure after the first five doubles the wait for the next try (up to 15 min)."""
+def login_delayed(user: User | None, address: str) -> bool:
+    """Whether tries for `user` from `address` must wait (always False for a clean address)."""
+    if user is None:
+        return False
+    pair = _pair(user, address)
+    return pair is not None and pair.delayed_until is not None and pair.delayed_until > utcnow()
+
+
+def recent_failures(user: User, now: datetime | None = None) -> int:
+    """Failures for `user` from every address that failed within the last FAILURE_WINDOW."""
+    since = (now or utcnow()) - FAILURE_WINDOW
+    total = db.session.scalar(
+        sa.select(sa.func.coalesce(sa.func.sum(LoginFailure.failures), 0)).where(
+            LoginFailure.user_id == user.id, LoginFailure.last_failed_at > since
+        )
+    )
+    return int(total or 0)
+
+
+def record_failure(user: User | None, address: str) -> None:
+    """A wrong password or code for `user` from `address`: that address waits longer."""
     if user is None:
         return
+    now = utcnow()
+    db.session.execute(
+        sa.delete(LoginFailure).where(
+            LoginFailure.user_id == user.id, LoginFailure.last_failed_at < now - FORGET_AFTER
+        )
+    )
+    pair = _pair(user, address)
+    if pair is None:
+        pair = LoginFailure(
+            user_id=user.id, address_hash=keyed_digest("login-address", address), failures=0
+        )
+        db.session.add(pair)
+    pair.failures = (pair.failures or 0) + 1
+    pair.last_failed_at = now
     user.failed_logins = (user.failed_logins or 0) + 1
-    extra = user.failed_logins - FREE_FAILURES
-    if extra >= 0:
-        user.login_delayed_until = utcnow() + min(timedelta(seconds=2**extra), MAX_DELAY)
+    db.session.flush()
+    across = recent_failures(user, now)
+    extra = pair.failures - FREE_FAILURES
+    if across >= ACCOUNT_CEILING:
+        pair.delayed_until = now + MAX_DELAY
+    elif extra >= 0:
+        pair.delayed_until = now + min(timedelta(seconds=2**extra), MAX_DELAY)
+    if across >= NOTICE_AFTER and (
+        user.failure_notice_at is None or user.failure_notice_at <= now - NOTICE_INTERVAL
+    ):
+        from . import notify
+
+        user.failure_notice_at = now
+        notify.owner_of_failed_logins(user, across)
+        audit.record("user.failed_logins_notice", actor="system", user_id=user.id)
 
 
-def record_success(user: User) -> int:
-    """Clears the counter; returns how many failures there were since the last login."""
+def record_success(user: User, address: str) -> int:
+    """Forgets this address's failures; returns how many failures there were since the last
+    login (from every address)."""
     failures = user.failed_logins or 0
     user.failed_logins = 0
-    user.login_delayed_until = None
     user.last_login_at = utcnow()
+    db.session.execute(
+        sa.delete(LoginFailure).where(
+            LoginFailure.user_id == user.id,
+            LoginFailure.address_hash == keyed_digest("login-address", address),
+        )
+    )
     return failures
 
 
@@ -335,8 +454,22 @@ def use_recovery_code(user: User, code: str) -> bool:
     return True
 
 
+def can_reset_two_factor(actor: User, user: User) -> bool:
+    """Who may turn off someone's 2FA: the platform admin for anyone, an institution admin
+    for the handlers of their own institution. A peer admin's second factor goes through
+    the platform admin, so one admin's stolen session cannot take over the others."""
+    if actor.role == Role.PLATFORM_ADMIN:
+        return True
+    return (
+        actor.role == Role.INSTITUTION_ADMIN
+        and user.role == Role.HANDLER
+        and user.institution_id == actor.institution_id
+    )
+
+
 def reset_two_factor(user: User, actor: User) -> None:
-    """An admin turns 2FA off for someone who lost their app; they enrol again at next login."""
+    """An admin turns 2FA off for someone who lost their app; they enrol again at next login
+    (the caller checks `can_reset_two_factor`)."""
     user.totp_secret = None
     user.totp_enabled_at = None
     user.totp_last_step = None

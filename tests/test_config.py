@@ -16,6 +16,7 @@ def test_production_refuses_to_start_with_development_secrets():
         MAIL_SERVER = None
         RATELIMIT_STORAGE_URI = "memory://"
         PUBLIC_BASE_URL = "http://127.0.0.1:5000"
+        TRUSTED_PROXIES = None
 
     with pytest.raises(RuntimeError) as refused:
         create_app(Unconfigured)
@@ -28,6 +29,7 @@ def test_production_refuses_to_start_with_development_secrets():
         "MAIL_SERVER",
         "REDIS_URL",
         "PUBLIC_BASE_URL",
+        "TRUSTED_PROXIES",
     )
     for name in names:
         assert name in str(refused.value)
@@ -44,6 +46,7 @@ def test_production_starts_with_its_own_secrets():
         MAIL_SERVER = "smtp.example.org"
         RATELIMIT_STORAGE_URI = "redis://127.0.0.1:6379/0"
         PUBLIC_BASE_URL = "https://meldpunt.example.org"
+        TRUSTED_PROXIES = 1
 
     app = create_app(Configured)
 
