@@ -276,10 +276,11 @@ def disable(user: User, actor: User) -> None:
 # Throttling slows the guesser, not the account's owner. Failures are counted per
 # (account, address) pair: after FREE_FAILURES, each failure doubles that address's wait
 # (up to MAX_DELAY), during which its tries are not even checked. Once the account has
-# ACCOUNT_CEILING failures within the hour from anywhere, every address with a failure
-# waits MAX_DELAY after each new one: a guesser spread over many addresses gets one try per
-# address per MAX_DELAY. An address without failures is never made to wait, so the owner's
-# correct password from their own address is always checked. The owner hears of repeated
+# ACCOUNT_CEILING failures within the hour from anywhere, every address that failed within
+# that hour waits, and waits MAX_DELAY after each new failure: a guesser spread over many
+# addresses gets about one try per address. An address without failures is never made to
+# wait, so the owner's correct password from their own address is always checked (and a
+# new password through "forgot password" clears every address's failures). The owner hears of repeated
 # failures by mail, at most once an hour.
 
 
@@ -297,7 +298,16 @@ def login_delayed(user: User | None, address: str) -> bool:
     if user is None:
         return False
     pair = _pair(user, address)
-    return pair is not None and pair.delayed_until is not None and pair.delayed_until > utcnow()
+    if pair is None:
+        return False
+    now = utcnow()
+    if pair.delayed_until is not None and pair.delayed_until > now:
+        return True
+    # Over the account's ceiling, every address that failed recently waits, not just the
+    # one that failed last.
+    return pair.last_failed_at > now - FAILURE_WINDOW and recent_failures(user, now) >= (
+        ACCOUNT_CEILING
+    )
 
 
 def recent_failures(user: User, now: datetime | None = None) -> int:
@@ -332,11 +342,11 @@ def record_failure(user: User | None, address: str) -> None:
     user.failed_logins = (user.failed_logins or 0) + 1
     db.session.flush()
     across = recent_failures(user, now)
-    extra = pair.failures - FREE_FAILURES
+    extra = pair.failures - FREE_FAILURES  # 1 s after the sixth, doubling from there
     if across >= ACCOUNT_CEILING:
         pair.delayed_until = now + MAX_DELAY
-    elif extra >= 0:
-        pair.delayed_until = now + min(timedelta(seconds=2**extra), MAX_DELAY)
+    elif extra > 0:
+        pair.delayed_until = now + min(timedelta(seconds=2 ** (extra - 1)), MAX_DELAY)
     if across >= NOTICE_AFTER and (
         user.failure_notice_at is None or user.failure_notice_at <= now - NOTICE_INTERVAL
     ):
