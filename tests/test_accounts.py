@@ -492,3 +492,65 @@ def test_with_redis_configured_the_workers_share_one_count():
     assert worker_two.hit(limit, key) is True
     assert worker_one.hit(limit, key) is False  # the third hit came from the other worker
     worker_one.clear(limit, key)
+
+
+# --- Staff names and peer admins ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["Nadia\r\nBcc: iemand@example.org", "Nadia\nAmrani", "A\x1bB"])
+def test_a_staff_name_with_a_line_break_or_control_character_is_refused(client, name):
+    admin = make_user(Role.INSTITUTION_ADMIN)
+    _login(client, admin)
+
+    refused = client.post(
+        "/organisatie/medewerkers/uitnodigen",
+        data={"name": name, "email": "nadia@school.example", "role": "handler"},
+    )
+
+    assert refused.status_code == 422
+    assert "regeleinde" in refused.get_data(as_text=True)
+    assert db.session.scalar(sa.select(User).where(User.email == "nadia@school.example")) is None
+    with pytest.raises(accounts.AccountError):
+        accounts.invite(
+            email="nadia@school.example",
+            name=name,
+            role=Role.HANDLER,
+            institution=admin.institution,
+            actor="system",
+        )
+
+
+def _with_two_factor(user: User) -> User:
+    user.totp_secret = pyotp.random_base32()
+    user.totp_enabled_at = utcnow()
+    db.session.commit()
+    return user
+
+
+def test_an_institution_admin_cannot_reset_a_peer_admins_two_factor(client):
+    institution = make_institution()
+    admin = make_user(Role.INSTITUTION_ADMIN, institution)
+    peer = _with_two_factor(make_user(Role.INSTITUTION_ADMIN, institution))
+    handler = _with_two_factor(make_user(Role.HANDLER, institution))
+    _login(client, admin)
+
+    staff_page = client.get("/organisatie/medewerkers").get_data(as_text=True)
+    assert f"/organisatie/medewerkers/{peer.id}/tweestaps-herstellen" not in staff_page
+    assert f"/organisatie/medewerkers/{handler.id}/tweestaps-herstellen" in staff_page
+
+    refused = client.post(f"/organisatie/medewerkers/{peer.id}/tweestaps-herstellen")
+    assert _path(refused) == "/organisatie/medewerkers"
+    assert _fresh(peer).totp_enabled_at is not None
+    assert "platformbeheerder" in client.get("/organisatie/medewerkers").get_data(as_text=True)
+
+    client.post(f"/organisatie/medewerkers/{handler.id}/tweestaps-herstellen")
+    assert _fresh(handler).totp_enabled_at is None
+
+
+def test_the_platform_admin_resets_an_institution_admins_two_factor(client):
+    peer = _with_two_factor(make_user(Role.INSTITUTION_ADMIN))
+    _login(client, make_user(Role.PLATFORM_ADMIN))
+
+    client.post(f"/organisatie/medewerkers/{peer.id}/tweestaps-herstellen")
+
+    assert _fresh(peer).totp_enabled_at is None

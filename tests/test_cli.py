@@ -479,3 +479,21 @@ def test_create_institution_refuses_deadlines_out_of_range(runner):
 
     assert result.exit_code != 0
     assert count(Institution) == 0
+
+
+def test_create_user_refuses_a_name_with_a_line_break(runner):
+    institution = make_institution()
+    db.session.commit()
+    result = stagepact(
+        runner,
+        "create-user",
+        "--invite",
+        email="nieuw@school.example",
+        name="Nieuwe\r\nCollega",
+        role="handler",
+        institution=institution.brin,
+    )
+
+    assert result.exit_code != 0
+    assert "regeleinde" in result.output
+    assert db.session.scalar(sa.select(User)) is None

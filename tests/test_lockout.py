@@ -68,7 +68,10 @@ def test_a_thousand_wrong_passwords_from_one_address_do_not_stop_the_owner_elsew
     handler = make_user(Role.HANDLER)
     db.session.commit()
     attacker = app.test_client()
-    answers = {_login(attacker, handler.email, f"gok-{n}", ATTACKER_ADDRESS).status_code for n in range(1000)}
+    answers = {
+        _login(attacker, handler.email, f"gok-{n}", ATTACKER_ADDRESS).status_code
+        for n in range(1000)
+    }
 
     assert answers == {401}
     # The attacker's address now waits, even with the right password...
@@ -185,7 +188,9 @@ def test_wrong_codes_at_the_second_step_make_that_address_wait(app, enforced):
     assert _landed(_login(client, admin.email, PASSWORD, ATTACKER_ADDRESS)) == "/inloggen/code"
     for _ in range(accounts.FREE_FAILURES + 1):
         client.post(
-            "/inloggen/code", data={"code": "000000"}, environ_base={"REMOTE_ADDR": ATTACKER_ADDRESS}
+            "/inloggen/code",
+            data={"code": "000000"},
+            environ_base={"REMOTE_ADDR": ATTACKER_ADDRESS},
         )
     code = pyotp.TOTP(_fresh(admin).totp_secret).at(time.time())
     refused = client.post(
