@@ -29,7 +29,7 @@ from flask_babel import lazy_gettext as _l
 from zxcvbn import zxcvbn
 from zxcvbn.frequency_lists import FREQUENCY_LISTS
 
-from . import audit, language
+from . import audit, language, outbox
 from .crypto import MIN_PASSWORD_LENGTH, hash_password
 from .extensions import db, keyed_digest
 from .models import AccountToken, Institution, LoginFailure, RecoveryCode, User, utcnow
@@ -154,34 +154,41 @@ def use_link(link: AccountToken) -> None:
     )
 
 
+RESET_REQUEST = "account_reset_request"
+
+
 def request_reset(email: str) -> None:
-    """Forgot password: a reset link by mail to an active account, at most
-    RESET_MAILS_PER_HOUR an hour. Both paths do the same work (one lookup, one count,
-    a token, a rendered mail, one audit event), so the timing does not tell whether
-    the address has an account; only the existing account's mail is queued."""
+    """Forgot password. The request itself only queues a deferred mail to the typed address
+    and records the request: no lookup, so the same work and the same timing whether or
+    not the address has an account. `send-mail` then writes the link (`_compose_reset`)."""
+    outbox.queue_deferred(email.strip().lower()[:254], RESET_REQUEST)
+    audit.record("user.reset_requested", actor="anonymous")
+
+
+@outbox.composer(RESET_REQUEST)
+def _compose_reset(item) -> bool:
+    """A reset link for an active account, at most RESET_MAILS_PER_HOUR an hour; nothing
+    for an unknown or disabled address. A new link leaves the open ones valid."""
     from . import notify
 
-    user = db.session.scalar(sa.select(User).where(User.email == email))
-    known = user is not None and user.active
-    since = utcnow() - timedelta(hours=1)
+    user = db.session.scalar(sa.select(User).where(User.email == item.recipient))
+    if user is None or not user.active:
+        return False
     recent = db.session.scalar(
         sa.select(sa.func.count())
         .select_from(AccountToken)
         .where(
-            AccountToken.user_id == (user.id if known else 0),
+            AccountToken.user_id == user.id,
             AccountToken.purpose == AccountToken.RESET,
-            AccountToken.created_at > since,
+            AccountToken.created_at > utcnow() - timedelta(hours=1),
         )
     )
-    token = secrets.token_urlsafe(32)
-    message = notify.password_link_mail(user if known else None, token, AccountToken.RESET)
-    if not known:
-        audit.record("user.reset_requested_unknown", actor="anonymous")
-    elif recent >= RESET_MAILS_PER_HOUR:
-        audit.record("user.reset_mail_limited", actor="anonymous", user_id=user.id)
-    else:
-        issue_link(user, AccountToken.RESET, token)
-        message.queue()
+    if recent >= RESET_MAILS_PER_HOUR:
+        audit.record("user.reset_mail_limited", actor="system", user_id=user.id)
+        return False
+    mail = notify.password_link_mail(user, issue_link(user, AccountToken.RESET), AccountToken.RESET)
+    item.subject, item.body, item.purpose = mail.subject, mail.body, mail.purpose
+    return True
 
 
 def name_problem(name: str):

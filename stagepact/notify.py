@@ -187,7 +187,7 @@ def sbb_of_case_withdrawal(investigation) -> None:
 class PreparedMail:
     """A mail rendered but not yet in the outbox (see `accounts.request_reset`)."""
 
-    recipient: str | None
+    recipient: str
     subject: str
     body: str
     purpose: str
@@ -199,15 +199,12 @@ class PreparedMail:
 def password_link_mail(user, token: str, purpose: str) -> PreparedMail:
     """An invitation or a reset link, for the account's own address only. The token goes
     in the link's fragment, which a browser never sends to the server, so it reaches no
-    access log; the page reads it from there, or the person pastes it (see SECURITY.md).
-
-    `user` None renders the same mail for nobody (the forgot-password form's unknown
-    address), so that both answers cost the same."""
+    access log; the page reads it from there, or the person pastes it (see SECURITY.md)."""
     from .accounts import INVITE_HOURS, RESET_HOURS
     from .models import AccountToken
 
     invitation = purpose == AccountToken.INVITE
-    with force_locale(mail_language(user) if user is not None else "nl"):
+    with force_locale(mail_language(user)):
         subject = (
             _("Uitnodiging voor het meldpunt stagediscriminatie")
             if invitation
@@ -215,16 +212,14 @@ def password_link_mail(user, token: str, purpose: str) -> PreparedMail:
         )
         body = render_template(
             "mail/password_link.txt",
-            name=user.name if user is not None else "",
+            name=user.name,
             invitation=invitation,
             link=f"{external_url('auth.set_password')}#{token}",
             token=token,
             days=INVITE_HOURS // 24,
             hours=RESET_HOURS,
         )
-    return PreparedMail(
-        user.email if user is not None else None, subject, body, f"account_{purpose}"
-    )
+    return PreparedMail(user.email, subject, body, f"account_{purpose}")
 
 
 def password_link(user, token: str, purpose: str) -> None:

@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 import pytest
 import sqlalchemy as sa
 
-from stagepact import accounts
+from stagepact import accounts, outbox
 from stagepact.extensions import db
 from stagepact.models import AccountToken, AuditEvent, OutboxMail, User, utcnow
 from stagepact.vocab import Role
@@ -22,6 +22,7 @@ OTHER_STRONG = "groene-veerpont-zomer-42"
 
 
 def _links(purpose: str) -> list[str]:
+    outbox.compose_pending()  # what send-mail does first
     mails = db.session.scalars(
         sa.select(OutboxMail)
         .where(OutboxMail.purpose == f"account_{purpose}")
@@ -146,7 +147,10 @@ def test_at_most_three_reset_mails_an_hour_for_one_account_and_the_same_answer(c
     unknown = client.post("/wachtwoord-vergeten", data={"email": "niemand@example.org"})
 
     assert len(_links("reset")) == accounts.RESET_MAILS_PER_HOUR == 3
-    pages = {a.get_data(as_text=True) for a in [*answers, unknown]}
+    pages = {
+        a.get_data(as_text=True).replace(handler.email, "").replace("niemand@example.org", "")
+        for a in [*answers, unknown]
+    }
     assert {a.status_code for a in [*answers, unknown]} == {200} and len(pages) == 1
 
     for token in db.session.scalars(sa.select(AccountToken)).all():
@@ -200,4 +204,28 @@ def test_a_reset_for_an_address_without_an_active_account_sends_nothing(client, 
     make_user(Role.HANDLER, email="uitgeschakeld@example.org", active=False)
     db.session.commit()
     assert client.post("/wachtwoord-vergeten", data={"email": email}).status_code == 200
+    assert outbox.compose_pending() == 1
     assert db.session.scalars(sa.select(OutboxMail)).all() == []
+
+
+def test_the_request_does_the_same_work_for_an_account_and_for_nobody(app, client):
+    """The same statements, in the same order, whether or not the address has an account."""
+    email = make_user(Role.HANDLER).email
+    db.session.commit()
+    client.post("/wachtwoord-vergeten", data={"email": "eerste@example.org"})  # starts the trail
+    statements: list[str] = []
+
+    def seen(conn, cursor, statement, *args):
+        statements.append(statement)
+
+    sa.event.listen(db.engine, "before_cursor_execute", seen)
+    try:
+        client.post("/wachtwoord-vergeten", data={"email": email})
+        known = list(statements)
+        statements.clear()
+        client.post("/wachtwoord-vergeten", data={"email": "niemand@example.org"})
+        unknown = list(statements)
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", seen)
+    assert known == unknown and known
+    assert not any("user_account" in statement for statement in known)
