@@ -333,17 +333,23 @@ def record_failure(user: User | None, address: str) -> None:
     if user is None:
         return
     now = utcnow()
+    # Quiet addresses are forgotten, of every account (the table stays small).
     db.session.execute(
-        sa.delete(LoginFailure).where(
-            LoginFailure.user_id == user.id, LoginFailure.last_failed_at < now - FORGET_AFTER
-        )
+        sa.delete(LoginFailure).where(LoginFailure.last_failed_at < now - FORGET_AFTER)
     )
     pair = _pair(user, address)
     if pair is None:
-        pair = LoginFailure(
-            user_id=user.id, address_hash=keyed_digest("login-address", address), failures=0
-        )
-        db.session.add(pair)
+        try:
+            with db.session.begin_nested():
+                pair = LoginFailure(
+                    user_id=user.id,
+                    address_hash=keyed_digest("login-address", address),
+                    failures=0,
+                    last_failed_at=now,
+                )
+                db.session.add(pair)
+        except sa.exc.IntegrityError:  # another worker counted this address's first failure
+            pair = _pair(user, address)
     pair.failures = (pair.failures or 0) + 1
     pair.last_failed_at = now
     user.failed_logins = (user.failed_logins or 0) + 1

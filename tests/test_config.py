@@ -59,3 +59,12 @@ def test_an_unknown_environment_name_is_refused(monkeypatch):
 
     with pytest.raises(RuntimeError, match="STAGEPACT_ENV"):
         config.config_from_env()
+
+
+def test_trusted_proxies_zero_is_an_explicit_choice_and_unset_is_not(monkeypatch):
+    monkeypatch.setenv("TRUSTED_PROXIES", "0")
+    assert config._env_optional_int("TRUSTED_PROXIES") == 0  # gunicorn with TLS, no proxy
+    monkeypatch.delenv("TRUSTED_PROXIES")
+    assert config._env_optional_int("TRUSTED_PROXIES") is None  # refused in production
+    monkeypatch.setenv("TRUSTED_PROXIES", " ")
+    assert config._env_optional_int("TRUSTED_PROXIES") is None

@@ -227,3 +227,24 @@ def test_an_unknown_address_gets_no_counter_and_the_same_answer(app):
         answer = _login(client, "niemand@example.org", "verkeerd", ATTACKER_ADDRESS)
         assert answer.status_code == 401
     assert db.session.scalar(sa.select(sa.func.count()).select_from(LoginFailure)) == 0
+
+
+def test_a_first_failure_counted_by_two_workers_at_once_is_no_error(app, monkeypatch):
+    """Two workers both find no row for a new address and both insert one: the second
+    insert gives way to the first row instead of failing the request."""
+    handler = make_user(Role.HANDLER)
+    accounts.record_failure(handler, ATTACKER_ADDRESS)  # the other worker's row
+    db.session.commit()
+    real_pair = accounts._pair
+    misses = [None]
+    monkeypatch.setattr(
+        accounts,
+        "_pair",
+        lambda user, address: misses.pop() if misses else real_pair(user, address),
+    )
+
+    accounts.record_failure(handler, ATTACKER_ADDRESS)
+    db.session.commit()
+
+    [pair] = db.session.scalars(sa.select(LoginFailure)).all()
+    assert pair.failures == 2
