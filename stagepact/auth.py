@@ -26,7 +26,7 @@ from flask_login import current_user, login_required, login_user, logout_user
 from wtforms import EmailField, PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
-from . import accounts, api_tokens, audit, language
+from . import accounts, api_tokens, audit, language, login_failures
 from .crypto import verify_password
 from .extensions import client_address, db, limiter, login_manager
 from .forms import ActionForm, BaseForm
@@ -48,7 +48,7 @@ PENDING = "pending_login"
 PENDING_SECONDS = 5 * 60
 # Per address generous (a school shares one). There is deliberately no limit per account:
 # a stranger could spend it and lock the owner out. Wrong passwords make the failing
-# address wait instead (accounts.record_failure).
+# address wait instead (login_failures).
 LOGIN_PER_ADDRESS = "60 per 10 minutes"
 
 
@@ -155,7 +155,7 @@ class LinkPasswordForm(NewPasswordForm):
 
 
 def _complete_login(user: User):
-    failures = accounts.record_success(user, client_address())
+    failures = login_failures.record_success(user, client_address())
     language.remember_at_login(user)
     accounts.start_session(user)
     login_user(user)
@@ -189,7 +189,7 @@ def _failed(user: User | None, *, counted: bool = True) -> None:
     """A refused login or code. A try made while its address waits is not counted again,
     so that waiting does not grow by trying."""
     if counted:
-        accounts.record_failure(user, client_address())
+        login_failures.record_failure(user, client_address())
     audit.record(
         "auth.login_failed",
         actor="anonymous",
@@ -212,7 +212,7 @@ def login():
         user = db.session.scalar(sa.select(User).where(User.email == email))
         # While this address waits after its failures, no password is even checked;
         # an address without failures is always checked.
-        waiting = accounts.login_delayed(user, client_address())
+        waiting = login_failures.login_delayed(user, client_address())
         hashed = user.password_hash if user is not None and not waiting else None
         password_ok = verify_password(hashed, form.password.data)
         if user is not None and user.active and password_ok and not waiting:
@@ -239,7 +239,7 @@ def second_factor():
     form = CodeForm()
     if form.validate_on_submit():
         code = form.code.data.strip()
-        waiting = accounts.login_delayed(user, client_address())
+        waiting = login_failures.login_delayed(user, client_address())
         if not waiting and (
             accounts.verify_code(user, code) or accounts.use_recovery_code(user, code)
         ):

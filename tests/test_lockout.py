@@ -15,7 +15,7 @@ import pyotp
 import pytest
 import sqlalchemy as sa
 
-from stagepact import accounts
+from stagepact import login_failures
 from stagepact.extensions import db, limiter
 from stagepact.models import LoginFailure, OutboxMail, User, utcnow
 from stagepact.vocab import Role
@@ -120,12 +120,12 @@ def test_a_failing_address_waits_longer_each_time_but_waiting_tries_do_not_add_t
     handler = make_user(Role.HANDLER)
     db.session.commit()
     client = app.test_client()
-    for _ in range(accounts.FREE_FAILURES):
+    for _ in range(login_failures.FREE_FAILURES):
         _login(client, handler.email, "verkeerd", ATTACKER_ADDRESS)
-    assert not accounts.login_delayed(handler, ATTACKER_ADDRESS)  # still free tries
+    assert not login_failures.login_delayed(handler, ATTACKER_ADDRESS)  # still free tries
 
     _login(client, handler.email, "verkeerd", ATTACKER_ADDRESS)
-    assert accounts.login_delayed(handler, ATTACKER_ADDRESS)
+    assert login_failures.login_delayed(handler, ATTACKER_ADDRESS)
     pair = db.session.scalar(sa.select(LoginFailure))
     waiting_until = pair.delayed_until
 
@@ -135,7 +135,7 @@ def test_a_failing_address_waits_longer_each_time_but_waiting_tries_do_not_add_t
         assert _login(client, handler.email, PASSWORD, ATTACKER_ADDRESS).status_code == 401
     db.session.expire_all()
     pair = db.session.scalar(sa.select(LoginFailure))
-    assert pair.delayed_until == waiting_until and pair.failures == accounts.FREE_FAILURES + 1
+    assert pair.delayed_until == waiting_until and pair.failures == login_failures.FREE_FAILURES + 1
 
     pair.delayed_until = utcnow() - timedelta(seconds=1)
     db.session.commit()
@@ -155,7 +155,7 @@ def test_every_address_in_one_ipv6_64_is_one_address(app):
     handler = make_user(Role.HANDLER)
     db.session.commit()
     client = app.test_client()
-    for n in range(accounts.FREE_FAILURES + 1):
+    for n in range(login_failures.FREE_FAILURES + 1):
         _login(client, handler.email, "verkeerd", f"2001:db8:1:2::{n + 1:x}")
 
     # A fresh address in the same /64 waits; another /64 does not.
@@ -186,7 +186,7 @@ def test_wrong_codes_at_the_second_step_make_that_address_wait(app, enforced):
     db.session.commit()
     client = app.test_client()
     assert _landed(_login(client, admin.email, PASSWORD, ATTACKER_ADDRESS)) == "/inloggen/code"
-    for _ in range(accounts.FREE_FAILURES + 1):
+    for _ in range(login_failures.FREE_FAILURES + 1):
         client.post(
             "/inloggen/code",
             data={"code": "000000"},
@@ -203,7 +203,7 @@ def test_the_owner_is_mailed_about_repeated_failures_at_most_once_an_hour(app):
     handler = make_user(Role.HANDLER, name="Anouk de Vries")
     db.session.commit()
     client = app.test_client()
-    for n in range(accounts.NOTICE_AFTER - 1):
+    for n in range(login_failures.NOTICE_AFTER - 1):
         _login(client, handler.email, "verkeerd", f"192.0.2.{n + 1}")
     assert _notices() == []
 
@@ -223,7 +223,7 @@ def test_the_owner_is_mailed_about_repeated_failures_at_most_once_an_hour(app):
 
 def test_an_unknown_address_gets_no_counter_and_the_same_answer(app):
     client = app.test_client()
-    for _ in range(accounts.FREE_FAILURES + 2):
+    for _ in range(login_failures.FREE_FAILURES + 2):
         answer = _login(client, "niemand@example.org", "verkeerd", ATTACKER_ADDRESS)
         assert answer.status_code == 401
     assert db.session.scalar(sa.select(sa.func.count()).select_from(LoginFailure)) == 0
@@ -233,17 +233,17 @@ def test_a_first_failure_counted_by_two_workers_at_once_is_no_error(app, monkeyp
     """Two workers both find no row for a new address and both insert one: the second
     insert gives way to the first row instead of failing the request."""
     handler = make_user(Role.HANDLER)
-    accounts.record_failure(handler, ATTACKER_ADDRESS)  # the other worker's row
+    login_failures.record_failure(handler, ATTACKER_ADDRESS)  # the other worker's row
     db.session.commit()
-    real_pair = accounts._pair
+    real_pair = login_failures._pair
     misses = [None]
     monkeypatch.setattr(
-        accounts,
+        login_failures,
         "_pair",
         lambda user, address: misses.pop() if misses else real_pair(user, address),
     )
 
-    accounts.record_failure(handler, ATTACKER_ADDRESS)
+    login_failures.record_failure(handler, ATTACKER_ADDRESS)
     db.session.commit()
 
     [pair] = db.session.scalars(sa.select(LoginFailure)).all()
