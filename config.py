@@ -24,6 +24,11 @@ def _env_int(name: str, default: int) -> int:
     return int(os.environ.get(name, default))
 
 
+def _env_optional_int(name: str) -> int | None:
+    value = os.environ.get(name, "").strip()
+    return int(value) if value else None
+
+
 def _env_bool(name: str, default: bool) -> bool:
     value = os.environ.get(name)
     if value is None:
@@ -114,8 +119,15 @@ class Config:
     RATELIMIT_HEADERS_ENABLED = False
     # Keys in Redis start with this: set it apart where environments share one Redis.
     RATELIMIT_KEY_PREFIX = os.environ.get("RATELIMIT_KEY_PREFIX", "stagepact")
-    # Behind a reverse proxy: how many proxies set X-Forwarded-For (0 = none).
-    TRUSTED_PROXIES = _env_int("TRUSTED_PROXIES", 0)
+    # Redis down: every limit goes on counting in this worker's memory (logged by
+    # Flask-Limiter), and Redis is tried again now and then; a request never fails on it.
+    RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
+    RATELIMIT_SWALLOW_ERRORS = True
+    RATELIMIT_STORAGE_OPTIONS = {"socket_connect_timeout": 0.5, "socket_timeout": 0.5}
+    # Behind a reverse proxy: how many proxies set X-Forwarded-For (0 = none). Unset is
+    # 0 on a developer's machine; production refuses to start without an explicit value,
+    # since a wrong one puts every visitor in one bucket or lets them choose their own.
+    TRUSTED_PROXIES = _env_optional_int("TRUSTED_PROXIES")
 
     # Statistics: counts from 1 to STATS_MIN_COUNT - 1 are shown as "<STATS_MIN_COUNT".
     STATS_MIN_COUNT = _env_int("STATS_MIN_COUNT", 5)
@@ -185,6 +197,8 @@ class ProductionConfig(Config):
             problems.append("REDIS_URL")
         if not cls.PUBLIC_BASE_URL.startswith("https://"):
             problems.append("PUBLIC_BASE_URL (https://...)")
+        if cls.TRUSTED_PROXIES is None:
+            problems.append("TRUSTED_PROXIES (0 without a reverse proxy)")
         if problems:
             raise RuntimeError("Refusing to start in production: set " + ", ".join(problems))
 

@@ -8,13 +8,15 @@
 - Every session carries the user's `session_version`; raising it (logout,
   password change, 2FA reset, disabling the account) ends every session of
   that user at once, a copied cookie included.
-- Failed logins add a growing delay per account; the rate limiter adds one
-  per address. Neither tells whether the account exists.
+- Failed logins make the failing address wait, never the owner's clean address
+  (`login_failures`); the rate limiter adds a budget per address. Neither tells
+  whether the account exists.
 """
 
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 import time
 from datetime import datetime, timedelta
@@ -27,20 +29,22 @@ from flask_babel import lazy_gettext as _l
 from zxcvbn import zxcvbn
 from zxcvbn.frequency_lists import FREQUENCY_LISTS
 
-from . import audit, language
+from . import audit, language, login_failures, outbox
 from .crypto import MIN_PASSWORD_LENGTH, hash_password
 from .extensions import db
 from .models import AccountToken, Institution, RecoveryCode, User, utcnow
 from .vocab import Role
 
-INVITE_DAYS = 7
+INVITE_HOURS = 72
 RESET_HOURS = 2
 RECOVERY_CODES = 10
 TOTP_ISSUER = "Meldpunt Stagediscriminatie"
 # Roles that always need two-factor authentication; handlers when their institution says so.
 TWO_FACTOR_ROLES = (Role.PLATFORM_ADMIN, Role.SBB_REVIEWER, Role.MONITOR, Role.INSTITUTION_ADMIN)
-FREE_FAILURES = 5
-MAX_DELAY = timedelta(minutes=15)
+RESET_MAILS_PER_HOUR = 3
+# A staff name is shown on pages, in mail headers and in the audit log: no control
+# characters (CR/LF could forge a line there).
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 _COMMON = frozenset(FREQUENCY_LISTS["passwords"])
 
@@ -82,8 +86,7 @@ def set_password(user: User, password: str, actor: User | str | None = None) -> 
         raise AccountError(problem, "password")
     user.password_hash = hash_password(password)
     user.password_changed_at = utcnow()
-    user.failed_logins = 0
-    user.login_delayed_until = None
+    login_failures.forget_all(user)
     end_all_sessions(user)
     audit.record("user.password_set", actor=actor or user, user_id=user.id)
 
@@ -95,21 +98,13 @@ def _digest(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
-def issue_link(user: User, purpose: str) -> str:
-    """A new single-use token; earlier unused ones of the same purpose stop working."""
+def issue_link(user: User, purpose: str, token: str | None = None) -> str:
+    """A new single-use token. Earlier links stay valid until they expire or one of the
+    user's links is used: a stranger asking for a new link cannot cancel the owner's."""
     now = utcnow()
-    db.session.execute(
-        sa.update(AccountToken)
-        .where(
-            AccountToken.user_id == user.id,
-            AccountToken.purpose == purpose,
-            AccountToken.used_at.is_(None),
-        )
-        .values(used_at=now)
-    )
-    token = secrets.token_urlsafe(32)
+    token = token or secrets.token_urlsafe(32)
     lifetime = (
-        timedelta(days=INVITE_DAYS)
+        timedelta(hours=INVITE_HOURS)
         if purpose == AccountToken.INVITE
         else timedelta(hours=RESET_HOURS)
     )
@@ -118,6 +113,7 @@ def issue_link(user: User, purpose: str) -> str:
             user_id=user.id,
             purpose=purpose,
             token_hash=_digest(token),
+            created_at=now,
             expires_at=now + lifetime,
         )
     )
@@ -126,8 +122,9 @@ def issue_link(user: User, purpose: str) -> str:
     return token
 
 
-def redeem_link(token: str) -> AccountToken | None:
+def redeem_link(token: str | None) -> AccountToken | None:
     """The valid, unused, unexpired link for this token, or None (for every other case alike)."""
+    token = (token or "").strip()
     if not token or len(token) > 100:
         return None
     found = db.session.scalar(
@@ -138,6 +135,63 @@ def redeem_link(token: str) -> AccountToken | None:
     if not found.user.active:
         return None
     return found
+
+
+def use_link(link: AccountToken) -> None:
+    """The link has done its work: it and every other open link of its user stop working."""
+    db.session.execute(
+        sa.update(AccountToken)
+        .where(AccountToken.user_id == link.user_id, AccountToken.used_at.is_(None))
+        .values(used_at=utcnow())
+    )
+
+
+RESET_REQUEST = "account_reset_request"
+
+
+def request_reset(email: str) -> None:
+    """Forgot password. The request itself only queues a deferred mail to the typed address
+    and records the request: no lookup, so the same work and the same timing whether or
+    not the address has an account. `send-mail` then writes the link (`_compose_reset`)."""
+    outbox.queue_deferred(email.strip().lower()[:254], RESET_REQUEST)
+    audit.record("user.reset_requested", actor="anonymous")
+
+
+@outbox.composer(RESET_REQUEST)
+def _compose_reset(item) -> bool:
+    """A reset link for an active account, at most RESET_MAILS_PER_HOUR an hour; nothing
+    for an unknown or disabled address. A new link leaves the open ones valid."""
+    from . import notify
+
+    user = db.session.scalar(sa.select(User).where(User.email == item.recipient))
+    if user is None or not user.active:
+        return False
+    recent = db.session.scalar(
+        sa.select(sa.func.count())
+        .select_from(AccountToken)
+        .where(
+            AccountToken.user_id == user.id,
+            AccountToken.purpose == AccountToken.RESET,
+            AccountToken.created_at > utcnow() - timedelta(hours=1),
+        )
+    )
+    if recent >= RESET_MAILS_PER_HOUR:
+        audit.record("user.reset_mail_limited", actor="system", user_id=user.id)
+        return False
+    mail = notify.password_link_mail(user, issue_link(user, AccountToken.RESET), AccountToken.RESET)
+    item.subject, item.body, item.purpose = mail.subject, mail.body, mail.purpose
+    return True
+
+
+def name_problem(name: str):
+    """Why a staff name cannot be stored, or None."""
+    if not name or not name.strip():
+        return _l("Vul de naam in.")
+    if len(name.strip()) > 200:
+        return _l("Gebruik hoogstens 200 tekens.")
+    if _CONTROL.search(name):
+        return _l("Een naam kan geen regeleinde of ander stuurteken bevatten.")
+    return None
 
 
 def invite(
@@ -152,6 +206,9 @@ def invite(
     """A new account without a password, and the link to set one (to be mailed in
     `language`, which stays the account's language until its owner chooses another)."""
     email = email.strip().lower()
+    problem = name_problem(name)
+    if problem:
+        raise AccountError(problem, "name")
     if db.session.scalar(sa.select(User.id).where(User.email == email)) is not None:
         raise AccountError(_l("Er is al een account met dit e-mailadres."), "email")
     user = User(
@@ -211,36 +268,6 @@ def disable(user: User, actor: User) -> None:
     user.active = False
     end_all_sessions(user)
     audit.record("user.disabled", actor=actor, institution_id=user.institution_id, user_id=user.id)
-
-
-# --- Failed logins --------------------------------------------------------------------------
-
-
-def login_delayed(user: User | None) -> bool:
-    return (
-        user is not None
-        and user.login_delayed_until is not None
-        and user.login_delayed_until > utcnow()
-    )
-
-
-def record_failure(user: User | None) -> None:
-    """Each failure after the first five doubles the wait for the next try (up to 15 min)."""
-    if user is None:
-        return
-    user.failed_logins = (user.failed_logins or 0) + 1
-    extra = user.failed_logins - FREE_FAILURES
-    if extra >= 0:
-        user.login_delayed_until = utcnow() + min(timedelta(seconds=2**extra), MAX_DELAY)
-
-
-def record_success(user: User) -> int:
-    """Clears the counter; returns how many failures there were since the last login."""
-    failures = user.failed_logins or 0
-    user.failed_logins = 0
-    user.login_delayed_until = None
-    user.last_login_at = utcnow()
-    return failures
 
 
 # --- Two-factor authentication ----------------------------------------------------------------
@@ -335,8 +362,22 @@ def use_recovery_code(user: User, code: str) -> bool:
     return True
 
 
+def can_reset_two_factor(actor: User, user: User) -> bool:
+    """Who may turn off someone's 2FA: the platform admin for anyone, an institution admin
+    for the handlers of their own institution. A peer admin's second factor goes through
+    the platform admin, so one admin's stolen session cannot take over the others."""
+    if actor.role == Role.PLATFORM_ADMIN:
+        return True
+    return (
+        actor.role == Role.INSTITUTION_ADMIN
+        and user.role == Role.HANDLER
+        and user.institution_id == actor.institution_id
+    )
+
+
 def reset_two_factor(user: User, actor: User) -> None:
-    """An admin turns 2FA off for someone who lost their app; they enrol again at next login."""
+    """An admin turns 2FA off for someone who lost their app; they enrol again at next login
+    (the caller checks `can_reset_two_factor`)."""
     user.totp_secret = None
     user.totp_enabled_at = None
     user.totp_last_step = None

@@ -17,7 +17,6 @@ from flask import (
     flash,
     redirect,
     render_template,
-    request,
     session,
     url_for,
 )
@@ -27,11 +26,11 @@ from flask_login import current_user, login_required, login_user, logout_user
 from wtforms import EmailField, PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
-from . import accounts, api_tokens, audit, language, notify
+from . import accounts, api_tokens, audit, language, login_failures
 from .crypto import verify_password
-from .extensions import db, limiter, login_manager
+from .extensions import client_address, db, limiter, login_manager
 from .forms import ActionForm, BaseForm
-from .models import AccountToken, ApiToken, User, utcnow
+from .models import ApiToken, User
 from .vocab import Role
 
 bp = Blueprint("auth", __name__)
@@ -47,9 +46,10 @@ login_manager.session_protection = None
 
 PENDING = "pending_login"
 PENDING_SECONDS = 5 * 60
-# Per address generous (a school shares one), per account strict.
+# Per address generous (a school shares one). There is deliberately no limit per account:
+# a stranger could spend it and lock the owner out. Wrong passwords make the failing
+# address wait instead (login_failures).
 LOGIN_PER_ADDRESS = "60 per 10 minutes"
-LOGIN_PER_ACCOUNT = "10 per 10 minutes"
 
 
 @login_manager.user_loader
@@ -141,16 +141,21 @@ def home_for(user: User) -> str:
     return url_for("auth.account")
 
 
-def _submitted_email() -> str:
-    """The rate-limit key for one account, whether or not it exists."""
-    return "login:" + (request.form.get("email") or "").strip().lower()[:254]
+class LinkPasswordForm(NewPasswordForm):
+    # The code from the mail: filled in from the link's fragment by static/js/link-code.js,
+    # or pasted by hand. It travels in this POST's body, never in a URL.
+    token = StringField(
+        _l("Code uit de mail"),
+        validators=[DataRequired(_l("Vul de code uit de mail in.")), Length(max=100)],
+        render_kw={"autocomplete": "off", "spellcheck": "false"},
+    )
 
 
 # --- Logging in ---------------------------------------------------------------------------
 
 
 def _complete_login(user: User):
-    failures = accounts.record_success(user)
+    failures = login_failures.record_success(user, client_address())
     language.remember_at_login(user)
     accounts.start_session(user)
     login_user(user)
@@ -180,8 +185,11 @@ def _pending_user() -> User | None:
     return user
 
 
-def _failed(user: User | None) -> None:
-    accounts.record_failure(user)
+def _failed(user: User | None, *, counted: bool = True) -> None:
+    """A refused login or code. A try made while its address waits is not counted again,
+    so that waiting does not grow by trying."""
+    if counted:
+        login_failures.record_failure(user, client_address())
     audit.record(
         "auth.login_failed",
         actor="anonymous",
@@ -193,7 +201,6 @@ def _failed(user: User | None) -> None:
 
 @bp.route("/inloggen", methods=["GET", "POST"])
 @limiter.limit(LOGIN_PER_ADDRESS, methods=["POST"])
-@limiter.limit(LOGIN_PER_ACCOUNT, methods=["POST"], key_func=_submitted_email)
 def login():
     """Staff login. A failure says the same thing whether or not the account exists."""
     if current_user.is_authenticated:
@@ -203,8 +210,9 @@ def login():
     if form.validate_on_submit():
         email = form.email.data.strip().lower()
         user = db.session.scalar(sa.select(User).where(User.email == email))
-        # While an account waits after repeated failures, no password is even checked.
-        waiting = accounts.login_delayed(user)
+        # While this address waits after its failures, no password is even checked;
+        # an address without failures is always checked.
+        waiting = login_failures.login_delayed(user, client_address())
         hashed = user.password_hash if user is not None and not waiting else None
         password_ok = verify_password(hashed, form.password.data)
         if user is not None and user.active and password_ok and not waiting:
@@ -214,7 +222,7 @@ def login():
                 target = "auth.second_factor" if user.totp_enabled_at else "auth.enrol"
                 return redirect(url_for(target))
             return _complete_login(user)
-        _failed(user)
+        _failed(user, counted=not waiting)
         failed = True
     return render_template("auth/login.html", form=form, failed=failed), 401 if failed else 200
 
@@ -231,11 +239,12 @@ def second_factor():
     form = CodeForm()
     if form.validate_on_submit():
         code = form.code.data.strip()
-        if not accounts.login_delayed(user) and (
+        waiting = login_failures.login_delayed(user, client_address())
+        if not waiting and (
             accounts.verify_code(user, code) or accounts.use_recovery_code(user, code)
         ):
             return _complete_login(user)
-        _failed(user)
+        _failed(user, counted=not waiting)
         form.code.errors.append(
             _l(
                 "Deze code klopt niet of is al gebruikt. Wacht op de volgende code en probeer het opnieuw."
@@ -293,44 +302,47 @@ def logout():
 @bp.route("/wachtwoord-vergeten", methods=["GET", "POST"])
 @limiter.limit("10 per 15 minutes", methods=["POST"])
 def forgot_password():
-    """A reset link by mail. The answer is the same whether or not the address has an account."""
+    """A reset link by mail. The answer is the same whether or not the address has an account,
+    and so is the work behind it (see `accounts.request_reset`)."""
     form = ForgotForm()
     if form.validate_on_submit():
-        email = form.email.data.strip().lower()
-        user = db.session.scalar(sa.select(User).where(User.email == email))
-        if user is not None and user.active:
-            token = accounts.issue_link(user, AccountToken.RESET)
-            notify.password_link(user, token, AccountToken.RESET)
-        else:
-            audit.record("user.reset_requested_unknown", actor="anonymous")
+        accounts.request_reset(form.email.data.strip().lower())
         db.session.commit()
         return render_template("auth/forgot_sent.html")
     status = 422 if form.is_submitted() else 200
     return render_template("auth/forgot.html", form=form), status
 
 
-@bp.route("/wachtwoord-instellen/<token>", methods=["GET", "POST"])
+@bp.route("/wachtwoord-instellen", methods=["GET", "POST"])
 @limiter.limit("20 per 15 minutes", methods=["POST"])
-def set_password(token: str):
-    """Choose a password from an invitation or a reset link (single use, expiring)."""
-    link = accounts.redeem_link(token)
-    if link is None:
-        return render_template("auth/link_invalid.html"), 404
-    form = NewPasswordForm()
+def set_password():
+    """Choose a password from an invitation or a reset link (single use, expiring).
+
+    The mail links here with the token in the fragment (`#...`), which browsers never send:
+    a small script copies it into the form, or the person pastes the code from the mail.
+    The token reaches the server only in this form's POST body, never in a URL or a log.
+    """
+    form = LinkPasswordForm()
     if form.validate_on_submit():
-        try:
-            accounts.set_password(link.user, form.password.data)
-        except accounts.AccountError as error:
-            form.password.errors.append(error.message)
+        link = accounts.redeem_link(form.token.data)
+        if link is None:
+            form.token.errors.append(
+                _l(
+                    "Deze code werkt niet (meer). Vraag een nieuwe link aan via 'wachtwoord vergeten', of vraag je beheerder om een nieuwe uitnodiging."
+                )
+            )
         else:
-            link.used_at = utcnow()
-            db.session.commit()
-            flash(_("Je wachtwoord is ingesteld. Log nu in."), "success")
-            return redirect(url_for("auth.login"))
+            try:
+                accounts.set_password(link.user, form.password.data)
+            except accounts.AccountError as error:
+                form.password.errors.append(error.message)
+            else:
+                accounts.use_link(link)
+                db.session.commit()
+                flash(_("Je wachtwoord is ingesteld. Log nu in."), "success")
+                return redirect(url_for("auth.login"))
     status = 422 if form.is_submitted() else 200
-    return render_template(
-        "auth/set_password.html", form=form, invitation=link.purpose == AccountToken.INVITE
-    ), status
+    return render_template("auth/set_password.html", form=form), status
 
 
 # --- The account page -----------------------------------------------------------------------

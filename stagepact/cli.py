@@ -293,6 +293,9 @@ def create_user_command(email, name, role, brin, password, invite, language) -> 
     """Create a staff account: with an invitation by mail, or a password (asked, hidden)."""
     role = Role(role)
     name = _required_text(name, _("de naam"), 200)
+    problem = accounts.name_problem(name)
+    if problem:
+        raise CommandError(str(problem))
     institution = _institution_for_role(role, brin)
     email = _valid_new_email(email)
     if invite:

@@ -112,9 +112,11 @@ class User(UserMixin, db.Model):
     totp_secret: Mapped[str | None] = mapped_column(EncryptedText)
     totp_enabled_at: Mapped[datetime | None]
     totp_last_step: Mapped[int | None]
-    # Failed logins in a row, and until when the next attempt must wait.
+    # Failed logins since the last login (told to the owner at the next one), and when
+    # the owner was last mailed about failures (at most once an hour). The waits after
+    # failures belong to an address, not to the account: see LoginFailure.
     failed_logins: Mapped[int] = mapped_column(default=0, server_default="0")
-    login_delayed_until: Mapped[datetime | None]
+    failure_notice_at: Mapped[datetime | None]
     # The language of their pages and mails ("nl" or "en"); empty until the first login
     # or their own choice, when the browser's preference still decides.
     language: Mapped[str | None] = mapped_column(sa.String(8))
@@ -163,6 +165,30 @@ class AccountToken(db.Model):
     user: Mapped[User] = relationship()
 
     __table_args__ = (sa.CheckConstraint("purpose IN ('invite', 'reset')", name="purpose"),)
+
+
+class LoginFailure(db.Model):
+    """Failed logins of one account from one address (an IPv4 address or an IPv6 /64),
+    and until when that address must wait before its next try is even checked.
+
+    The address is kept only as a keyed hash; the row goes at a successful login from
+    it, and after a day without failures.
+    """
+
+    __tablename__ = "login_failure"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("user_account.id", ondelete="CASCADE"), index=True
+    )
+    address_hash: Mapped[str] = mapped_column(sa.String(64))
+    failures: Mapped[int] = mapped_column(default=0)
+    last_failed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    delayed_until: Mapped[datetime | None]
+
+    __table_args__ = (
+        sa.UniqueConstraint("user_id", "address_hash", name="uq_login_failure_user_address"),
+    )
 
 
 class RecoveryCode(db.Model):

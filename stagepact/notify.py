@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from flask import current_app, render_template
@@ -182,25 +183,62 @@ def sbb_of_case_withdrawal(investigation) -> None:
     )
 
 
-def password_link(user, token: str, purpose: str) -> None:
-    """An invitation or a reset link, to the account's own address only."""
-    from .accounts import INVITE_DAYS, RESET_HOURS
+@dataclass
+class PreparedMail:
+    """A mail rendered but not yet in the outbox (see `accounts.request_reset`)."""
+
+    recipient: str
+    subject: str
+    body: str
+    purpose: str
+
+    def queue(self) -> None:
+        outbox.queue(self.recipient, self.subject, self.body, purpose=self.purpose)
+
+
+def password_link_mail(user, token: str, purpose: str) -> PreparedMail:
+    """An invitation or a reset link, for the account's own address only. The token goes
+    in the link's fragment, which a browser never sends to the server, so it reaches no
+    access log; the page reads it from there, or the person pastes it (see SECURITY.md)."""
+    from .accounts import INVITE_HOURS, RESET_HOURS
     from .models import AccountToken
 
     invitation = purpose == AccountToken.INVITE
     with force_locale(mail_language(user)):
-        outbox.queue(
-            user.email,
+        subject = (
             _("Uitnodiging voor het meldpunt stagediscriminatie")
             if invitation
-            else _("Nieuw wachtwoord voor het meldpunt stagediscriminatie"),
+            else _("Nieuw wachtwoord voor het meldpunt stagediscriminatie")
+        )
+        body = render_template(
+            "mail/password_link.txt",
+            name=user.name,
+            invitation=invitation,
+            link=f"{external_url('auth.set_password')}#{token}",
+            token=token,
+            days=INVITE_HOURS // 24,
+            hours=RESET_HOURS,
+        )
+    return PreparedMail(user.email, subject, body, f"account_{purpose}")
+
+
+def password_link(user, token: str, purpose: str) -> None:
+    """Queue the invitation or reset link for `user`."""
+    password_link_mail(user, token, purpose).queue()
+
+
+def owner_of_failed_logins(user, failures: int) -> None:
+    """The account's owner hears that someone keeps trying their account: no address, no
+    time of each try, only the count and what to do."""
+    with force_locale(mail_language(user)):
+        outbox.queue(
+            user.email,
+            _("Mislukte pogingen om in te loggen op je account"),
             render_template(
-                "mail/password_link.txt",
+                "mail/failed_logins.txt",
                 user=user,
-                invitation=invitation,
-                link=external_url("auth.set_password", token=token),
-                days=INVITE_DAYS,
-                hours=RESET_HOURS,
+                failures=failures,
+                link=external_url("auth.forgot_password"),
             ),
-            purpose=f"account_{purpose}",
+            purpose="account_failed_logins",
         )

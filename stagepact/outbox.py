@@ -3,11 +3,17 @@
 Mail is written to the outbox in the same transaction as the change that
 causes it, and only `send_due` (the `send-mail` command, run by cron) hands it
 to the mail server. A server that is down costs a retry later, never a mail.
+
+A mail can also be queued before anyone knows what it says, or whether it goes at all
+(`queue_deferred`): its composer, registered for its purpose, writes it (or drops it)
+when `send-mail` runs. The forgot-password form uses this, so that its request does the
+same work whether or not the address has an account.
 """
 
 from __future__ import annotations
 
 import socket
+from collections.abc import Callable
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 
@@ -21,6 +27,19 @@ from .models import OutboxMail, utcnow
 
 MAX_BACKOFF = timedelta(hours=6)
 
+# purpose -> composer(item) -> bool: fills in a deferred mail, or says it is not to be sent.
+_COMPOSERS: dict[str, Callable[[OutboxMail], bool]] = {}
+
+
+def composer(purpose: str):
+    """Register the function that writes deferred mails of `purpose` (see `compose_pending`)."""
+
+    def register(function: Callable[[OutboxMail], bool]):
+        _COMPOSERS[purpose] = function
+        return function
+
+    return register
+
 
 def queue(recipient: str, subject: str, body: str, purpose: str, attachments=()) -> OutboxMail:
     """A mail to send later; `attachments` are evidence files, read (decrypted) when sent."""
@@ -28,6 +47,29 @@ def queue(recipient: str, subject: str, body: str, purpose: str, attachments=())
     item.attachments = list(attachments)
     db.session.add(item)
     return item
+
+
+def queue_deferred(recipient: str, purpose: str) -> OutboxMail:
+    """A mail its composer writes at the next `send-mail`, or drops (stored encrypted, as
+    every mail; dropped rows are deleted)."""
+    return queue(recipient, "", "", purpose)
+
+
+def compose_pending() -> int:
+    """Let each deferred mail's composer write it or drop it; returns how many were dropped."""
+    dropped = 0
+    pending = db.session.scalars(
+        sa.select(OutboxMail)
+        .where(OutboxMail.purpose.in_(list(_COMPOSERS)), OutboxMail.sent_at.is_(None))
+        .order_by(OutboxMail.id)
+        .with_for_update(skip_locked=True)
+    ).all()
+    for item in pending:
+        if not _COMPOSERS[item.purpose](item):
+            db.session.delete(item)
+            dropped += 1
+        db.session.commit()
+    return dropped
 
 
 def backoff(attempts: int) -> timedelta:
@@ -68,6 +110,7 @@ def _socket_timeout(seconds: float):
 
 def send_due(now: datetime | None = None, limit: int = 200) -> tuple[int, int]:
     """Send what is due; return (sent, failed). Each mail commits on its own."""
+    compose_pending()
     with _socket_timeout(current_app.config["MAIL_TIMEOUT"]):
         return _send_due(now or utcnow(), limit)
 

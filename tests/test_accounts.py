@@ -11,7 +11,7 @@ import pyotp
 import pytest
 import sqlalchemy as sa
 
-from stagepact import accounts
+from stagepact import accounts, outbox
 from stagepact.extensions import db, limiter
 from stagepact.models import AccountToken, AuditEvent, OutboxMail, RecoveryCode, User, utcnow
 from stagepact.vocab import Role
@@ -293,46 +293,41 @@ def test_a_failed_login_looks_the_same_for_every_reason(client):
     assert len(pages) == 1
 
 
-def test_repeated_failures_make_the_account_wait_without_saying_so(client):
+def test_logins_are_rate_limited_per_address_with_a_friendly_page(app, client, limited):
     handler = make_user(Role.HANDLER)
-    for _ in range(accounts.FREE_FAILURES + 1):
-        assert _login(client, handler, "niet mijn wachtwoord").status_code == 401
-    assert _fresh(handler).login_delayed_until > utcnow()
-
-    # Even the right password waits, with the same answer as a wrong one.
-    assert _login(client, handler).status_code == 401
-
-    fresh = _fresh(handler)
-    fresh.login_delayed_until = utcnow() - timedelta(seconds=1)
-    db.session.commit()
-    landed = _login(client, handler)
-    assert _path(landed) == "/behandelen/"
-    page = client.get("/behandelen/").get_data(as_text=True)
-    assert "keer geprobeerd in te loggen" in page
-    assert _fresh(handler).failed_logins == 0
-
-
-def test_logins_are_rate_limited_per_account_with_a_friendly_page(client, limited):
-    handler = make_user(Role.HANDLER)
-    for _ in range(10):
+    for _ in range(60):
         _login(client, handler, "verkeerd")
 
     limited_response = _login(client, handler)
 
     assert limited_response.status_code == 429
     assert "Even wachten" in limited_response.get_data(as_text=True)
-    other = make_user(Role.HANDLER)
-    assert _path(_login(client, other)) == "/behandelen/"  # one account, not the whole school
+    elsewhere = app.test_client()
+    elsewhere.environ_base["REMOTE_ADDR"] = "198.51.100.20"
+    assert _path(_login(elsewhere, handler)) == "/behandelen/"  # one address, not the account
 
 
 # --- Reset and invitation links ------------------------------------------------------------
 
 
-def _link(purpose: str) -> str:
-    mail = db.session.scalars(
+def _mail(purpose: str) -> OutboxMail:
+    outbox.compose_pending()  # what send-mail does first
+    return db.session.scalars(
         sa.select(OutboxMail).where(OutboxMail.purpose == f"account_{purpose}")
     ).all()[-1]
-    return urlsplit(re.search(r"https?://\S+", mail.body).group(0)).path
+
+
+def _token(purpose: str) -> str:
+    """The token from the last mail's link, from its fragment (which a browser never sends)."""
+    link = re.search(r"https?://\S+", _mail(purpose).body).group(0)
+    assert urlsplit(link).path == "/wachtwoord-instellen"
+    return urlsplit(link).fragment
+
+
+def _choose(client, token: str, password: str = STRONG):
+    return client.post(
+        "/wachtwoord-instellen", data={"token": token, "password": password, "repeat": password}
+    )
 
 
 def test_a_forgotten_password_gets_the_same_answer_whether_or_not_there_is_an_account(client):
@@ -342,6 +337,7 @@ def test_a_forgotten_password_gets_the_same_answer_whether_or_not_there_is_an_ac
 
     assert known.status_code == unknown.status_code == 200
     assert _failure_page(known) == _failure_page(unknown)
+    outbox.compose_pending()
     mails = db.session.scalars(sa.select(OutboxMail)).all()
     assert [m.recipient for m in mails] == [handler.email]
 
@@ -351,30 +347,33 @@ def test_a_reset_link_works_once_and_ends_every_session(app, client):
     elsewhere = app.test_client()
     _login(elsewhere, handler)
     client.post("/wachtwoord-vergeten", data={"email": handler.email})
-    link = _link("reset")
+    token = _token("reset")
 
-    assert client.get(link).status_code == 200
-    done = client.post(link, data={"password": STRONG, "repeat": STRONG})
+    assert client.get("/wachtwoord-instellen").status_code == 200
+    done = _choose(client, token)
 
     assert _path(done) == "/inloggen"
     assert elsewhere.get("/behandelen/").status_code == 302
-    assert client.get(link).status_code == 404
+    again = _choose(client, token, "nog-een-ander-wachtwoord-9")
+    assert again.status_code == 422 and "Deze code werkt niet" in again.get_data(as_text=True)
     assert _path(_login(app.test_client(), handler, STRONG)) == "/behandelen/"
     stored = db.session.scalars(sa.select(AccountToken.token_hash)).all()
-    assert link.rsplit("/", 1)[1] not in stored
+    assert token not in stored
 
 
 def test_an_expired_or_unknown_link_opens_nothing(client):
     handler = make_user(Role.HANDLER)
     client.post("/wachtwoord-vergeten", data={"email": handler.email})
-    link = _link("reset")
-    token = db.session.scalar(sa.select(AccountToken))
-    token.expires_at = utcnow() - timedelta(minutes=1)
+    token = _token("reset")
+    link = db.session.scalar(sa.select(AccountToken))
+    link.expires_at = utcnow() - timedelta(minutes=1)
     db.session.commit()
 
-    assert client.get(link).status_code == 404
-    assert client.get("/wachtwoord-instellen/verzonnen").status_code == 404
-    assert client.post(link, data={"password": STRONG, "repeat": STRONG}).status_code == 404
+    for refused in (_choose(client, token), _choose(client, "verzonnen")):
+        assert refused.status_code == 422
+        assert "Deze code werkt niet" in refused.get_data(as_text=True)
+    assert client.get("/wachtwoord-instellen/" + token).status_code == 404  # no token in a path
+    assert _path(_login(client, handler)) == "/behandelen/"  # the old password still works
 
 
 @pytest.mark.parametrize(
@@ -390,7 +389,7 @@ def test_weak_passwords_are_refused_beside_the_field(client, password, message):
     handler = make_user(Role.HANDLER)
     client.post("/wachtwoord-vergeten", data={"email": handler.email})
 
-    refused = client.post(_link("reset"), data={"password": password, "repeat": password})
+    refused = _choose(client, _token("reset"), password)
 
     assert refused.status_code == 422
     assert message in refused.get_data(as_text=True)
@@ -415,10 +414,7 @@ def test_an_invited_colleague_chooses_a_password_and_logs_in(app, client):
     user = db.session.scalar(sa.select(User).where(User.email == "nadia@school.example"))
     assert user.institution_id == institution.id and user.password_hash is None
     newcomer = app.test_client()
-    assert (
-        newcomer.post(_link("invite"), data={"password": STRONG, "repeat": STRONG}).status_code
-        == 302
-    )
+    assert _choose(newcomer, _token("invite")).status_code == 302
     assert _path(_login(newcomer, user, STRONG)) == "/behandelen/"
 
 
@@ -454,8 +450,8 @@ def test_logins_and_failures_are_in_the_audit_trail_without_the_password(client)
 
 
 def test_receipt_code_guessing_is_rate_limited_per_address(client, limited):
-    for _ in range(20):
-        assert client.post("/volgen", data={"code": "1234 5678 9012 3456"}).status_code == 422
+    for n in range(200):
+        assert client.post("/volgen", data={"code": f"1234 5678 9012 {n:04d}"}).status_code == 422
     blocked = client.post("/volgen", data={"code": "1234 5678 9012 3456"})
     assert blocked.status_code == 429
     assert "Even wachten" in blocked.get_data(as_text=True)
@@ -498,3 +494,65 @@ def test_with_redis_configured_the_workers_share_one_count():
     assert worker_two.hit(limit, key) is True
     assert worker_one.hit(limit, key) is False  # the third hit came from the other worker
     worker_one.clear(limit, key)
+
+
+# --- Staff names and peer admins ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["Nadia\r\nBcc: iemand@example.org", "Nadia\nAmrani", "A\x1bB"])
+def test_a_staff_name_with_a_line_break_or_control_character_is_refused(client, name):
+    admin = make_user(Role.INSTITUTION_ADMIN)
+    _login(client, admin)
+
+    refused = client.post(
+        "/organisatie/medewerkers/uitnodigen",
+        data={"name": name, "email": "nadia@school.example", "role": "handler"},
+    )
+
+    assert refused.status_code == 422
+    assert "regeleinde" in refused.get_data(as_text=True)
+    assert db.session.scalar(sa.select(User).where(User.email == "nadia@school.example")) is None
+    with pytest.raises(accounts.AccountError):
+        accounts.invite(
+            email="nadia@school.example",
+            name=name,
+            role=Role.HANDLER,
+            institution=admin.institution,
+            actor="system",
+        )
+
+
+def _with_two_factor(user: User) -> User:
+    user.totp_secret = pyotp.random_base32()
+    user.totp_enabled_at = utcnow()
+    db.session.commit()
+    return user
+
+
+def test_an_institution_admin_cannot_reset_a_peer_admins_two_factor(client):
+    institution = make_institution()
+    admin = make_user(Role.INSTITUTION_ADMIN, institution)
+    peer = _with_two_factor(make_user(Role.INSTITUTION_ADMIN, institution))
+    handler = _with_two_factor(make_user(Role.HANDLER, institution))
+    _login(client, admin)
+
+    staff_page = client.get("/organisatie/medewerkers").get_data(as_text=True)
+    assert f"/organisatie/medewerkers/{peer.id}/tweestaps-herstellen" not in staff_page
+    assert f"/organisatie/medewerkers/{handler.id}/tweestaps-herstellen" in staff_page
+
+    refused = client.post(f"/organisatie/medewerkers/{peer.id}/tweestaps-herstellen")
+    assert _path(refused) == "/organisatie/medewerkers"
+    assert _fresh(peer).totp_enabled_at is not None
+    assert "platformbeheerder" in client.get("/organisatie/medewerkers").get_data(as_text=True)
+
+    client.post(f"/organisatie/medewerkers/{handler.id}/tweestaps-herstellen")
+    assert _fresh(handler).totp_enabled_at is None
+
+
+def test_the_platform_admin_resets_an_institution_admins_two_factor(client):
+    peer = _with_two_factor(make_user(Role.INSTITUTION_ADMIN))
+    _login(client, make_user(Role.PLATFORM_ADMIN))
+
+    client.post(f"/organisatie/medewerkers/{peer.id}/tweestaps-herstellen")
+
+    assert _fresh(peer).totp_enabled_at is None

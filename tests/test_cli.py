@@ -273,8 +273,8 @@ def test_create_user_with_invite_mails_a_link_instead_of_setting_a_password(runn
     user = db.session.scalar(sa.select(User))
     assert user.email == "nieuw@school.example" and user.password_hash is None
     [mail] = db.session.scalars(sa.select(OutboxMail)).all()
-    assert mail.recipient == user.email and "/wachtwoord-instellen/" in mail.body
-    assert "/wachtwoord-instellen/" not in result.output  # the link goes by mail only
+    assert mail.recipient == user.email and "/wachtwoord-instellen#" in mail.body
+    assert "/wachtwoord-instellen" not in result.output  # the link goes by mail only
 
 
 def test_create_user_asks_for_the_password_twice_without_echo(runner):
@@ -479,3 +479,21 @@ def test_create_institution_refuses_deadlines_out_of_range(runner):
 
     assert result.exit_code != 0
     assert count(Institution) == 0
+
+
+def test_create_user_refuses_a_name_with_a_line_break(runner):
+    institution = make_institution()
+    db.session.commit()
+    result = stagepact(
+        runner,
+        "create-user",
+        "--invite",
+        email="nieuw@school.example",
+        name="Nieuwe\r\nCollega",
+        role="handler",
+        institution=institution.brin,
+    )
+
+    assert result.exit_code != 0
+    assert "regeleinde" in result.output
+    assert db.session.scalar(sa.select(User)) is None

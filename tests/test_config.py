@@ -16,6 +16,7 @@ def test_production_refuses_to_start_with_development_secrets():
         MAIL_SERVER = None
         RATELIMIT_STORAGE_URI = "memory://"
         PUBLIC_BASE_URL = "http://127.0.0.1:5000"
+        TRUSTED_PROXIES = None
 
     with pytest.raises(RuntimeError) as refused:
         create_app(Unconfigured)
@@ -28,6 +29,7 @@ def test_production_refuses_to_start_with_development_secrets():
         "MAIL_SERVER",
         "REDIS_URL",
         "PUBLIC_BASE_URL",
+        "TRUSTED_PROXIES",
     )
     for name in names:
         assert name in str(refused.value)
@@ -44,6 +46,7 @@ def test_production_starts_with_its_own_secrets():
         MAIL_SERVER = "smtp.example.org"
         RATELIMIT_STORAGE_URI = "redis://127.0.0.1:6379/0"
         PUBLIC_BASE_URL = "https://meldpunt.example.org"
+        TRUSTED_PROXIES = 1
 
     app = create_app(Configured)
 
@@ -56,3 +59,12 @@ def test_an_unknown_environment_name_is_refused(monkeypatch):
 
     with pytest.raises(RuntimeError, match="STAGEPACT_ENV"):
         config.config_from_env()
+
+
+def test_trusted_proxies_zero_is_an_explicit_choice_and_unset_is_not(monkeypatch):
+    monkeypatch.setenv("TRUSTED_PROXIES", "0")
+    assert config._env_optional_int("TRUSTED_PROXIES") == 0  # gunicorn with TLS, no proxy
+    monkeypatch.delenv("TRUSTED_PROXIES")
+    assert config._env_optional_int("TRUSTED_PROXIES") is None  # refused in production
+    monkeypatch.setenv("TRUSTED_PROXIES", " ")
+    assert config._env_optional_int("TRUSTED_PROXIES") is None

@@ -583,9 +583,9 @@ class Browser:
 # --- What changed ------------------------------------------------------------------------
 
 # The audit trail records every request, the login bookkeeping every login.
-UNWATCHED_TABLES = {"audit_event", "audit_head"}
+UNWATCHED_TABLES = {"audit_event", "audit_head", "login_failure"}
 UNWATCHED_COLUMNS = {
-    "user_account": {"last_login_at", "failed_logins", "login_delayed_until"},
+    "user_account": {"last_login_at", "failed_logins", "failure_notice_at"},
     "api_token": {"last_used_at"},
 }
 

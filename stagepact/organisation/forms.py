@@ -26,10 +26,18 @@ from ..forms import BaseForm
 from ..language import NAMES, STAFF_LANGUAGES
 
 
+def _printable_name(form, field) -> None:
+    from ..accounts import name_problem
+
+    problem = name_problem(field.data or "")
+    if problem:
+        raise ValidationError(problem)
+
+
 class InviteForm(BaseForm):
     name = StringField(
         _l("Naam"),
-        validators=[DataRequired(_l("Vul de naam in.")), Length(max=200)],
+        validators=[DataRequired(_l("Vul de naam in.")), Length(max=200), _printable_name],
     )
     email = EmailField(
         _l("E-mailadres"),

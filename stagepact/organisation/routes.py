@@ -69,7 +69,9 @@ def staff():
         per_page=PER_PAGE,
         error_out=False,
     )
-    return render_template("organisation/staff.html", page=page)
+    return render_template(
+        "organisation/staff.html", page=page, can_reset_two_factor=accounts.can_reset_two_factor
+    )
 
 
 def _invite_page(form: InviteForm, status: int = 200):
@@ -140,6 +142,14 @@ def disable(user_id: int):
 def reset_two_factor(user_id: int):
     """For someone who lost their authenticator app: they set it up again at the next login."""
     user = _action(user_id)
+    if not accounts.can_reset_two_factor(current_user, user):
+        flash(
+            _(
+                "De tweestapsverificatie van een beheerder herstelt alleen de platformbeheerder. Vraag het daar aan."
+            ),
+            "error",
+        )
+        return redirect(url_for("organisation.staff"))
     accounts.reset_two_factor(user, current_user)
     db.session.commit()
     flash(_("De tweestapsverificatie van %(name)s is hersteld.", name=user.name), "success")

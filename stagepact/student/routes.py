@@ -20,7 +20,7 @@ from flask_babel import gettext as _
 
 from .. import attachments, audit, colours, workflow
 from ..crypto import format_receipt_code, hash_receipt_code, normalise_receipt_code
-from ..extensions import csrf, db, limiter
+from ..extensions import csrf, db, keyed_digest, limiter
 from ..forms import first_submission, new_submission_id, strip_nul
 from ..intake import submit_report
 from ..models import Case, Institution, Message
@@ -39,7 +39,11 @@ from .forms import (
 FOLLOW_UP_KEY = "follow_up"
 # A class may report from one school address at once; guessing codes is what is slowed.
 REPORTS_PER_ADDRESS = "30 per hour"
-CODES_PER_ADDRESS = "20 per 10 minutes; 100 per day"
+# A whole school shares one address (NAT), so its budget fits a full class that mistypes;
+# a code space of 10^16 keeps guessing hopeless at this rate. Each code tried is limited
+# too, from every address together, keyed on a keyed hash of the code (never the code).
+CODES_PER_ADDRESS = "200 per 10 minutes; 2000 per day"
+TRIES_PER_CODE = "10 per hour; 30 per day"
 # Compared against when a typed code cannot be a code, so that timing says nothing.
 _NOT_A_CODE = "0" * 16
 
@@ -149,9 +153,16 @@ def _set_notice_email(case: Case, address: str) -> None:
     audit.record("case.notice_email_set", case=case, actor=workflow.REPORTER)
 
 
+def _code_tried() -> str:
+    """The per-code limit's key: a keyed hash of the code as typed, normalised."""
+    typed = strip_nul(request.form.get("code") or "")[:100]
+    return "code:" + keyed_digest("receipt-code", normalise_receipt_code(typed) or typed.strip())
+
+
 @bp.route("/volgen", methods=["GET", "POST"])
 @csrf.exempt
 @limiter.limit(CODES_PER_ADDRESS, methods=["POST"])
+@limiter.limit(TRIES_PER_CODE, methods=["POST"], key_func=_code_tried)
 def follow_up():
     """Enter the receipt code. A wrong code gets one message, whatever the reason."""
     form = ReceiptCodeForm()
