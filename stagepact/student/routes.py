@@ -40,8 +40,9 @@ FOLLOW_UP_KEY = "follow_up"
 # A class may report from one school address at once; guessing codes is what is slowed.
 REPORTS_PER_ADDRESS = "30 per hour"
 # A whole school shares one address (NAT), so its budget fits a full class that mistypes;
-# a code space of 10^16 keeps guessing hopeless at this rate. Each code tried is limited
-# too, from every address together, keyed on a keyed hash of the code (never the code).
+# a code space of 10^16 keeps guessing hopeless at this rate. Each code tried without
+# success is limited too, from every address together, keyed on a keyed hash of the code
+# (never the code).
 CODES_PER_ADDRESS = "200 per 10 minutes; 2000 per day"
 TRIES_PER_CODE = "10 per hour; 30 per day"
 # Compared against when a typed code cannot be a code, so that timing says nothing.
@@ -159,10 +160,16 @@ def _code_tried() -> str:
     return "code:" + keyed_digest("receipt-code", normalise_receipt_code(typed) or typed.strip())
 
 
+def _code_failed(response) -> bool:
+    """Only a code that opened nothing counts against that code: a student may open their
+    own report as often as they like."""
+    return response.status_code != 302
+
+
 @bp.route("/volgen", methods=["GET", "POST"])
 @csrf.exempt
 @limiter.limit(CODES_PER_ADDRESS, methods=["POST"])
-@limiter.limit(TRIES_PER_CODE, methods=["POST"], key_func=_code_tried)
+@limiter.limit(TRIES_PER_CODE, methods=["POST"], key_func=_code_tried, deduct_when=_code_failed)
 def follow_up():
     """Enter the receipt code. A wrong code gets one message, whatever the reason."""
     form = ReceiptCodeForm()
