@@ -583,7 +583,8 @@ class Browser:
 # --- What changed ------------------------------------------------------------------------
 
 # The audit trail records every request, the login bookkeeping every login.
-UNWATCHED_TABLES = {"audit_event", "audit_head"}
+# follow_up_session is the students' login bookkeeping: a browser typing its code adds a row.
+UNWATCHED_TABLES = {"audit_event", "audit_head", "follow_up_session"}
 UNWATCHED_COLUMNS = {
     "user_account": {"last_login_at", "failed_logins", "login_delayed_until"},
     "api_token": {"last_used_at"},
@@ -617,8 +618,8 @@ def changed_tables(before: dict, after: dict) -> list[str]:
 # --- Checking one answer -----------------------------------------------------------------
 
 # POSTs after which a browser is no longer what its role was: it logged out, logged in,
-# opened a case (with a code, or by filing a report) or closed it, changed its password
-# or its language.
+# opened a case (with a code, or by filing a report) or closed it (withdrawing the report
+# and asking for erasure close it too), changed its password or its language.
 SESSION_CHANGING = {
     "auth.logout",
     "auth.login",
@@ -626,6 +627,8 @@ SESSION_CHANGING = {
     "student.follow_up",
     "student.report",
     "student.stop",
+    "student.withdraw",
+    "student.request_erasure",
     "language.choose",
 }
 

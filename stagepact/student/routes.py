@@ -272,7 +272,7 @@ def withdraw():
         _close_follow_up()
         db.session.commit()
         flash(_("Je melding is ingetrokken."), "success")
-        return redirect(url_for("student.follow_up"))
+        return redirect(url_for("student.start"))
     status = 422 if form.is_submitted() else 200
     return render_template("student/withdraw.html", case=case, form=form), status
 
@@ -324,7 +324,7 @@ def request_erasure():
                 ),
                 "success",
             )
-        return redirect(url_for("student.follow_up"))
+        return redirect(url_for("student.start"))
     status = 422 if form.is_submitted() else 200
     return render_template(
         "student/erasure.html",
