@@ -696,6 +696,9 @@ def header_problems(method: str, url: str, response, static: bool = False) -> li
             problems.append(f"CSP without script-src 'self': {csp}")
     if headers.get("X-Content-Type-Options") != "nosniff":
         problems.append("no X-Content-Type-Options: nosniff")
+    policy = headers.get("Permissions-Policy", "")
+    if not all(f"{feature}=()" in policy for feature in ("camera", "microphone", "geolocation")):
+        problems.append(f"Permissions-Policy {policy!r} leaves a powerful feature on")
     if headers.get("Referrer-Policy") not in REFERRER_POLICIES:
         problems.append(f"Referrer-Policy {headers.get('Referrer-Policy')!r}")
     if not static and "no-store" not in headers.get("Cache-Control", ""):
