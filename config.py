@@ -102,8 +102,10 @@ class Config:
     SESSION_IDLE_SECONDS = _env_int("SESSION_IDLE_SECONDS", 30 * 60)
     SESSION_ABSOLUTE_SECONDS = _env_int("SESSION_ABSOLUTE_SECONDS", 12 * 3600)
     PERMANENT_SESSION_LIFETIME = SESSION_ABSOLUTE_SECONDS
-    # How long a student stays on their case page after entering the code.
+    # How long a student stays on their case page after entering the code: 30 minutes
+    # without activity, and 2 hours at most, however active.
     FOLLOW_UP_SESSION_SECONDS = _env_int("FOLLOW_UP_SESSION_SECONDS", 30 * 60)
+    FOLLOW_UP_SESSION_MAX_SECONDS = _env_int("FOLLOW_UP_SESSION_MAX_SECONDS", 2 * 3600)
 
     CASES_PER_PAGE = 25
 

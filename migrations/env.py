@@ -72,8 +72,15 @@ def run_migrations_offline() -> None:
         context.run_migrations()
 
 
+def _share_encryption_keys(app: Flask) -> None:
+    """Data migrations that encrypt or decrypt a column read the app's keys from here."""
+    config.attributes.setdefault("encryption_keys", list(app.config["ENCRYPTION_KEYS"]))
+
+
 def run_migrations_online() -> None:
-    url = _build_app().config["SQLALCHEMY_DATABASE_URI"]
+    app = _build_app()
+    _share_encryption_keys(app)
+    url = app.config["SQLALCHEMY_DATABASE_URI"]
     engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
     try:
         with engine.connect() as connection:

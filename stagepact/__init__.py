@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from flask import Flask, render_template
+from flask import Flask, make_response, render_template, request
 from flask_babel import format_date, format_datetime, get_locale
 from flask_wtf.csrf import CSRFError
 from werkzeug.routing import IntegerConverter
@@ -117,7 +117,15 @@ def _register_errors(app: Flask) -> None:
 
     @app.errorhandler(405)
     def method_not_allowed(error):
-        return render_template("errors/400.html"), 405
+        from .api import bp as api_bp
+        from .api.routes import method_refused
+
+        if request.path.startswith(f"{api_bp.url_prefix}/"):
+            return method_refused(request.path)
+        response = make_response(render_template("errors/400.html"), 405)
+        # HTTP requires a 405 to say which methods the resource does answer.
+        response.headers["Allow"] = ", ".join(sorted(error.valid_methods or ()))
+        return response
 
     @app.errorhandler(400)
     def bad_request(error):

@@ -30,6 +30,7 @@ from . import (
     companies,
     deadlines,
     demo,
+    follow_up_sessions,
     key_rotation,
     notify,
     outbox,
@@ -496,6 +497,8 @@ def retention_command(dry_run: bool) -> None:
     removed = retention.purge_sent_mail()
     if removed:
         audit.record("mail.purged", actor="system", removed=removed, days=retention.SENT_MAIL_DAYS)
+    # Ended follow-up sessions open nothing; their rows go too.
+    follow_up_sessions.purge()
     db.session.commit()
     click.echo(
         _(

@@ -211,7 +211,8 @@ class ApiToken(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(sa.ForeignKey("user_account.id"), index=True)
-    name: Mapped[str] = mapped_column(sa.String(100))
+    # Typed by the platform admin, so it may name a person.
+    name: Mapped[str] = mapped_column(EncryptedText)
     token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_used_at: Mapped[datetime | None]
@@ -281,7 +282,7 @@ class Case(db.Model):
     notify_email: Mapped[str | None] = mapped_column(EncryptedText)
 
     # Student context.
-    programme: Mapped[str | None] = mapped_column(sa.String(200))
+    programme: Mapped[str | None] = mapped_column(EncryptedText)
     level: Mapped[str | None] = mapped_column(sa.String(1))
     path: Mapped[str | None] = mapped_column(sa.String(3))
     study_year: Mapped[int | None]
@@ -289,12 +290,12 @@ class Case(db.Model):
     # What happened.
     narrative: Mapped[str] = mapped_column(EncryptedText)
     incident_date: Mapped[date | None]
-    incident_period: Mapped[str | None] = mapped_column(sa.String(100))
+    incident_period: Mapped[str | None] = mapped_column(EncryptedText)
     phase: Mapped[str | None] = mapped_column(sa.String(16))
     who: Mapped[str | None] = mapped_column(sa.String(16))
     form: Mapped[str | None] = mapped_column(sa.String(16))
     company_id: Mapped[int | None] = mapped_column(sa.ForeignKey("company.id"))
-    company_text: Mapped[str | None] = mapped_column(sa.String(200))
+    company_text: Mapped[str | None] = mapped_column(EncryptedText)
 
     # Consents as they stand now; `CaseConsent` holds when and how each was given.
     consent_adv: Mapped[bool] = mapped_column(default=False)
@@ -479,6 +480,28 @@ def _record_deadline_results(session, flush_context, instances) -> None:
             obj.ack_on_time, obj.feedback_on_time = deadline_results(obj)
             obj.ack_days = whole_days(obj.submitted_at, obj.acknowledged_at)
             obj.close_days = whole_days(obj.submitted_at, obj.closed_at)
+
+
+class FollowUpSession(db.Model):
+    """A browser that opened a case with its code (see `stagepact.follow_up_sessions`).
+
+    The cookie holds a random id; only its SHA-256 is stored, so that the table
+    alone opens nothing. A revoked or expired row opens nothing either, whatever
+    cookie is shown.
+    """
+
+    __tablename__ = "follow_up_session"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    id_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    case_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("report_case.id", ondelete="CASCADE"), index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    revoked_at: Mapped[datetime | None]
+
+    case: Mapped[Case] = relationship()
 
 
 class CaseGround(db.Model):

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
-from . import attachments, audit
+from . import attachments, audit, follow_up_sessions
 from .deadlines import add_months, local_date, start_of_local_day
 from .extensions import db
 from .models import Case, Institution, OutboxMail, User, outbox_attachment, utcnow
@@ -63,6 +63,7 @@ def erase_personal_data(case: Case, actor: User | str, reason: str) -> None:
     for name in ERASED_FIELDS:
         setattr(case, name, None)
     case.narrative = ""
+    follow_up_sessions.end_all(case)
 
     messages = [m for m in case.messages if m.body]
     for message in messages:

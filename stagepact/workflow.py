@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 
-from . import audit, notify, retention
+from . import audit, follow_up_sessions, notify, retention
 from .deadlines import acknowledgement_due, feedback_due
 from .extensions import db
 from .models import (
@@ -339,6 +339,8 @@ def withdraw(case: Case, reason: str | None = None) -> None:
     _move(case, "withdraw", REPORTER, outcome=str(Outcome.WITHDRAWN), message_id=message_id)
     notify.handlers_of_student_activity(case, _l("melding ingetrokken"))
     _tell_sbb_of_withdrawal(case, now)
+    # The report is done with: no browser, nor a copy of its cookie, keeps it open.
+    follow_up_sessions.end_all(case)
 
 
 def _tell_sbb_of_withdrawal(case: Case, now) -> None:
@@ -452,6 +454,8 @@ def request_erasure(case: Case) -> None:
     case.erasure_requested_at = utcnow()
     audit.record("case.erasure_requested", case=case, actor=REPORTER, status=str(case.status))
     notify.handlers_of_erasure_request(case)
+    # Whoever asks for erasure wants nothing left open: every session on the case ends.
+    follow_up_sessions.end_all(case)
 
 
 def erase(case: Case, user: User) -> None:

@@ -208,3 +208,13 @@ def make_case_with_everything(institution: Institution | None = None) -> FullCas
     workflow.close(case, handler, Outcome.COMPANY_ADDRESSED, PERSONAL["closing"])
     db.session.flush()
     return FullCase(case, code, handler, referral, investigation, [evidence, screenshot])
+
+
+def opened_case_id(client) -> int | None:
+    """The case a student's browser has open for follow-up, as the server sees it."""
+    from stagepact import follow_up_sessions
+
+    with client.session_transaction() as session:
+        session_id = session.get("follow_up")
+    row = follow_up_sessions.find(session_id)
+    return row.case_id if row is not None else None

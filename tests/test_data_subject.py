@@ -244,8 +244,11 @@ def test_the_student_asks_for_erasure_with_an_explicit_confirmation(app):
 
     confirmed = student.post(REQUEST_URL, data={"confirm": "y"})
 
-    assert confirmed.status_code == 302
+    assert (confirmed.status_code, confirmed.headers["Location"]) == (302, "/")
     assert _fresh(case).erasure_requested_at is not None
+    # Asking for erasure ends the session: the code opens the case again.
+    assert student.get("/volgen/melding").headers["Location"] == "/volgen"
+    student = _student(app, code)
     page = _text(student.get("/volgen/melding"))
     assert "om verwijdering van je gegevens" in page
     assert f'href="{REQUEST_URL}"' not in page
@@ -324,7 +327,8 @@ def test_the_handler_erases_a_closed_case_the_student_asked_to_erase(app, full):
     assert "zijn gewist op" in page and PERSONAL_MARKER not in page.lower()
     assert "Persoonsgegevens wissen" not in page and "Melding heropenen" not in page
 
-    # The student reads on their page that their data were erased; nothing personal is left.
+    # With the code, the student reads that their data were erased; nothing personal is left.
+    student = _student(app, full.code)
     page = _text(student.get("/volgen/melding"))
     assert "Je gegevens zijn gewist op" in page
     assert PERSONAL_MARKER not in page.lower()

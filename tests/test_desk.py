@@ -15,7 +15,14 @@ from stagepact.extensions import db
 from stagepact.models import AuditEvent, Case, Message, OutboxMail
 from stagepact.vocab import Channel, Outcome, Role, Status
 from tests.conftest import header_texts
-from tests.factories import PASSWORD, make_case, make_company, make_institution, make_user
+from tests.factories import (
+    PASSWORD,
+    make_case,
+    make_company,
+    make_institution,
+    make_user,
+    opened_case_id,
+)
 
 S = Status
 
@@ -774,12 +781,6 @@ def test_a_resent_intake_enters_no_second_case_and_shows_no_code(client, auth):
     assert len(_events("case.submitted")) == 1
 
 
-def _opened_case_id(student) -> int:
-    """The case a student's browser has open after typing a code."""
-    with student.session_transaction() as session:
-        return session["follow_up"]["case"]
-
-
 def test_two_intakes_in_one_session_each_get_their_own_case_and_code(app, client, auth):
     institution = make_institution()
     handler = make_user(Role.HANDLER, institution)
@@ -807,7 +808,7 @@ def test_two_intakes_in_one_session_each_get_their_own_case_and_code(app, client
     for narrative, code in entered:
         student = app.test_client()
         assert student.post("/volgen", data={"code": code}).status_code == 302
-        case = db.session.scalar(sa.select(Case).where(Case.id == _opened_case_id(student)))
+        case = db.session.scalar(sa.select(Case).where(Case.id == opened_case_id(student)))
         assert case.narrative == narrative and case.institution_id == institution.id
 
 

@@ -19,7 +19,7 @@ from stagepact.extensions import db
 from stagepact.models import AuditEvent, Case, OutboxMail
 from stagepact.scoping import case_for_receipt_code
 from tests.conftest import count, header_texts
-from tests.factories import make_case, make_institution, make_user
+from tests.factories import make_case, make_institution, make_user, opened_case_id
 
 REPORT = {
     "narrative": "De stagebegeleider zei dat ik met mijn accent niet aan de balie mocht.",
@@ -75,12 +75,6 @@ def _report(client, institution) -> str:
 
 def _compact(text: str) -> str:
     return re.sub(r"[\s\-.+]|%20", "", text)
-
-
-def _opened_case_id(client) -> int:
-    """The case this browser has open for follow-up."""
-    with client.session_transaction() as session:
-        return session["follow_up"]["case"]
 
 
 # --- Making, showing and reading a code ------------------------------------------
@@ -396,7 +390,7 @@ def test_resending_the_same_report_opens_no_second_case_and_shows_no_code(client
     assert count(OutboxMail) == mails  # the handlers hear of one new case, once
     # This browser still follows the one case that was made.
     assert client.get("/volgen/melding").status_code == 200
-    assert _opened_case_id(client) == case.id
+    assert opened_case_id(client) == case.id
 
 
 def test_two_reports_in_one_session_each_get_their_own_case_and_code(app, client):
@@ -416,11 +410,11 @@ def test_two_reports_in_one_session_each_get_their_own_case_and_code(app, client
         assert response.status_code == 200
         shown[narrative] = _code_on(response.get_data(as_text=True))
         # This browser now follows the report it just sent.
-        assert db.session.get(Case, _opened_case_id(client)).narrative == narrative
+        assert db.session.get(Case, opened_case_id(client)).narrative == narrative
 
     assert count(Case) == 2
     assert len(set(shown.values())) == 2
     for narrative, code in shown.items():
         student = app.test_client()
         assert student.post("/volgen", data={"code": code}).status_code == 302
-        assert db.session.get(Case, _opened_case_id(student)).narrative == narrative
+        assert db.session.get(Case, opened_case_id(student)).narrative == narrative

@@ -582,8 +582,9 @@ class Browser:
 
 # --- What changed ------------------------------------------------------------------------
 
-# The audit trail records every request, the login bookkeeping every login.
-UNWATCHED_TABLES = {"audit_event", "audit_head", "login_failure"}
+# The audit trail records every request, the login bookkeeping every login: login_failure
+# and follow_up_session get a row for a failed staff login or a browser typing a code.
+UNWATCHED_TABLES = {"audit_event", "audit_head", "login_failure", "follow_up_session"}
 UNWATCHED_COLUMNS = {
     "user_account": {"last_login_at", "failed_logins", "failure_notice_at"},
     "api_token": {"last_used_at"},
@@ -617,8 +618,8 @@ def changed_tables(before: dict, after: dict) -> list[str]:
 # --- Checking one answer -----------------------------------------------------------------
 
 # POSTs after which a browser is no longer what its role was: it logged out, logged in,
-# opened a case (with a code, or by filing a report) or closed it, changed its password
-# or its language.
+# opened a case (with a code, or by filing a report) or closed it (withdrawing the report
+# and asking for erasure close it too), changed its password or its language.
 SESSION_CHANGING = {
     "auth.logout",
     "auth.login",
@@ -626,6 +627,8 @@ SESSION_CHANGING = {
     "student.follow_up",
     "student.report",
     "student.stop",
+    "student.withdraw",
+    "student.request_erasure",
     "language.choose",
 }
 
@@ -693,6 +696,9 @@ def header_problems(method: str, url: str, response, static: bool = False) -> li
             problems.append(f"CSP without script-src 'self': {csp}")
     if headers.get("X-Content-Type-Options") != "nosniff":
         problems.append("no X-Content-Type-Options: nosniff")
+    policy = headers.get("Permissions-Policy", "")
+    if not all(f"{feature}=()" in policy for feature in ("camera", "microphone", "geolocation")):
+        problems.append(f"Permissions-Policy {policy!r} leaves a powerful feature on")
     if headers.get("Referrer-Policy") not in REFERRER_POLICIES:
         problems.append(f"Referrer-Policy {headers.get('Referrer-Policy')!r}")
     if not static and "no-store" not in headers.get("Cache-Control", ""):

@@ -30,6 +30,11 @@ def _labelled(codes: list[str] | None = None) -> dict:
     }
 
 
+def methods_of(path: str) -> list[str]:
+    """The HTTP methods the document lists for `path` ("/statistics"), upper case."""
+    return sorted(method.upper() for method in document()["paths"].get(path, {}))
+
+
 def document() -> dict:
     dimensions = list(statistics.DIMENSIONS)
     error = {
@@ -57,7 +62,9 @@ def document() -> dict:
                 "medians (whole days) are null for fewer than `method.measure_min` reports. "
                 "A total is a perturbed count of its own, not the sum of the cells. Only "
                 "closed quarters, school years and calendar years are served, and trends "
-                "over them. The same tables as the statistics page and its exports."
+                "over them. The same tables as the statistics page and its exports. "
+                "Each path answers only the methods listed for it: any other method, HEAD "
+                "and OPTIONS included, is answered 405 with an `Allow` header."
             ),
         },
         "servers": [{"url": "/api/v1"}],

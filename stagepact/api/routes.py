@@ -19,7 +19,7 @@ from ..language import STAFF_LANGUAGES
 from ..stats import exports
 from ..stats.forms import StatisticsForm
 from . import bp
-from .openapi import document
+from .openapi import document, methods_of
 
 csrf.exempt(bp)
 
@@ -51,6 +51,26 @@ def _error(status: int, message: str, **extra):
     if status == 401:
         response.headers["WWW-Authenticate"] = 'Bearer realm="stagepact"'
     return response
+
+
+def method_refused(path: str):
+    """405 for a method the OpenAPI document does not list for `path` (below /api/v1),
+    with the methods it does list in `Allow`."""
+    response = _error(405, "Method not allowed.")
+    response.headers["Allow"] = ", ".join(methods_of(path.removeprefix(bp.url_prefix)))
+    return response
+
+
+@bp.before_request
+def only_documented_methods():
+    """The API answers what its OpenAPI document says and nothing else: Flask's own
+    HEAD and OPTIONS answers (200) are not in it, so they are refused like any other
+    method (routing refuses the rest; the app's 405 handler comes back here)."""
+    if request.method == "GET" or request.method in methods_of(
+        request.url_rule.rule.removeprefix(bp.url_prefix)
+    ):
+        return None
+    return method_refused(request.url_rule.rule)
 
 
 @bp.errorhandler(429)

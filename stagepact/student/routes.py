@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import time
-
 import sqlalchemy as sa
 from flask import (
     Response,
-    current_app,
     flash,
     redirect,
     render_template,
@@ -18,7 +15,7 @@ from flask import (
 from flask_babel import get_locale
 from flask_babel import gettext as _
 
-from .. import attachments, audit, colours, workflow
+from .. import attachments, audit, colours, follow_up_sessions, workflow
 from ..crypto import format_receipt_code, hash_receipt_code, normalise_receipt_code
 from ..extensions import csrf, db, keyed_digest, limiter
 from ..forms import first_submission, new_submission_id, strip_nul
@@ -54,23 +51,34 @@ def _institution_or_404(slug: str) -> Institution:
 
 
 def _open_follow_up(case: Case) -> None:
-    """Let this browser see `case` for a while, as if the code was typed."""
-    session[FOLLOW_UP_KEY] = {
-        "case": case.id,
-        "until": time.time() + current_app.config["FOLLOW_UP_SESSION_SECONDS"],
-    }
+    """Let this browser see `case` for a while, as if the code was typed.
+
+    A session this browser had open before ends. Committed here, after the view's
+    own commit: the session is bookkeeping of the browser, not part of the report.
+    """
+    follow_up_sessions.end(session.get(FOLLOW_UP_KEY))
+    session[FOLLOW_UP_KEY] = follow_up_sessions.start(case)
+    db.session.commit()
+
+
+def _close_follow_up() -> None:
+    """End this browser's session, on the server too; the caller commits."""
+    follow_up_sessions.end(session.pop(FOLLOW_UP_KEY, None))
 
 
 def _follow_up_case() -> Case | None:
-    state = session.get(FOLLOW_UP_KEY)
-    if not isinstance(state, dict) or state.get("until", 0) < time.time():
-        session.pop(FOLLOW_UP_KEY, None)
-        return None
-    case = case_for_reporter_session(state.get("case"))
+    """The case this browser has open, or None once its session has ended.
+
+    The server decides: a session the student closed, or that timed out, opens
+    nothing, even with a copy of the cookie.
+    """
+    row = follow_up_sessions.find(session.get(FOLLOW_UP_KEY))
+    case = case_for_reporter_session(row.case_id) if row is not None else None
     if case is None:
         session.pop(FOLLOW_UP_KEY, None)
         return None
-    _open_follow_up(case)  # sliding expiry while the student is active
+    if follow_up_sessions.touch(row):
+        db.session.commit()  # the idle timeout slides with activity; nothing else is pending
     return case
 
 
@@ -278,10 +286,11 @@ def withdraw():
         return redirect(url_for("student.case"))
     form = WithdrawForm()
     if form.validate_on_submit():
-        workflow.withdraw(case, form.reason.data)
+        workflow.withdraw(case, form.reason.data)  # ends every session on the case
+        _close_follow_up()
         db.session.commit()
         flash(_("Je melding is ingetrokken."), "success")
-        return redirect(url_for("student.case"))
+        return redirect(url_for("student.start"))
     status = 422 if form.is_submitted() else 200
     return render_template("student/withdraw.html", case=case, form=form), status
 
@@ -321,7 +330,8 @@ def request_erasure():
         return redirect(url_for("student.case"))
     form = ErasureRequestForm()
     if form.validate_on_submit():
-        workflow.request_erasure(case)
+        workflow.request_erasure(case)  # ends every session on the case
+        _close_follow_up()
         db.session.commit()
         if case.status == Status.CLOSED:
             flash(_("Je vraag is verstuurd. Het meldpunt wist je gegevens."), "success")
@@ -332,7 +342,7 @@ def request_erasure():
                 ),
                 "success",
             )
-        return redirect(url_for("student.case"))
+        return redirect(url_for("student.start"))
     status = 422 if form.is_submitted() else 200
     return render_template(
         "student/erasure.html",
@@ -362,6 +372,7 @@ def download(attachment_id: int):
 @bp.route("/volgen/stoppen", methods=["POST"])
 def stop():
     """Close the case on this device (for a shared computer)."""
-    session.pop(FOLLOW_UP_KEY, None)
+    _close_follow_up()
+    db.session.commit()
     flash(_("Je melding is gesloten op dit apparaat."), "info")
     return redirect(url_for("student.start"))

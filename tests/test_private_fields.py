@@ -1,0 +1,294 @@
+"""Private by construction: every text column is either encrypted (`EncryptedText`) or on
+the allow-list below with the reason it may stay plain; and migration 0012 encrypts
+the values that were plain before it (and decrypts them on the way down)."""
+
+from __future__ import annotations
+
+import enum
+from datetime import date, datetime
+
+import pytest
+import sqlalchemy as sa
+from alembic import command
+from cryptography.fernet import Fernet
+
+from stagepact.crypto import EncryptedText
+from stagepact.extensions import db
+from stagepact.models import ApiToken, Case
+from tests.factories import make_case, make_user
+from tests.test_migrations import _engine, alembic_config, new_database  # noqa: F401
+
+CODE = "a code from a fixed list, enforced by a CHECK constraint: no free text"
+HASH = "a hash (SHA-256, scrypt or Argon2) or a random token: nothing typed"
+PUBLIC_ORG = "an organisation's public details, typed by platform staff, not a person's"
+REGISTER = "SBB's public register of learning companies, searched in SQL (companies.py)"
+
+# Text columns that stay plain, each with why. A column that starts holding what a
+# student or staff member types about a person belongs in EncryptedText instead.
+PLAIN_TEXT_COLUMNS = {
+    # Regional anti-discrimination services: a public list (name, region, contacts).
+    ("adv", "name"): PUBLIC_ORG,
+    ("adv", "region"): PUBLIC_ORG,
+    ("adv", "municipalities"): PUBLIC_ORG,
+    ("adv", "email"): "the ADV's public office address, where referrals are sent",
+    ("adv", "phone"): "the ADV's public office number, shown to students",
+    ("adv", "website"): PUBLIC_ORG,
+    # Institutions: the public meldpunt pages are found and sorted by these, in SQL.
+    ("institution", "name"): "public; searched and sorted in SQL on the start page",
+    ("institution", "brin"): "the public BRIN code of the school",
+    ("institution", "slug"): "public; part of the meldpunt's URL",
+    ("institution", "city"): "public; searched in SQL on the start page",
+    ("institution", "region"): PUBLIC_ORG,
+    ("institution", "intro_text"): "the public introduction on the meldpunt page",
+    ("institution", "colour"): "a #rrggbb house-style colour",
+    # Companies.
+    ("company", "name"): REGISTER,
+    ("company", "kvk"): REGISTER,
+    ("company", "sbb_number"): REGISTER,
+    ("company", "address"): REGISTER,
+    ("company", "city"): REGISTER,
+    ("company", "sector"): REGISTER,
+    ("company", "recognition_status"): CODE,
+    # Staff accounts.
+    ("user_account", "email"): "the login name: looked up by exact value and unique in SQL "
+    "(auth, invitations, CLI); encrypting it needs a keyed blind index (follow-up)",
+    ("user_account", "name"): "a staff member's working name, sorted in SQL in handler "
+    "lists and shown to colleagues; never typed by or about a student",
+    ("user_account", "role"): CODE,
+    ("user_account", "password_hash"): HASH,
+    ("user_account", "language"): "a language code (nl, en)",
+    ("account_token", "purpose"): CODE,
+    ("account_token", "token_hash"): HASH,
+    ("api_token", "token_hash"): HASH,
+    ("recovery_code", "code_hash"): HASH,
+    # Cases: only codes stay plain; everything typed about the student is encrypted.
+    ("report_case", "number"): "the case number the institution gives, e.g. 2026-0042",
+    ("report_case", "receipt_hash"): HASH,
+    ("report_case", "status"): CODE,
+    ("report_case", "channel"): CODE,
+    ("report_case", "language"): "a language code of the student's pages",
+    ("report_case", "reporter_role"): "a choice of the form (self, other)",
+    ("report_case", "contact_preference"): "a choice of the form (none, email, phone)",
+    ("report_case", "level"): CODE,
+    ("report_case", "path"): CODE,
+    ("report_case", "phase"): "a choice of the form; counted in SQL by the statistics",
+    ("report_case", "who"): "a choice of the form; counted in SQL by the statistics",
+    ("report_case", "form"): "a choice of the form; counted in SQL by the statistics",
+    ("report_case", "outcome"): CODE,
+    ("case_ground", "ground"): "a ground code of the form; counted in SQL by the statistics",
+    ("case_wish", "wish"): "a wish code of the form",
+    ("case_message", "kind"): CODE,
+    ("case_consent", "kind"): CODE,
+    ("case_consent", "source"): CODE,
+    ("attachment", "token"): HASH,
+    ("attachment", "storage_key"): HASH,
+    ("attachment", "kind"): CODE,
+    ("follow_up_session", "id_hash"): HASH,
+    # SBB.
+    ("investigation", "origin"): CODE,
+    ("investigation", "status"): CODE,
+    ("investigation", "shared_grounds"): "ground codes, comma-separated",
+    ("investigation", "shared_phase"): "a choice of the student's form, copied",
+    ("investigation", "shared_form"): "a choice of the student's form, copied",
+    ("investigation", "recognition_before"): CODE,
+    ("investigation", "decision"): CODE,
+    ("referral", "answer"): CODE,
+    ("recognition_change", "from_status"): CODE,
+    ("recognition_change", "to_status"): CODE,
+    ("recognition_change", "cause"): "a code of what caused the change",
+    # Mail, audit and statistics bookkeeping.
+    ("outbox_mail", "subject"): "fixed translated texts with a case number or reference, "
+    "never typed text (notify.py)",
+    ("outbox_mail", "purpose"): "a code of the kind of mail",
+    ("outbox_mail", "last_error"): "the exception's class name only (outbox.py)",
+    ("audit_event", "actor_type"): "a code: user, reporter, system, anonymous",
+    ("audit_event", "action"): "a code of the event",
+    ("audit_event", "details"): "JSON of ids, codes and counts, never personal content "
+    "(audit.record); hashed into the chain, so it must stay byte for byte",
+    ("audit_event", "prev_hash"): HASH,
+    ("audit_event", "hash"): HASH,
+    ("audit_head", "last_hash"): HASH,
+    ("statistics_rollup", "shape"): "aggregate: the dimensions of a table shape",
+    ("statistics_rollup", "first"): "aggregate: a dimension's code",
+    ("statistics_rollup", "second"): "aggregate: a dimension's code",
+    ("statistics_rollup", "kind"): "aggregate: count or a histogram's name",
+}
+
+TEXT_TYPES = (sa.String, sa.Text, sa.Unicode, sa.UnicodeText, sa.Enum, sa.JSON)
+
+
+def _text_columns() -> dict[tuple[str, str], sa.Column]:
+    return {
+        (table.name, column.name): column
+        for table in db.metadata.sorted_tables
+        for column in table.columns
+        if isinstance(column.type, (*TEXT_TYPES, EncryptedText))
+    }
+
+
+def test_every_text_column_is_encrypted_or_allowed_plain_with_a_reason():
+    columns = _text_columns()
+    plain = {key for key, column in columns.items() if not isinstance(column.type, EncryptedText)}
+
+    assert plain - PLAIN_TEXT_COLUMNS.keys() == set(), "encrypt these, or allow them with why"
+    # No stale entries: an allowed column exists and is still plain.
+    assert PLAIN_TEXT_COLUMNS.keys() - plain == set()
+    assert all(reason.strip() for reason in PLAIN_TEXT_COLUMNS.values())
+
+
+def test_the_walk_sees_every_kind_of_text_column():
+    """The walk would notice a new column of any text type (a test that cannot fail is a defect)."""
+
+    class Kind(enum.Enum):
+        A = "a"
+
+    extra = sa.Table(
+        "walk_probe",
+        sa.MetaData(),
+        *(
+            sa.Column(f"c{i}", kind)
+            for i, kind in enumerate(
+                [sa.String(5), sa.Text(), sa.Unicode(5), sa.UnicodeText(), sa.Enum(Kind), sa.JSON()]
+            )
+        ),
+    )
+    assert all(isinstance(column.type, TEXT_TYPES) for column in extra.columns)
+    assert ("report_case", "narrative") in _text_columns()
+
+
+@pytest.mark.parametrize(
+    "table, column",
+    [
+        ("report_case", "programme"),
+        ("report_case", "incident_period"),
+        ("report_case", "company_text"),
+        ("api_token", "name"),
+        ("report_case", "reporter_name"),
+        ("case_message", "body"),
+    ],
+)
+def test_personal_fields_the_assessment_found_plain_are_encrypted(table, column):
+    assert isinstance(_text_columns()[(table, column)].type, EncryptedText)
+
+
+def test_the_database_holds_only_tokens_for_the_case_context_and_token_names(app):
+    case, _code = make_case(
+        programme="Verzorgende IG", incident_period="begin maart", company_text="Bakkerij Bol"
+    )
+    from stagepact import api_tokens
+    from stagepact.vocab import Role
+
+    api_tokens.create(make_user(Role.MONITOR), "Laptop van Jan", actor="system")
+    db.session.commit()
+    raw = sa.type_coerce
+    stored = db.session.execute(
+        sa.select(
+            raw(Case.programme, sa.Text),
+            raw(Case.incident_period, sa.Text),
+            raw(Case.company_text, sa.Text),
+        ).where(Case.id == case.id)
+    ).one()
+    [name] = db.session.execute(sa.select(raw(ApiToken.name, sa.Text))).one()
+    for token, plain in zip(
+        (*stored, name),
+        ("Verzorgende IG", "begin maart", "Bakkerij Bol", "Laptop van Jan"),
+        strict=True,
+    ):
+        assert plain not in token and token.startswith("gAAAA")
+    db.session.expire_all()
+    fresh = db.session.get(Case, case.id)
+    assert (fresh.programme, fresh.incident_period, fresh.company_text) == (
+        "Verzorgende IG",
+        "begin maart",
+        "Bakkerij Bol",
+    )
+
+
+# --- Migration 0012 encrypts what was plain, and decrypts it on the way down ---------------
+
+
+def _filler(column: sa.Column):
+    """A value any NOT NULL column without a given value accepts."""
+    if isinstance(column.type, sa.Enum):
+        return column.type.enums[0]
+    python_type = column.type.python_type if not isinstance(column.type, EncryptedText) else str
+    return {
+        int: 1,
+        bool: False,
+        str: "x",
+        datetime: datetime(2026, 3, 2, 9, 0),
+        date: date(2026, 3, 9),
+    }[python_type]
+
+
+def _insert(conn, table_name: str, **values) -> None:
+    """One row written as plain SQL values (no column type encrypts anything)."""
+    model_table = db.metadata.tables[table_name]
+    row = dict(values)
+    for column in model_table.columns:
+        if column.name in row or column.nullable or column.primary_key:
+            continue
+        row[column.name] = _filler(column)
+    table = sa.table(table_name, *(sa.column(name) for name in row))
+    conn.execute(sa.insert(table).values(row))
+
+
+PLAIN_BEFORE = {
+    ("report_case", "programme"): "Verzorgende IG",
+    ("report_case", "incident_period"): "begin maart",
+    ("report_case", "company_text"): "Bakkerij Bol, Zwolle",
+    ("api_token", "name"): "Laptop van Jan",
+}
+
+
+def _values(url: str) -> dict[tuple[str, str], str | None]:
+    engine = _engine(url)
+    try:
+        with engine.connect() as conn:
+            return {
+                (table, column): conn.execute(
+                    sa.text(f"SELECT {column} FROM {table}")  # noqa: S608 (names from above)
+                ).scalar_one()
+                for table, column in PLAIN_BEFORE
+            }
+    finally:
+        engine.dispose()
+
+
+def test_migration_0012_encrypts_existing_rows_and_downgrade_decrypts_them(app, new_database):  # noqa: F811
+    url = new_database()
+    config = alembic_config(url)
+    key = Fernet.generate_key().decode()
+    config.attributes["encryption_keys"] = [key]
+    command.upgrade(config, "0014")
+    engine = _engine(url)
+    with engine.begin() as conn:
+        _insert(conn, "institution", id=1, name="Testcollege", brin="99XX", slug="t", city="Z")
+        _insert(conn, "user_account", id=1, email="m@example.nl", name="M", role="monitor")
+        _insert(
+            conn,
+            "report_case",
+            id=1,
+            institution_id=1,
+            number="2026-0001",
+            receipt_hash="h" * 64,
+            status="new",
+            channel="web",
+            programme=PLAIN_BEFORE[("report_case", "programme")],
+            incident_period=PLAIN_BEFORE[("report_case", "incident_period")],
+            company_text=PLAIN_BEFORE[("report_case", "company_text")],
+        )
+        _insert(conn, "api_token", id=1, user_id=1, name="Laptop van Jan", token_hash="t" * 64)
+    engine.dispose()
+
+    command.upgrade(config, "0012")
+
+    encrypted = _values(url)
+    fernet = Fernet(key.encode())
+    for field, token in encrypted.items():
+        assert PLAIN_BEFORE[field] not in token
+        assert fernet.decrypt(token.encode()).decode() == PLAIN_BEFORE[field]
+
+    command.downgrade(config, "0014")
+
+    assert _values(url) == PLAIN_BEFORE
