@@ -4,10 +4,17 @@
 
 Uses DATABASE_URL when set (PostgreSQL), otherwise a throwaway SQLite file.
 Seeds reports over 60 institutions in 6 regions and three years (with grounds,
-referrals and escalations), then prints, for each dimension, the time of the
-whole sector-wide table (`statistics.table`: counts, medians, shares and
-disclosure control) beside the time of the plain SQL GROUP BY that gives the
-same counts. Only aggregated rows ever reach Python.
+referrals and escalations with SBB decisions), then prints, side by side in one run:
+
+- the plain SQL GROUP BY that counts one dimension over the last closed calendar year;
+- the protected table a request gets for the same year and dimension
+  (`statistics.table`: counts, medians, shares, every number perturbed by the
+  cell-key method), read from the monthly rollup;
+- building the rollup's rows of that dimension over all three years (count with the
+  deadline counts, and the two histograms), as the nightly `publish-statistics` does,
+  beside the plain GROUP BY over the same three years;
+- and the whole `publish-statistics` run (every shape).
+Only aggregated rows ever reach Python.
 """
 
 from __future__ import annotations
@@ -28,10 +35,19 @@ import sqlalchemy as sa  # noqa: E402
 
 from bench.sbb_signals import timed  # noqa: E402
 from config import TestConfig  # noqa: E402
-from stagepact import create_app, statistics  # noqa: E402
+from stagepact import create_app, disclosure, statistics  # noqa: E402
 from stagepact.crypto import encrypt, hash_password  # noqa: E402
+from stagepact.deadlines import local_date  # noqa: E402
 from stagepact.extensions import db  # noqa: E402
-from stagepact.models import Adv, Company, Institution, User, utcnow, whole_days  # noqa: E402
+from stagepact.models import (  # noqa: E402
+    Adv,
+    Company,
+    Institution,
+    User,
+    month_number,
+    utcnow,
+    whole_days,
+)
 from stagepact.vocab import FORMS, GROUNDS, PHASES, WHO, Role  # noqa: E402
 
 INSTITUTIONS = 60
@@ -82,7 +98,7 @@ def seed(count: int) -> None:
                 "consent_sbb_identity", "consent_contact", "submitted_at", "ack_due_on",
                 "acknowledged_at", "ack_on_time", "feedback_due_on", "feedback_at",
                 "feedback_on_time", "closed_at", "outcome", "updated_at", "ack_days",
-                "close_days",
+                "close_days", "submitted_month", "record_key",
             )
         ),
     )  # fmt: skip
@@ -91,12 +107,17 @@ def seed(count: int) -> None:
         "referral",
         *(sa.column(n) for n in ("case_id", "adv_id", "referred_by_id", "referred_at", "summary", "shared_contact")),
     )  # fmt: skip
+    escalations = sa.table(
+        "investigation",
+        *(sa.column(n) for n in ("company_id", "origin", "status", "case_id", "institution_id", "created_by_id", "created_at", "updated_at", "summary", "shared_grounds", "shares_identity", "decision")),
+    )  # fmt: skip
+    decisions = ["no_action", "conversation", "improvement", "warning", None]
     narrative = encrypt("Benchmarkmelding.")
     now = utcnow()
     phases, forms, whos, ground_codes = list(PHASES), list(FORMS), list(WHO), list(GROUNDS)
     outcomes = ["resolved", "company_addressed", "no_action_wanted", "not_substantiated"]
     for start in range(0, count, CHUNK):
-        rows, grounds, referred = [], [], []
+        rows, grounds, referred, escalated = [], [], [], []
         for n in range(start, min(start + CHUNK, count)):
             submitted = now - timedelta(days=rng.uniform(0, 3 * 365))
             acknowledged = submitted + timedelta(days=rng.uniform(0.2, 9))
@@ -138,8 +159,28 @@ def seed(count: int) -> None:
                     "close_days": whole_days(submitted, feedback + timedelta(days=1))
                     if closed
                     else None,
+                    "submitted_month": month_number(local_date(submitted)),
+                    "record_key": disclosure.new_record_key(),
                 }
             )
+            if rng.random() < 0.02:
+                decision = rng.choice(decisions)
+                escalated.append(
+                    {
+                        "company_id": company.id,
+                        "origin": "escalation",
+                        "status": "decided" if decision else "investigating",
+                        "case_id": n + 1,
+                        "institution_id": rows[-1]["institution_id"],
+                        "created_by_id": handler.id,
+                        "created_at": acknowledged,
+                        "updated_at": acknowledged,
+                        "summary": narrative,
+                        "shared_grounds": "",
+                        "shares_identity": False,
+                        "decision": decision,
+                    }
+                )
             for ground in rng.sample(ground_codes, rng.choice((1, 1, 1, 2))):
                 grounds.append({"case_id": n + 1, "ground": ground})
             if rng.random() < 0.03:
@@ -157,6 +198,8 @@ def seed(count: int) -> None:
         db.session.execute(sa.insert(grounds_table), grounds)
         if referred:
             db.session.execute(sa.insert(referrals), referred)
+        if escalated:
+            db.session.execute(sa.insert(escalations), escalated)
         db.session.commit()
     if db.engine.dialect.name == "postgresql":
         db.session.execute(sa.text("ANALYZE"))
@@ -183,6 +226,17 @@ def plain_group_by(dimension: str, period: statistics.Period) -> list:
     ).all()
 
 
+def _rollup_statements_of(dimension: str, today: date) -> list:
+    """The nightly rollup's statements that read this dimension alone (its one-way count
+    with the deadline counts, and its two histograms)."""
+    found = []
+    for statement in statistics._rollup_statements(today):
+        shape = statement.select.selected_columns[2].value
+        if shape == dimension:
+            found.append(statement)
+    return found
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--reports", type=int, default=1_000_000)
@@ -200,16 +254,53 @@ def main() -> None:
                 f"{time.perf_counter() - begin:.0f} s"
             )
             today = date.today()
-            period = statistics.date_range(today - timedelta(days=3 * 366), today)
-            print(f"{'dimension':<14} {'whole table':>12} {'plain GROUP BY':>15}")
-            for dimension in statistics.DIMENSIONS:
-                query = statistics.Query(period, "sector", (dimension,))
-                whole = timed(lambda q=query: statistics.table(q))
-                plain = timed(lambda d=dimension: plain_group_by(d, period))
-                print(f"{dimension:<14} {whole:9.0f} ms {plain:12.0f} ms")
-            query = statistics.Query(period, "institution", ("phase",))
+            begin = time.perf_counter()
+            rows = statistics.publish(today)
+            db.session.commit()
             print(
-                f"{'institution×phase':<14} {timed(lambda: statistics.table(query)):6.0f} ms (counts only)"
+                f"publish-statistics (every shape, three years): "
+                f"{time.perf_counter() - begin:.1f} s, {rows:,} rollup rows"
+            )
+            year = statistics.publication().periods("year")[-1]
+            everything = statistics.Period(
+                "range", today - timedelta(days=3 * 366 + 31), today, "", ""
+            )
+            print(
+                f"{'':<14} {'last closed year (' + year.label + ')':>34}   "
+                f"{'three years, as the nightly rollup':>38}"
+            )
+            print(
+                f"{'dimension':<14} {'plain GROUP BY':>15} {'protected table':>16}   "
+                f"{'plain GROUP BY':>15} {'rollup rows':>12} {'ratio':>7}"
+            )
+            for dimension in statistics.DIMENSIONS:
+                query = statistics.Query(year, "sector", (dimension,))
+                served = timed(lambda q=query: statistics.table(q))
+                plain = timed(lambda d=dimension: plain_group_by(d, year))
+                plain_all = timed(lambda d=dimension: plain_group_by(d, everything))
+                statements = _rollup_statements_of(dimension, today)
+
+                def build(statements=statements, dimension=dimension):
+                    db.session.execute(
+                        sa.delete(statistics.RollupRow).where(
+                            statistics.RollupRow.shape == dimension
+                        )
+                    )
+                    for statement in statements:
+                        db.session.execute(statement)
+                    db.session.commit()
+
+                rollup = timed(build)
+                print(
+                    f"{dimension:<14} {plain:12.0f} ms {served:13.0f} ms   "
+                    f"{plain_all:12.0f} ms {rollup:9.0f} ms {rollup / plain_all:6.2f}x"
+                )
+            query = statistics.Query(
+                statistics.school_year(year.start.year - 1), "institution", ("phase",)
+            )
+            print(
+                f"{'institution×phase':<14} {timed(lambda: statistics.table(query)):6.0f} ms "
+                "(a protected table per institution, one school year)"
             )
             db.session.remove()
             db.drop_all()

@@ -22,6 +22,7 @@ from __future__ import annotations
 import math
 import random
 from dataclasses import dataclass, field
+from functools import cached_property
 from datetime import date, datetime, timedelta
 
 import numpy as np
@@ -47,7 +48,18 @@ class Record:
     values: tuple[tuple[str, object], ...]  # (dimension, code); ground: a frozenset of codes
 
     def value(self, dimension: str):
-        return dict(self.values)[dimension]
+        return self.lookup[dimension]
+
+    @cached_property
+    def lookup(self) -> dict[str, object]:
+        return dict(self.values)
+
+    def but(self, **changes) -> Record:
+        """This report with other values: `month`, `institution` or a dimension's code."""
+        values = tuple((d, changes.pop(d, v)) for d, v in self.values)
+        return Record(
+            changes.pop("month", self.month), changes.pop("institution", self.institution), values
+        )
 
 
 def _pick(rng: random.Random, weights: dict):
@@ -277,22 +289,22 @@ class Cell:
     institutions: frozenset[int] | None
     categories: tuple[tuple[str, frozenset[str]], ...] = ()
 
+    def weight(self, record: Record) -> int:
+        """How many times the cell counts `record` (a report counts once per ground)."""
+        if record.month not in self.months:
+            return 0
+        if self.institutions is not None and record.institution not in self.institutions:
+            return 0
+        weight = 1
+        for dimension, codes in self.categories:
+            value = record.value(dimension)
+            weight *= len(value & codes) if dimension == GROUND else value in codes
+            if not weight:
+                return 0
+        return weight
+
     def true_count(self, truth: list[Record]) -> int:
-        total = 0
-        for record in truth:
-            if record.month not in self.months:
-                continue
-            if self.institutions is not None and record.institution not in self.institutions:
-                continue
-            weight = 1
-            for dimension, codes in self.categories:
-                value = record.value(dimension)
-                if dimension == GROUND:
-                    weight *= len(value & codes)
-                else:
-                    weight *= value in codes
-            total += weight
-        return total
+        return sum(self.weight(record) for record in truth)
 
 
 @dataclass

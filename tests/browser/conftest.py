@@ -91,6 +91,7 @@ def seed_world() -> dict:
     reviewer = make_user(Role.SBB_REVIEWER, name="Sanne Mulder", email="sanne@sbb.example")
     monitor = make_user(Role.MONITOR, name="Tim Bakker", email="tim@monitor.example")
     company = make_company(name="Bakkerij De Korf", city="Groningen", kvk="12345678")
+    _published_year(adv)
     return {
         "school": school.slug,
         "handler": handler.email,
@@ -99,6 +100,23 @@ def seed_world() -> dict:
         "password": PASSWORD,
         "company": company.name,
     }
+
+
+def _published_year(adv) -> None:
+    """Reports of 2025 at another school, published the way the nightly job does, so that a
+    monitor has a closed year to ask for (the journeys' own reports are of today)."""
+    from datetime import datetime
+
+    from stagepact import statistics
+    from stagepact.extensions import db
+    from tests.factories import make_case, make_institution
+
+    school = make_institution(name="Oud Testcollege", slug="oud-testcollege", adv=adv)
+    for number in range(40):
+        case, _code = make_case(school, phase=("application", "internship")[number % 2])
+        case.submitted_at = datetime(2025, 1 + number % 12, 3 + number % 20, 10, 0)
+    db.session.flush()
+    statistics.publish()
 
 
 def pytest_configure(config):

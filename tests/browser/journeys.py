@@ -237,6 +237,7 @@ def monitor_chooses_a_table_and_exports_it(visit_factory, live, staff):
     t = monitor.t
     page = staff_logs_in(monitor, live, staff["monitor"])
     page.get_by_label(t("Periode"), exact=True).select_option(label=t("Kalenderjaar"))
+    page.get_by_label(t("Jaar"), exact=True).fill("2025")
     page.get_by_label(t("Verdeeld naar"), exact=True).select_option(label=t("Fase"))
     page.get_by_role("button", name=t("Tabel maken"), exact=True).click()
     monitor.checked()
