@@ -22,8 +22,8 @@ from __future__ import annotations
 import math
 import random
 from dataclasses import dataclass, field
-from functools import cached_property
 from datetime import date, datetime, timedelta
+from functools import cached_property
 
 import numpy as np
 import sqlalchemy as sa
