@@ -231,7 +231,7 @@ def test_no_code_draws_from_the_non_cryptographic_random_module():
     assert users == []
 
 
-def test_links_recovery_codes_api_tokens_and_sessions_come_from_secrets(monkeypatch):
+def test_links_recovery_codes_and_api_tokens_come_from_secrets(monkeypatch):
     """6.3.1: each value is what `secrets` gave, so a weaker source would show."""
     import secrets
 
