@@ -73,7 +73,7 @@ def password_problem(password: str, user: User | None = None):
         personal = [user.email, local, *user.name.split(), *local.replace("_", ".").split(".")]
         if any(len(p) >= 4 and p.lower() in password.lower() for p in personal):
             return _l("Gebruik niet je eigen naam of e-mailadres in je wachtwoord.")
-    if zxcvbn(password[:100], user_inputs=personal)["score"] < 3:
+    if zxcvbn(password[:72], user_inputs=personal)["score"] < 3:
         return _l(
             "Dit wachtwoord is te makkelijk te raden. Maak het langer, bijvoorbeeld met een paar losse woorden."
         )
