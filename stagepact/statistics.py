@@ -537,16 +537,23 @@ class Cell:
     value: int | float | None
     hidden: str | None = None  # disclosure.SMALL ("<k") or disclosure.TOO_FEW
 
-    def text(self, threshold: int, kind: str = "count") -> str:
+    def data(self, threshold: int) -> int | float | str | None:
+        """The value for machines: the number, "<k" for a small count, None if not shown."""
         if self.hidden == disclosure.SMALL:
             return f"<{threshold}"
-        if self.hidden is not None or self.value is None:
+        if self.hidden is not None:
+            return None
+        return self.value
+
+    def text(self, threshold: int, kind: str = "count") -> str:
+        """The value for people: shares (every kind but counts and medians) with a percent
+        sign, "–" where none is shown."""
+        data = self.data(threshold)
+        if data is None:
             return "–"
-        if kind == "count":
-            return str(self.value)
-        if kind.startswith("median"):
-            return str(self.value)
-        return f"{self.value}%"
+        if self.hidden is None and kind != "count" and not kind.startswith("median"):
+            return f"{data}%"
+        return str(data)
 
 
 @dataclass

@@ -17,7 +17,7 @@ from itsdangerous import BadSignature
 
 from config import TestConfig
 from stagepact import create_app
-from stagepact.extensions import db, mail
+from stagepact.extensions import db, limiter, mail
 from tests.factories import PASSWORD
 
 
@@ -124,6 +124,24 @@ def header_texts(app, response) -> list[str]:
         except BadSignature:
             pass
     return texts
+
+
+@pytest.fixture
+def limited(app):
+    """Rate limits on, from empty counters (tests run with them off)."""
+    app.config["RATE_LIMITS_ON"] = True
+    limiter.reset()
+    yield
+    limiter.reset()
+    app.config["RATE_LIMITS_ON"] = False
+
+
+@pytest.fixture
+def enforced(app):
+    """Two-factor enrolment enforced, as in production."""
+    app.config["TWO_FACTOR_ENFORCED"] = True
+    yield
+    app.config["TWO_FACTOR_ENFORCED"] = False
 
 
 @pytest.fixture

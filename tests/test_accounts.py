@@ -12,28 +12,12 @@ import pytest
 import sqlalchemy as sa
 
 from stagepact import accounts, outbox
-from stagepact.extensions import db, limiter
+from stagepact.extensions import db
 from stagepact.models import AccountToken, AuditEvent, OutboxMail, RecoveryCode, User, utcnow
 from stagepact.vocab import Role
 from tests.factories import PASSWORD, make_institution, make_user
 
 STRONG = "paars-kanaal-fietsbel-7"
-
-
-@pytest.fixture
-def enforced(app):
-    app.config["TWO_FACTOR_ENFORCED"] = True
-    yield
-    app.config["TWO_FACTOR_ENFORCED"] = False
-
-
-@pytest.fixture
-def limited(app):
-    app.config["RATE_LIMITS_ON"] = True
-    limiter.reset()
-    yield
-    limiter.reset()
-    app.config["RATE_LIMITS_ON"] = False
 
 
 def _login(client, user, password=PASSWORD):

@@ -12,33 +12,16 @@ from datetime import timedelta
 from urllib.parse import urlsplit
 
 import pyotp
-import pytest
 import sqlalchemy as sa
 
 from stagepact import login_failures
-from stagepact.extensions import db, limiter
+from stagepact.extensions import db
 from stagepact.models import LoginFailure, OutboxMail, User, utcnow
 from stagepact.vocab import Role
 from tests.factories import PASSWORD, make_user
 
 OWNER_ADDRESS = "203.0.113.50"
 ATTACKER_ADDRESS = "198.51.100.66"
-
-
-@pytest.fixture
-def limited(app):
-    app.config["RATE_LIMITS_ON"] = True
-    limiter.reset()
-    yield
-    limiter.reset()
-    app.config["RATE_LIMITS_ON"] = False
-
-
-@pytest.fixture
-def enforced(app):
-    app.config["TWO_FACTOR_ENFORCED"] = True
-    yield
-    app.config["TWO_FACTOR_ENFORCED"] = False
 
 
 def _login(client, email: str, password: str, address: str):

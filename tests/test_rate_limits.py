@@ -17,15 +17,6 @@ from tests.factories import make_case
 SCHOOL = "145.97.10.1"  # one address for the whole school (NAT)
 
 
-@pytest.fixture
-def limited(app):
-    app.config["RATE_LIMITS_ON"] = True
-    limiter.reset()
-    yield
-    limiter.reset()
-    app.config["RATE_LIMITS_ON"] = False
-
-
 def _enter(client, code: str, address: str = SCHOOL):
     return client.post("/volgen", data={"code": code}, environ_base={"REMOTE_ADDR": address})
 

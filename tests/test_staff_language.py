@@ -6,7 +6,6 @@ from __future__ import annotations
 import time
 
 import pyotp
-import pytest
 import sqlalchemy as sa
 
 from stagepact import notify
@@ -188,13 +187,6 @@ def test_choosing_a_language_keeps_the_page_and_its_query(client):
     chosen = client.post("/taal", data={"lang": "en", "next": table})
 
     assert chosen.headers["Location"].endswith(table)
-
-
-@pytest.fixture
-def enforced(app):
-    app.config["TWO_FACTOR_ENFORCED"] = True
-    yield
-    app.config["TWO_FACTOR_ENFORCED"] = False
 
 
 def test_a_choice_on_the_login_page_survives_the_second_factor(client, enforced):

@@ -434,14 +434,10 @@ def test_every_parameter_the_document_names_is_accepted(client, spec, token):
         assert call(client, spec, params, bearer(token)).status_code == 200, params
 
 
-def test_the_api_is_rate_limited_per_token_with_a_json_answer(client, spec, token, app):
+def test_the_api_is_rate_limited_per_token_with_a_json_answer(client, spec, token, limited):
     from stagepact.api import routes
 
-    app.config["RATE_LIMITS_ON"] = True
-    try:
-        answers = [call(client, spec, {}, bearer(token)).status_code for _ in range(125)]
-    finally:
-        app.config["RATE_LIMITS_ON"] = False
+    answers = [call(client, spec, {}, bearer(token)).status_code for _ in range(125)]
     assert routes.PER_CLIENT.startswith("120 per minute")
     assert answers[:120] == [200] * 120
     assert answers[120:] == [429] * 5

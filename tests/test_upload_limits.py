@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from PIL import Image
 
 from stagepact import attachments
-from stagepact.extensions import db, limiter
+from stagepact.extensions import db
 from stagepact.models import Attachment, Case, User
 from stagepact.vocab import Role
 from tests.conftest import count
@@ -53,15 +53,6 @@ def institution():
     return institution
 
 
-@pytest.fixture
-def limits_on(app):
-    app.config["RATE_LIMITS_ON"] = True
-    limiter.reset()
-    yield
-    limiter.reset()
-    app.config["RATE_LIMITS_ON"] = False
-
-
 def _big_png(width: int, height: int) -> bytes:
     """A large image in few bytes: one colour compresses to almost nothing."""
     buffer = io.BytesIO()
@@ -86,7 +77,7 @@ def _message(student, files=(), body=BODY, **fields):
 
 
 def test_the_students_message_form_is_limited_per_case_and_keeps_the_text(
-    app, institution, limits_on
+    app, institution, limited
 ):
     case, code = make_case(institution)
     student = _student(app, code)
@@ -105,7 +96,7 @@ def test_the_students_message_form_is_limited_per_case_and_keeps_the_text(
     assert len(_files(_fresh(case))) == allowed
 
 
-def test_the_per_case_limit_holds_from_any_address(app, institution, limits_on):
+def test_the_per_case_limit_holds_from_any_address(app, institution, limited):
     case, code = make_case(institution)
     allowed = int(attachments.POSTS_PER_CASE.split()[0])
     for n in range(allowed):
@@ -126,7 +117,7 @@ def test_the_per_case_limit_holds_from_any_address(app, institution, limits_on):
 
 
 def test_the_report_form_limits_the_megabytes_an_address_posts(
-    app, client, institution, limits_on, monkeypatch
+    app, client, institution, limited, monkeypatch
 ):
     monkeypatch.setattr(attachments, "MEGABYTES_PER_ADDRESS", "3 per hour")
     one_megabyte = b"a" * (1024 * 1024 - 2048)
@@ -145,7 +136,7 @@ def test_the_report_form_limits_the_megabytes_an_address_posts(
     "endpoint", ["/volgen/melding/bericht", "/meldpunt/{slug}/melden"], ids=["message", "report"]
 )
 def test_the_forms_with_files_have_limits_and_the_others_are_unchanged(
-    app, institution, endpoint, limits_on, monkeypatch
+    app, institution, endpoint, limited, monkeypatch
 ):
     monkeypatch.setattr(attachments, "POSTS_PER_ADDRESS", "2 per hour")
     case, code = make_case(institution)

@@ -90,14 +90,6 @@ def _axis_label(axis: str) -> str:
     return {"region": _("regio"), "institution": _("instelling"), "period": _("periode")}[axis]
 
 
-def _machine(cell: statistics.Cell, threshold: int):
-    if cell.hidden == disclosure.SMALL:
-        return f"<{threshold}"
-    if cell.hidden is not None:
-        return None
-    return cell.value
-
-
 def grid(table: statistics.Table) -> Grid:
     k = table.threshold
     notes = []
@@ -126,7 +118,7 @@ def grid(table: statistics.Table) -> Grid:
                     code,
                     label,
                     [cell.text(k, kind) for cell, kind in cells],
-                    [_machine(cell, k) for cell, _kind in cells],
+                    [cell.data(k) for cell, _kind in cells],
                 )
             )
     else:
@@ -136,9 +128,7 @@ def grid(table: statistics.Table) -> Grid:
         columns.append(Column(statistics.TOTAL, _("Totaal")))
         for index, (code, label) in enumerate(zip(row_codes, row_labels, strict=True)):
             cells = table.counts[index]
-            rows.append(
-                Row(code, label, [c.text(k) for c in cells], [_machine(c, k) for c in cells])
-            )
+            rows.append(Row(code, label, [c.text(k) for c in cells], [c.data(k) for c in cells]))
     return Grid(
         title=title(table),
         period=period_label(table),
