@@ -15,7 +15,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import re
 import secrets
 import time
@@ -30,7 +29,7 @@ from zxcvbn import zxcvbn
 from zxcvbn.frequency_lists import FREQUENCY_LISTS
 
 from . import audit, language, login_failures, outbox
-from .crypto import MIN_PASSWORD_LENGTH, hash_password
+from .crypto import MIN_PASSWORD_LENGTH, hash_password, token_digest
 from .extensions import db
 from .models import AccountToken, Institution, RecoveryCode, User, utcnow
 from .vocab import Role
@@ -94,10 +93,6 @@ def set_password(user: User, password: str, actor: User | str | None = None) -> 
 # --- Invitation and reset links -------------------------------------------------------------
 
 
-def _digest(token: str) -> str:
-    return hashlib.sha256(token.encode("utf-8")).hexdigest()
-
-
 def issue_link(user: User, purpose: str, token: str | None = None) -> str:
     """A new single-use token. Earlier links stay valid until they expire or one of the
     user's links is used: a stranger asking for a new link cannot cancel the owner's."""
@@ -112,7 +107,7 @@ def issue_link(user: User, purpose: str, token: str | None = None) -> str:
         AccountToken(
             user_id=user.id,
             purpose=purpose,
-            token_hash=_digest(token),
+            token_hash=token_digest(token),
             created_at=now,
             expires_at=now + lifetime,
         )
@@ -128,7 +123,7 @@ def redeem_link(token: str | None) -> AccountToken | None:
     if not token or len(token) > 100:
         return None
     found = db.session.scalar(
-        sa.select(AccountToken).where(AccountToken.token_hash == _digest(token))
+        sa.select(AccountToken).where(AccountToken.token_hash == token_digest(token))
     )
     if found is None or found.used_at is not None or found.expires_at < utcnow():
         return None
@@ -341,7 +336,7 @@ def new_recovery_codes(user: User) -> list[str]:
     for _ in range(RECOVERY_CODES):
         code = "-".join(secrets.token_hex(2) for _ in range(3))
         codes.append(code)
-        db.session.add(RecoveryCode(user_id=user.id, code_hash=_digest(code)))
+        db.session.add(RecoveryCode(user_id=user.id, code_hash=token_digest(code)))
     db.session.flush()
     return codes
 
@@ -351,7 +346,7 @@ def use_recovery_code(user: User, code: str) -> bool:
     found = db.session.scalar(
         sa.select(RecoveryCode).where(
             RecoveryCode.user_id == user.id,
-            RecoveryCode.code_hash == _digest(normalised),
+            RecoveryCode.code_hash == token_digest(normalised),
             RecoveryCode.used_at.is_(None),
         )
     )

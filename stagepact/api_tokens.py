@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 
 import sqlalchemy as sa
 
 from . import audit
+from .crypto import token_digest
 from .extensions import db
 from .models import ApiToken, User, utcnow
 from .vocab import Role
@@ -20,10 +20,6 @@ class TokenError(Exception):
     def __init__(self, message):
         super().__init__(str(message))
         self.message = message
-
-
-def _digest(token: str) -> str:
-    return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
 def create(user: User, name: str, actor: User | str | None = None) -> tuple[ApiToken, str]:
@@ -40,7 +36,7 @@ def create(user: User, name: str, actor: User | str | None = None) -> tuple[ApiT
     if active >= MAX_ACTIVE:
         raise TokenError(_l("U hebt al %(n)d sleutels. Trek er eerst een in.", n=MAX_ACTIVE))
     plain = PREFIX + secrets.token_urlsafe(32)
-    token = ApiToken(user_id=user.id, name=name.strip()[:100], token_hash=_digest(plain))
+    token = ApiToken(user_id=user.id, name=name.strip()[:100], token_hash=token_digest(plain))
     db.session.add(token)
     db.session.flush()
     audit.record("api_token.created", actor=actor or user, token_id=token.id, user_id=user.id)
@@ -67,7 +63,7 @@ def user_for(authorization: str | None) -> tuple[User, ApiToken] | None:
     value = value.strip()
     if scheme.lower() != "bearer" or not value.startswith(PREFIX) or len(value) > 200:
         return None
-    token = db.session.scalar(sa.select(ApiToken).where(ApiToken.token_hash == _digest(value)))
+    token = db.session.scalar(sa.select(ApiToken).where(ApiToken.token_hash == token_digest(value)))
     if token is None or not token.is_active:
         return None
     user = token.user

@@ -88,6 +88,12 @@ class EncryptedText(TypeDecorator):
             raise RuntimeError("Encrypted field cannot be read with the configured keys") from None
 
 
+def token_digest(token: str) -> str:
+    """What is stored of a random secret the server made (a link, API or session token, a
+    recovery code): its SHA-256, so that the database alone holds nothing that works."""
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
 def new_receipt_code() -> str:
     """Sixteen digits from the operating system's secure random source."""
     return f"{secrets.randbelow(10**RECEIPT_CODE_DIGITS):0{RECEIPT_CODE_DIGITS}d}"

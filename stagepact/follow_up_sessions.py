@@ -10,22 +10,18 @@ Ended rows are deleted by the daily `retention` command (`purge`).
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from flask import current_app
 
+from .crypto import token_digest
 from .extensions import db
 from .models import Case, FollowUpSession, utcnow
 
 # last_seen_at is written at most this often, so that reading pages costs no write each.
 TOUCH_SECONDS = 60
-
-
-def _digest(session_id: str) -> str:
-    return hashlib.sha256(session_id.encode("utf-8")).hexdigest()
 
 
 def _idle() -> timedelta:
@@ -41,7 +37,9 @@ def start(case: Case) -> str:
     session_id = secrets.token_urlsafe(32)
     now = utcnow()
     db.session.add(
-        FollowUpSession(id_hash=_digest(session_id), case=case, created_at=now, last_seen_at=now)
+        FollowUpSession(
+            id_hash=token_digest(session_id), case=case, created_at=now, last_seen_at=now
+        )
     )
     return session_id
 
@@ -60,7 +58,7 @@ def find(session_id: object) -> FollowUpSession | None:
         return None
     return db.session.scalar(
         sa.select(FollowUpSession).where(
-            FollowUpSession.id_hash == _digest(session_id), _live(utcnow())
+            FollowUpSession.id_hash == token_digest(session_id), _live(utcnow())
         )
     )
 
@@ -80,7 +78,7 @@ def end(session_id: object) -> None:
         db.session.execute(
             sa.update(FollowUpSession)
             .where(
-                FollowUpSession.id_hash == _digest(session_id),
+                FollowUpSession.id_hash == token_digest(session_id),
                 FollowUpSession.revoked_at.is_(None),
             )
             .values(revoked_at=utcnow())
