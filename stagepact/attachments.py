@@ -40,13 +40,12 @@ from urllib.parse import quote
 import sqlalchemy as sa
 from flask import Response, abort, current_app
 from flask_babel import lazy_gettext as _l
-from flask_limiter.util import get_remote_address
 from limits import parse_many
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from . import audit
 from .crypto import decrypt_bytes, encrypt_bytes, reencrypt
-from .extensions import db, limiter
+from .extensions import client_address, db, limiter, limits_off
 from .models import (
     Attachment,
     Case,
@@ -375,11 +374,11 @@ def check_upload_limits(case: Case | None, new_bytes: int) -> None:
     Per case (when the form belongs to one), per address, and the megabytes an
     address posts. Raises `RejectedFileError` before any file is read.
     """
-    if not current_app.config.get("RATE_LIMITS_ON", True):
+    if limits_off():
         return
     strategy = limiter.limiter
     prefix = "uploads"
-    address = get_remote_address()
+    address = client_address()
     checks = [(POSTS_PER_ADDRESS, ("posts-address", address), 1)]
     if case is not None and case.id is not None:
         checks.append((POSTS_PER_CASE, ("posts-case", str(case.id)), 1))

@@ -64,6 +64,7 @@ limiter = Limiter(key_func=client_address)
 
 
 @limiter.request_filter
-def _limits_off() -> bool:
-    """Each app's own RATE_LIMITS_ON decides (the limiter object is shared by all apps)."""
+def limits_off() -> bool:
+    """Each app's own RATE_LIMITS_ON decides (the limiter object is shared by all apps);
+    limits counted by hand (`attachments.check_upload_limits`) ask here too."""
     return not current_app.config.get("RATE_LIMITS_ON", True)
