@@ -11,8 +11,11 @@ gives the parameters and why.
 - A cell's key is the sum of its reports' keys modulo `RECORD_KEY_RANGE`. The same
   reports give the same key, whichever table, period or export the cell appears in.
 - `PERTURBATION`, published, turns (true count, cell key) into a small whole noise of
-  at most `MAX_NOISE`, with mean zero. A cell of no reports stays 0.
-- A perturbed count from 1 to k-1 (k = `STATS_MIN_COUNT`, 5) is shown as "<k".
+  at most `MAX_NOISE`, with mean zero. A cell of no reports is not perturbed.
+- A perturbed count below k (k = `STATS_MIN_COUNT`, 5), zero included, is shown as "<k".
+  "<k" therefore never says that a cell holds a report: were an empty cell shown as 0,
+  "<k" would mean "at least one", and that lower bound is the exact count of every cell
+  of one report, which a linear program over a monitor's tables then pins (issue 12).
 - Shares and medians are computed from perturbed counts only (the deadline counts and
   the histogram of handling days, each cell with its own key), shown only for groups of
   at least `MEASURE_MIN` perturbed reports, as whole percents and whole days.
@@ -39,7 +42,7 @@ PERTURBATION: dict[int, tuple[tuple[int, int], ...]] = {
     2: ((-2, 5), (-1, 20), (0, 50), (1, 20), (2, 5)),
 }
 
-SMALL = "small"  # a perturbed count from 1 to k-1, shown as "<k"
+SMALL = "small"  # a perturbed count below k, zero included, shown as "<k"
 TOO_FEW = "too_few"  # a share or median over fewer than MEASURE_MIN perturbed reports
 
 
@@ -69,25 +72,27 @@ def noise(count: int, key_sum: int) -> int:
 
 
 def perturbed(count: int, key_sum: int) -> int:
-    """The published count of a cell: never negative, 0 only when true or by noise."""
+    """The perturbed count of a cell: never negative, 0 when empty or by noise."""
     return count + noise(count, key_sum)
 
 
 def shown_count(count: int, key_sum: int, threshold: int) -> tuple[int, str | None]:
-    """(perturbed count, None) or (perturbed count, SMALL) when it must show as "<k"."""
+    """(perturbed count, None), or (perturbed count, SMALL) when it must show as "<k":
+    every perturbed count below k, an empty cell's 0 included."""
     value = perturbed(count, key_sum)
-    if 0 < value < threshold:
+    if value < threshold:
         return value, SMALL
     return value, None
 
 
 def feasible_counts(shown: int | str, threshold: int) -> range:
-    """Every true count the perturbation table can publish as `shown` (a number, or SMALL
-    for "<k"): what an attacker who knows the table learns from one cell."""
+    """Every true count the perturbation table can publish as `shown` (a number of at
+    least k, or SMALL for "<k"): what an attacker who knows the table learns from one
+    cell. "<k" leaves 0 among them."""
     if shown == SMALL:
-        return range(1, threshold - 1 + MAX_NOISE + 1)
-    if shown == 0:
-        return range(0, MAX_NOISE + 1)
+        return range(0, threshold - 1 + MAX_NOISE + 1)
+    if shown < threshold:
+        raise ValueError(f"a count below {threshold} is shown as SMALL, not {shown}")
     return range(max(1, shown - MAX_NOISE), shown + MAX_NOISE + 1)
 
 

@@ -6,7 +6,9 @@ reports whose students consented to SBB, never content.
   number of reports, no date, nothing about the reports themselves.
 - SBB counts only reports whose students consented to SBB, per company in all and per
   year, each count protected like the monitors' statistics (`disclosure`: perturbed,
-  small counts as "<5"). No count per ground: that could point at one student.
+  counts below 5 as "<5"). Every company gets the same years, from the platform's first
+  report to this one, so that neither a row nor its absence says a company was named.
+  No count per ground: that could point at one student.
 
 Everything here is answered by SQL aggregation over the case table (index
 `ix_report_case_company`), never by loading reports into Python: no case id, number,
@@ -140,25 +142,38 @@ class CompanyCounts:
     total: Cell
 
 
-def company_counts(company_id: int) -> CompanyCounts:
+def counted_years(today: date | None = None) -> list[int]:
+    """The years SBB's counts cover, newest first: every year from the platform's first
+    report to this one, the same for every company, so that a year's row never tells that
+    the company was named that year (a "<5" leaves 0 open)."""
+    first = db.session.scalar(sa.select(sa.func.min(Case.submitted_month)))
+    this_year = (today or local_today()).year
+    start = min(int(first) // 100, this_year) if first else this_year
+    return list(range(this_year, start - 1, -1))
+
+
+def company_counts(company_id: int, today: date | None = None) -> CompanyCounts:
     count = [sa.func.count().label("n"), sa.func.sum(Case.record_key).label("keys")]
     mine = sa.and_(Case.company_id == company_id, consented_reports())
     total = db.session.execute(sa.select(*count).where(mine)).one()
-    if not total.n:
-        return CompanyCounts(years=[], reports={}, total=Cell(0))
     year = Case.submitted_month / 100
-    per_year = db.session.execute(
-        sa.select(sa.cast(year, sa.Integer).label("year"), *count).where(mine).group_by("year")
-    ).all()
-    return CompanyCounts(
-        years=sorted((int(r.year) for r in per_year), reverse=True),
-        reports={int(r.year): _protected(r.n, r.keys) for r in per_year},
-        total=_protected(total.n, total.keys),
-    )
+    per_year = {
+        int(r.year): r
+        for r in db.session.execute(
+            sa.select(sa.cast(year, sa.Integer).label("year"), *count).where(mine).group_by("year")
+        )
+    }
+    years = counted_years(today)
+    reports = {}
+    for y in years:
+        row = per_year.get(y)
+        reports[y] = _protected(row.n, row.keys) if row else _protected(0, 0)
+    return CompanyCounts(years=years, reports=reports, total=_protected(total.n, total.keys))
 
 
 def report_counts(company_ids: list[int]) -> dict[int, Cell]:
-    """Consented reports (all years) naming each of the given companies, protected."""
+    """Consented reports (all years) naming each of the given companies, protected: a
+    company no report names shows "<5" like any small count."""
     if not company_ids:
         return {}
     rows = db.session.execute(
@@ -166,4 +181,5 @@ def report_counts(company_ids: list[int]) -> dict[int, Cell]:
         .where(Case.company_id.in_(company_ids), consented_reports())
         .group_by(Case.company_id)
     ).all()
-    return {company_id: _protected(n, keys) for company_id, n, keys in rows}
+    found = {company_id: (n, keys) for company_id, n, keys in rows}
+    return {c: _protected(*found.get(c, (0, 0))) for c in company_ids}

@@ -580,9 +580,10 @@ def threshold() -> int:
 
 
 def _count_cell(aggregate: Aggregate | None, k: int) -> Cell:
-    if aggregate is None:
-        return Cell(0)
-    value, hidden = disclosure.shown_count(aggregate.n, aggregate.key, k)
+    """A protected count; a cell no report falls in (None) shows as "<k" like any other
+    count below k."""
+    n, key = (aggregate.n, aggregate.key) if aggregate is not None else (0, 0)
+    value, hidden = disclosure.shown_count(n, key, k)
     return Cell(value, hidden)
 
 

@@ -34,7 +34,7 @@ from stagepact.models import Company
 
 GROUND = "ground"
 SMALL = range(1, 5)  # the counts disclosure control exists for
-THRESHOLD = 5  # STATS_MIN_COUNT: perturbed counts below it show as "<5"
+THRESHOLD = 5  # STATS_MIN_COUNT: perturbed counts below it, 0 included, show as "<5"
 
 # --- The dataset ----------------------------------------------------------------------
 
@@ -162,6 +162,7 @@ def seed_world(
     from tests.factories import make_adv, make_case, make_company, make_institution, make_user
 
     rng = random.Random(seed)
+    keys = random.Random(f"record keys {seed}")
     adv = make_adv()
     schools = [
         make_institution(region=f"Regio {chr(65 + i % regions)}", adv=adv)
@@ -195,6 +196,9 @@ def seed_world(
             consent_sbb=rng.random() < consent_sbb,
         )
         case.submitted_at = submitted
+        # Record keys as random as the app's, but from the seed, so that a verdict can be
+        # replayed (from a generator of their own: the truth is the same as without them).
+        case.record_key = keys.randrange(disclosure.RECORD_KEY_RANGE)
         case.ack_due_on = submitted.date() + timedelta(days=7)
         case.company_id = rng.choice(companies).id if rng.random() < 0.7 else None
         age_days = (last - submitted.date()).days
@@ -313,6 +317,7 @@ class Published:
     low: float  # what the published value alone says about the true count
     high: float
     protected: bool  # hidden or perturbed: the value is not the true count as such
+    perturbed: int | None = None  # the perturbed count behind it, for what-if readings
 
 
 @dataclass
@@ -365,7 +370,7 @@ class Reader:
             self.cells.append(Published(spec, exact, exact, False))
         else:
             low, high = _interval(cell)
-            self.cells.append(Published(spec, low, high, True))
+            self.cells.append(Published(spec, low, high, True, cell.value))
 
     def table(self, table: statistics.Table, truth=None, everyone=None, own=None):
         """Every count of a table: its cells, margins and total."""
@@ -682,15 +687,19 @@ class Attack:
             return math.inf if sense == highspy.ObjSense.kMaximize else -math.inf
         raise AssertionError(f"the published cells are inconsistent: {status}")
 
-    def unpinned(self, targets: list[Cell], truth: list[Record], rounds: int = 6) -> set[Cell]:
+    def unpinned(self, targets: list[Cell], truth: list[Record], rounds: int = 40) -> set[Cell]:
         """Targets shown not to be pinned by another consistent table: a solution of the
         program in which the target is at least 1 away from its true count (then the
-        attacker's interval holds both). Each round solves one program for all targets at
-        once (pushing every remaining one up, then down, then in random directions), so
-        that only the few left over need a program of their own."""
+        attacker's interval holds both). Each round solves one program for all targets
+        left at once, pushing each away from its true count: up when its own published
+        value allows nothing lower, down when it allows nothing higher, otherwise up or
+        down in turn and then at random. Rounds stop when one frees no target; only the
+        few left then need a program of their own (`solve`)."""
         import highspy
 
         h = self._highs()
+        h.setOptionValue("solver", "ipm")  # far faster than simplex on these programs
+        own = self.own_bounds()
         true = {cell: cell.true_count(truth) for cell in targets}
         left = set(targets)
         rng = random.Random(5)
@@ -698,21 +707,30 @@ class Attack:
             if not left:
                 break
             weights: dict[int, float] = {}
-            for cell in left:
-                sign = (1, -1)[round_ % 2] if round_ < 2 else rng.choice((1, -1))
+            for cell in sorted(left, key=repr):
+                low, high = own.get(cell, (0, math.inf))
+                if true[cell] - 1 < max(low, 0):
+                    sign = 1
+                elif true[cell] + 1 > high:
+                    sign = -1
+                else:
+                    sign = (1, -1)[round_ % 2] if round_ < 2 else rng.choice((1, -1))
                 for column in self.expression(cell):
                     weights[column] = weights.get(column, 0.0) + sign
             self._objective(h, weights)
             self._run(h, highspy.ObjSense.kMaximize)
             solution = np.array(h.getSolution().col_value)
+            before = len(left)
             for cell in list(left):
                 value = solution[self.expression(cell)].sum()
                 if abs(value - true[cell]) >= 1 - 1e-6:
                     left.discard(cell)
+            if round_ >= 2 and len(left) == before:
+                break
         return set(targets) - left
 
     def solve(
-        self, targets: list[Cell], truth: list[Record], progress=None
+        self, targets: list[Cell], truth: list[Record], progress=None, solver: str = "simplex"
     ) -> dict[Cell, tuple[float, float]]:
         """Bounds of each target. A target is first pushed away from its true count in one
         direction; only when that fails is the other direction solved, so that a cell the
@@ -720,6 +738,7 @@ class Attack:
         import highspy
 
         h = self._highs()
+        h.setOptionValue("solver", solver)
         found = {}
         for number, cell in enumerate(targets):
             self._objective(h, dict.fromkeys(self.expression(cell), 1.0))
@@ -772,7 +791,7 @@ def pinned(
     targets = list(dict.fromkeys(targets))
     free = model.unpinned(targets, truth)
     left = [cell for cell in targets if cell not in free]
-    found = model.solve(left, truth)
+    found = model.solve(left, truth, solver="ipm")
     bounds = [Bounds(c, c.true_count(truth), own.get(c, (0, math.inf)), found[c]) for c in left]
     return [b for b in bounds if b.exact or not b.found[0] <= b.true <= b.found[1]]
 

@@ -1,6 +1,7 @@
 """The cell-key method's properties, checked by hypothesis (issue 12).
 
-- noise stays within its bound and a count never goes below 0; a cell of no reports is 0;
+- noise stays within its bound and a count never goes below 0; a cell of no reports is not
+  perturbed and, like every count below the threshold, shows as "<k";
 - the published perturbation table has mean 0 and the documented variance for every count;
 - the same reports give the same number, whatever order or table they come in;
 - what an attacker reads off one published value (`feasible_counts`) always holds the truth;
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -47,9 +49,12 @@ def test_noise_is_bounded_and_never_makes_a_count_negative(count, record_keys):
 
 
 @given(st.lists(keys, max_size=40))
-def test_a_cell_of_no_reports_stays_zero_and_shows_as_zero(record_keys):
+def test_a_cell_of_no_reports_is_not_perturbed_and_shows_as_below_the_threshold(record_keys):
+    """An empty cell shows "<k" like a small one: were it 0, "<k" would say "at least one",
+    the exact count of every cell of one report."""
     assert perturbed(0, sum(record_keys)) == 0
-    assert shown_count(0, sum(record_keys), K) == (0, None)
+    assert shown_count(0, sum(record_keys), K) == (0, SMALL)
+    assert 0 in feasible_counts(SMALL, K) and 1 in feasible_counts(SMALL, K)
 
 
 @given(st.lists(keys, min_size=1, max_size=40), st.randoms())
@@ -93,7 +98,7 @@ def test_each_noise_takes_its_share_of_the_cell_keys():
 @given(counts, st.lists(keys, max_size=40))
 def test_small_perturbed_counts_show_as_below_the_threshold(count, record_keys):
     value, hidden = shown_count(count, sum(record_keys), K)
-    assert (hidden == SMALL) == (0 < value < K)
+    assert (hidden == SMALL) == (value < K)
 
 
 @given(counts, st.lists(keys, max_size=40))
@@ -103,8 +108,10 @@ def test_what_one_published_value_tells_always_holds_the_truth(count, record_key
 
 
 def test_a_published_value_always_leaves_more_than_one_true_count():
-    for shown in [0, SMALL, *range(K, 40)]:
+    for shown in [SMALL, *range(K, 40)]:
         assert len(feasible_counts(shown, K)) >= 3, shown
+    with pytest.raises(ValueError):
+        feasible_counts(K - 1, K)  # a count below k is never shown as itself
 
 
 pair = st.tuples(st.integers(min_value=0, max_value=500), keys)

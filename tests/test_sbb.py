@@ -1564,6 +1564,33 @@ def test_the_company_page_counts_only_reports_consented_to_sbb_per_year_protecte
     assert other_cells[-1] == _protected(other)
 
 
+def test_every_company_shows_the_same_years_and_a_company_never_named_shows_below_five(
+    client, auth, reviewer
+):
+    """Neither a year's row nor its absence, nor a 0, may tell SBB that a company was (not)
+    named: every company gets every year since the platform's first report, and "<5" leaves
+    0 open."""
+    named, never_named = make_company(), make_company()
+    year = deadlines.today().year
+    first = _report(
+        make_institution(), named, submitted_at=datetime(year - 2, 3, 1, 12, 0), consent_sbb=True
+    )
+    db.session.commit()
+    auth.login(reviewer)
+
+    for company in (named, never_named):
+        table = _counts_table(_text(client.get(f"/sbb/bedrijven/{company.id}")))
+        assert list(table) == [str(year), str(year - 1), str(year - 2), "Alle jaren"]
+    table = _counts_table(_text(client.get(f"/sbb/bedrijven/{named.id}")))
+    assert table[str(year - 2)] == table["Alle jaren"] == _protected([first])
+    assert set(_counts_table(_text(client.get(f"/sbb/bedrijven/{never_named.id}"))).values()) == {
+        "<5"
+    }
+    register = _text(client.get("/sbb/bedrijven", query_string={"q": never_named.kvk}))
+    row = re.search(rf'href="/sbb/bedrijven/{never_named.id}".*?</tr>', register, re.S).group(0)
+    assert html_lib.unescape(re.findall(r"<td>(.*?)</td>", row)[-1]) == "<5"
+
+
 def test_a_report_of_new_years_night_counts_in_the_dutch_calendar_year(client, auth, reviewer):
     company = make_company()
     year = deadlines.today().year

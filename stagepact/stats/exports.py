@@ -53,11 +53,10 @@ def rule_text(table: statistics.Table) -> str:
     return _(
         "Om niemand herkenbaar te maken is elk aantal een klein beetje verstoord: hoogstens "
         "%(noise)d erbij of eraf, en voor dezelfde meldingen altijd op dezelfde manier, in elke "
-        "tabel. Aantallen van 1 tot en met %(last)d staan als <%(k)d. Een totaal is op dezelfde "
+        "tabel. Aantallen onder de %(k)d, ook 0, staan als <%(k)d. Een totaal is op dezelfde "
         "manier verstoord en is daardoor niet altijd precies de som van de cellen. Percentages "
         "en medianen staan er alleen bij %(minimum)d meldingen of meer.",
         noise=disclosure.MAX_NOISE,
-        last=table.threshold - 1,
         k=table.threshold,
         minimum=disclosure.MEASURE_MIN,
     )
