@@ -75,6 +75,7 @@ def run_migrations_offline() -> None:
 def _share_encryption_keys(app: Flask) -> None:
     """Data migrations that encrypt or decrypt a column read the app's keys from here."""
     config.attributes.setdefault("encryption_keys", list(app.config["ENCRYPTION_KEYS"]))
+    config.attributes.setdefault("receipt_pepper", app.config["RECEIPT_PEPPER"])
 
 
 def run_migrations_online() -> None:

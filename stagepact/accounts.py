@@ -158,7 +158,7 @@ def _compose_reset(item) -> bool:
     for an unknown or disabled address. A new link leaves the open ones valid."""
     from . import notify
 
-    user = db.session.scalar(sa.select(User).where(User.email == item.recipient))
+    user = db.session.scalar(sa.select(User).where(User.with_email(item.recipient)))
     if user is None or not user.active:
         return False
     recent = db.session.scalar(
@@ -204,7 +204,7 @@ def invite(
     problem = name_problem(name)
     if problem:
         raise AccountError(problem, "name")
-    if db.session.scalar(sa.select(User.id).where(User.email == email)) is not None:
+    if db.session.scalar(sa.select(User.id).where(User.with_email(email))) is not None:
         raise AccountError(_l("Er is al een account met dit e-mailadres."), "email")
     user = User(
         email=email, name=name.strip(), role=role, institution=institution, language=language

@@ -209,7 +209,7 @@ def login():
     failed = False
     if form.validate_on_submit():
         email = form.email.data.strip().lower()
-        user = db.session.scalar(sa.select(User).where(User.email == email))
+        user = db.session.scalar(sa.select(User).where(User.with_email(email)))
         # While this address waits after its failures, no password is even checked;
         # an address without failures is always checked.
         waiting = login_failures.login_delayed(user, client_address())

@@ -217,7 +217,7 @@ def _valid_new_email(email: str) -> str:
         email = validate_email(email.strip(), check_deliverability=False).normalized.lower()
     except EmailNotValidError:
         raise CommandError(_("%(email)s is geen geldig e-mailadres.", email=email)) from None
-    taken = db.session.scalar(sa.select(User.id).where(sa.func.lower(User.email) == email))
+    taken = db.session.scalar(sa.select(User.id).where(User.with_email(email)))
     if taken:
         raise CommandError(_("Er is al een account met e-mailadres %(email)s.", email=email))
     return email
@@ -410,7 +410,7 @@ def send_mail_command(limit: int) -> None:
 @click.option("--name", default="CLI", show_default=True, help="Waarvoor de sleutel is.")
 @operator_command
 def create_api_token_command(email: str, name: str) -> None:
-    user = db.session.scalar(sa.select(User).where(User.email == email.strip().lower()))
+    user = db.session.scalar(sa.select(User).where(User.with_email(email)))
     if user is None:
         raise CommandError(_("Er is geen account met dit e-mailadres."))
     try:

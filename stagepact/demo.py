@@ -89,11 +89,14 @@ def existing_demo_institution() -> str | None:
 
 
 def existing_logins() -> list[Login]:
-    """The demo accounts already in the database (their addresses end in .example)."""
-    users = db.session.scalars(
-        sa.select(User).where(User.email.like("%.example")).order_by(User.id)
-    ).all()
-    return [Login(u.email, u.role, u.institution.name if u.institution else None) for u in users]
+    """The demo accounts already in the database (their addresses end in .example; the
+    addresses are encrypted, so they are read, not searched)."""
+    users = db.session.scalars(sa.select(User).order_by(User.id)).all()
+    return [
+        Login(u.email, u.role, u.institution.name if u.institution else None)
+        for u in users
+        if u.email.endswith(".example")
+    ]
 
 
 def load() -> DemoSummary:

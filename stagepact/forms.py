@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import math
 import re
 import secrets
+from dataclasses import dataclass
 
 from flask import current_app, request, session
 from flask_babel import lazy_gettext as _l
@@ -44,6 +46,37 @@ MAX_PAGE = 100_000
 def requested_page(name: str = "page") -> int:
     """The page a list asks for: at least 1, and never a number that overflows an OFFSET."""
     return min(max(request.args.get(name, 1, type=int), 1), MAX_PAGE)
+
+
+@dataclass
+class ListPage:
+    """One page of a list sorted in Python (by an encrypted column, which SQL cannot
+    order), with what the templates read of Flask-SQLAlchemy's pagination."""
+
+    items: list
+    page: int
+    per_page: int
+    total: int
+
+    @property
+    def pages(self) -> int:
+        return math.ceil(self.total / self.per_page)
+
+    @property
+    def has_prev(self) -> bool:
+        return self.page > 1
+
+    @property
+    def has_next(self) -> bool:
+        return self.page < self.pages
+
+    @property
+    def prev_num(self) -> int | None:
+        return self.page - 1 if self.has_prev else None
+
+    @property
+    def next_num(self) -> int | None:
+        return self.page + 1 if self.has_next else None
 
 
 def error_beside_field(form, error, default: str) -> None:

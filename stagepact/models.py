@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from flask_login import UserMixin
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship, validates
 
-from .crypto import EncryptedText
+from .crypto import EncryptedText, email_lookup
 from .disclosure import new_record_key
 from .extensions import db
 from .vocab import (
@@ -96,8 +96,11 @@ class User(UserMixin, db.Model):
     __tablename__ = "user_account"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    email: Mapped[str] = mapped_column(sa.String(254), unique=True)
-    name: Mapped[str] = mapped_column(sa.String(200))
+    # The address and the name are personal data: encrypted. The address is found by its
+    # blind index (`crypto.email_lookup`), which is also what makes it unique.
+    email: Mapped[str] = mapped_column(EncryptedText)
+    email_lookup: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    name: Mapped[str] = mapped_column(EncryptedText)
     role: Mapped[Role] = mapped_column(_enum(Role, "role"))
     institution_id: Mapped[int | None] = mapped_column(sa.ForeignKey("institution.id"), index=True)
     password_hash: Mapped[str | None] = mapped_column(sa.String(255))
@@ -132,8 +135,15 @@ class User(UserMixin, db.Model):
 
     @validates("email")
     def _lowercase_email(self, key: str, value: str) -> str:
-        # One spelling per address, so that the unique constraint means what it says.
-        return value.strip().lower()
+        # One spelling per address, so that the unique blind index means what it says.
+        value = value.strip().lower()
+        self.email_lookup = email_lookup(value)
+        return value
+
+    @classmethod
+    def with_email(cls, email: str) -> sa.ColumnElement[bool]:
+        """The condition that finds the account of `email` (any case, spaces trimmed)."""
+        return cls.email_lookup == email_lookup(email)
 
     @property
     def is_active(self) -> bool:

@@ -52,17 +52,22 @@ def find_case_by_number(user: User, number: str) -> Case | None:
     return db.session.scalar(cases_for(user).where(Case.number == number.strip()))
 
 
+def by_name(users) -> list[User]:
+    """Staff in the order of their names (encrypted: sorted here, not in SQL)."""
+    return sorted(users, key=lambda u: (u.name.casefold(), u.id))
+
+
 def handlers_of(institution_id: int) -> list[User]:
     """The active handlers of one institution, who may be assigned and are told of reports."""
-    return db.session.scalars(
-        sa.select(User)
-        .where(
-            User.institution_id == institution_id,
-            User.role == Role.HANDLER,
-            User.active.is_(True),
+    return by_name(
+        db.session.scalars(
+            sa.select(User).where(
+                User.institution_id == institution_id,
+                User.role == Role.HANDLER,
+                User.active.is_(True),
+            )
         )
-        .order_by(User.name)
-    ).all()
+    )
 
 
 def colleague_or_none(user: User, colleague_id: int | None) -> User | None:
@@ -94,8 +99,8 @@ def get_investigation_or_404(user: User, investigation_id: int) -> Investigation
 
 
 def sbb_reviewers() -> list[User]:
-    return db.session.scalars(
-        sa.select(User)
-        .where(User.role == Role.SBB_REVIEWER, User.active.is_(True))
-        .order_by(User.name)
-    ).all()
+    return by_name(
+        db.session.scalars(
+            sa.select(User).where(User.role == Role.SBB_REVIEWER, User.active.is_(True))
+        )
+    )

@@ -12,9 +12,10 @@ import sqlalchemy as sa
 from alembic import command
 from cryptography.fernet import Fernet
 
-from stagepact.crypto import EncryptedText
+from stagepact.crypto import EncryptedText, email_lookup
 from stagepact.extensions import db
-from stagepact.models import ApiToken, Case
+from stagepact.models import ApiToken, Case, User
+from stagepact.vocab import Role
 from tests.factories import make_case, make_user
 from tests.test_migrations import _engine, alembic_config, new_database  # noqa: F401
 
@@ -50,10 +51,7 @@ PLAIN_TEXT_COLUMNS = {
     ("company", "sector"): REGISTER,
     ("company", "recognition_status"): CODE,
     # Staff accounts.
-    ("user_account", "email"): "the login name: looked up by exact value and unique in SQL "
-    "(auth, invitations, CLI); encrypting it needs a keyed blind index (follow-up)",
-    ("user_account", "name"): "a staff member's working name, sorted in SQL in handler "
-    "lists and shown to colleagues; never typed by or about a student",
+    ("user_account", "email_lookup"): "a keyed hash of the (encrypted) address: its blind index",
     ("user_account", "role"): CODE,
     ("user_account", "password_hash"): HASH,
     ("login_failure", "address_hash"): "a keyed hash of the address a login failed from",
@@ -223,11 +221,15 @@ def _filler(column: sa.Column):
 
 
 def _insert(conn, table_name: str, **values) -> None:
-    """One row written as plain SQL values (no column type encrypts anything)."""
+    """One row written as plain SQL values (no column type encrypts anything), filling
+    the required columns the database has at its revision."""
     model_table = db.metadata.tables[table_name]
+    present = {c["name"] for c in sa.inspect(conn).get_columns(table_name)}
     row = dict(values)
     for column in model_table.columns:
         if column.name in row or column.nullable or column.primary_key:
+            continue
+        if column.name not in present:
             continue
         row[column.name] = _filler(column)
     table = sa.table(table_name, *(sa.column(name) for name in row))
@@ -293,3 +295,58 @@ def test_migration_0012_encrypts_existing_rows_and_downgrade_decrypts_them(app, 
     command.downgrade(config, "0011")
 
     assert _values(url) == PLAIN_BEFORE
+
+
+def test_migration_0015_encrypts_staff_addresses_and_names_behind_a_blind_index(
+    app,
+    new_database,  # noqa: F811
+):
+    url = new_database()
+    config = alembic_config(url)
+    key = Fernet.generate_key().decode()
+    config.attributes["encryption_keys"] = [key]
+    config.attributes["receipt_pepper"] = app.config["RECEIPT_PEPPER"]
+    command.upgrade(config, "0014")
+    engine = _engine(url)
+    with engine.begin() as conn:
+        _insert(conn, "user_account", id=1, email="nadia@school.nl", name="Nadia", role="monitor")
+    engine.dispose()
+
+    command.upgrade(config, "0015")
+
+    engine = _engine(url)
+    with engine.connect() as conn:
+        email, name, lookup = conn.execute(
+            sa.text("SELECT email, name, email_lookup FROM user_account")
+        ).one()
+    engine.dispose()
+    fernet = Fernet(key.encode())
+    assert "nadia" not in email and "Nadia" not in name
+    assert fernet.decrypt(email.encode()).decode() == "nadia@school.nl"
+    assert fernet.decrypt(name.encode()).decode() == "Nadia"
+    assert lookup == email_lookup(" Nadia@School.nl ")  # what login looks up
+
+    command.downgrade(config, "0014")
+
+    engine = _engine(url)
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT email, name FROM user_account")).one() == (
+            "nadia@school.nl",
+            "Nadia",
+        )
+    engine.dispose()
+
+
+def test_a_staff_address_is_found_and_kept_unique_by_its_blind_index_only(app):
+    user = make_user(Role.MONITOR, email="Nadia@School.nl")
+    db.session.commit()
+    stored = db.session.execute(
+        sa.text("SELECT email, name, email_lookup FROM user_account WHERE id = :id"),
+        {"id": user.id},
+    ).one()
+    assert "nadia" not in stored.email.lower() and user.name not in stored.name
+    assert db.session.scalar(sa.select(User).where(User.with_email(" NADIA@school.nl"))) == user
+    with pytest.raises(sa.exc.IntegrityError):
+        make_user(Role.MONITOR, email="nadia@school.nl")
+        db.session.flush()
+    db.session.rollback()

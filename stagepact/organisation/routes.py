@@ -16,7 +16,7 @@ from flask_login import current_user, login_required
 
 from .. import accounts, audit, notify
 from ..extensions import db
-from ..forms import ActionForm, requested_page
+from ..forms import ActionForm, ListPage, requested_page
 from ..models import AccountToken, Adv, AuditEvent, Case, Institution, User
 from ..vocab import INSTITUTION_ROLES, Role
 from . import bp
@@ -63,12 +63,14 @@ def _institutions() -> list[Institution]:
 
 @bp.route("/medewerkers")
 def staff():
-    page = db.paginate(
-        _managed().order_by(User.active.desc(), User.name, User.id),
-        page=requested_page(),
-        per_page=PER_PAGE,
-        error_out=False,
-    )
+    # Active accounts first, then by name: names are encrypted, so the order is made here
+    # from (id, active, name) alone, and only the page's accounts are loaded whole.
+    rows = db.session.execute(_managed().with_only_columns(User.id, User.active, User.name))
+    order = [r.id for r in sorted(rows, key=lambda r: (not r.active, r.name.casefold(), r.id))]
+    number = requested_page()
+    ids = order[(number - 1) * PER_PAGE : number * PER_PAGE]
+    users = {u.id: u for u in db.session.scalars(sa.select(User).where(User.id.in_(ids)))}
+    page = ListPage([users[i] for i in ids], number, PER_PAGE, len(order))
     return render_template(
         "organisation/staff.html", page=page, can_reset_two_factor=accounts.can_reset_two_factor
     )
