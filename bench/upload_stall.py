@@ -1,10 +1,13 @@
 """Repeat the assessment's stall attack (issue 13) against gunicorn and measure a probe page.
 
     .venv/bin/python bench/upload_stall.py [--rounds N] [--database-url URL]
+    .venv/bin/python bench/upload_stall.py --production --database-url postgresql+psycopg://...
 
 Starts `gunicorn app:app` with 3 sync workers and gunicorn's default 30 s timeout, on
 PostgreSQL when --database-url (or DATABASE_URL) is given, otherwise on a throwaway
-SQLite file. Seeds one institution and one case, opens the student's follow-up session
+SQLite file. With --production it runs the production configuration, as the assessment
+did: STAGEPACT_ENV=production with fresh secrets, rate limits in Redis (--redis-url),
+PostgreSQL (required), no reverse proxy. Seeds one institution and one case, opens the student's follow-up session
 with its receipt code, then: measures a probe page (the accessibility statement) alone
 for a baseline; sends the attack, 3 concurrent requests each carrying 10 PNGs of
 7000 x 7000 pixels to the student's message form, for N rounds while the probe keeps
@@ -116,7 +119,13 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=10)
     parser.add_argument("--baseline-seconds", type=float, default=8.0)
     parser.add_argument("--database-url", default=os.environ.get("DATABASE_URL"))
+    parser.add_argument("--production", action="store_true")
+    parser.add_argument(
+        "--redis-url", default=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+    )
     args = parser.parse_args()
+    if args.production and not (args.database_url or "").startswith("postgresql"):
+        parser.error("--production runs on PostgreSQL: give --database-url")
 
     scratch = Path(tempfile.mkdtemp(prefix="upload-stall-"))
     database_url = args.database_url or f"sqlite:///{scratch / 'bench.sqlite'}"
@@ -129,6 +138,18 @@ def main() -> None:
         "SECRET_KEY": secrets.token_urlsafe(32),
         "RATELIMIT_KEY_PREFIX": f"bench-{secrets.token_hex(4)}",
     }
+    if args.production:
+        from cryptography.fernet import Fernet
+
+        env.update(
+            STAGEPACT_ENV="production",
+            ENCRYPTION_KEYS=Fernet.generate_key().decode(),
+            RECEIPT_PEPPER=secrets.token_urlsafe(32),
+            REDIS_URL=args.redis_url,
+            MAIL_SERVER="127.0.0.1",  # the outbox is not sent during the bench
+            PUBLIC_BASE_URL=f"https://127.0.0.1:{port}",
+            TRUSTED_PROXIES="0",
+        )
     _reset_database(database_url)
     subprocess.run(  # noqa: S603 (the project's own Alembic)
         [str(Path(sys.executable).parent / "alembic"), "upgrade", "head"],
@@ -168,7 +189,9 @@ def main() -> None:
                 time.sleep(0.3)
 
         # The student's follow-up session, as the attack had it.
-        jar = http.cookiejar.CookieJar()
+        # Production cookies are Secure; the bench speaks plain HTTP to gunicorn, as a
+        # TLS-ending proxy would, so its cookie jar sends them anyway.
+        jar = http.cookiejar.CookieJar(_PlainHttpPolicy())
         opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar), _NoRedirect())
         token = _csrf(opener.open(base + "/volgen", timeout=30).read())
         body = urllib.parse.urlencode({"code": code, "csrf_token": token}).encode()
@@ -218,10 +241,11 @@ def main() -> None:
 
     text = log.read_text()
     killed = len(re.findall(r"WORKER TIMEOUT|was sent SIGKILL|Worker .* was sent", text))
-    statuses: dict[int, int] = {}
+    statuses: dict[object, int] = {}
     for status, _seconds in attack:
         statuses[status] = statuses.get(status, 0) + 1
-    print(f"database: {database_url.split('@')[-1]}")
+    mode = "production (Redis limits)" if args.production else "development (memory limits)"
+    print(f"configuration: {mode}; database: {database_url.split('@')[-1]}")
     print(
         f"attack: {args.rounds} rounds x 3 concurrent POSTs /volgen/melding/bericht, "
         f"each 10 PNGs of 7000x7000 ({len(payload) / 1e6:.2f} MB)"
@@ -249,6 +273,11 @@ def _csrf(page: bytes) -> str:
     return match.group(1).decode()
 
 
+class _PlainHttpPolicy(http.cookiejar.DefaultCookiePolicy):
+    def return_ok_secure(self, cookie, request):
+        return True
+
+
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
     def redirect_request(self, *args, **kwargs):
         return None
@@ -267,8 +296,16 @@ def _attack_once(base, cookie, payload, content_type, results) -> None:
             response.read()
             status = response.status
     except urllib.error.HTTPError as error:
-        error.read()
+        page = error.read().decode("utf-8", "replace")
         status = error.code
+        # Why it was refused: the image limit, the upload rate limit, or something else
+        # (a lost session or CSRF token would make the figures meaningless).
+        if "Deze afbeelding is te groot." in page:
+            status = f"{status} (image too large)"
+        elif "Er is in korte tijd te veel verstuurd." in page:
+            status = f"{status} (upload limit)"
+        elif error.code == 422:
+            status = f"{status} (another form error)"
     except OSError:
         status = 0
     results.append((status, time.perf_counter() - started))

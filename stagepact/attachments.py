@@ -377,7 +377,9 @@ def check_upload_limits(case: Case | None, new_bytes: int) -> None:
     if limits_off():
         return
     strategy = limiter.limiter
-    prefix = "uploads"
+    # The configured key prefix first, as Flask-Limiter's own keys have it, so that two
+    # environments sharing one Redis never spend each other's budgets.
+    prefix = (current_app.config["RATELIMIT_KEY_PREFIX"], "uploads")
     address = client_address()
     checks = [(POSTS_PER_ADDRESS, ("posts-address", address), 1)]
     if case is not None and case.id is not None:
@@ -387,7 +389,7 @@ def check_upload_limits(case: Case | None, new_bytes: int) -> None:
         checks.append((MEGABYTES_PER_ADDRESS, ("megabytes-address", address), megabytes))
     for limits, key, cost in checks:
         for item in parse_many(limits):
-            if not strategy.test(item, prefix, *key, cost=cost):
+            if not strategy.test(item, *prefix, *key, cost=cost):
                 raise RejectedFileError(
                     _l(
                         "Er is in korte tijd te veel verstuurd. Wacht een paar minuten en "
@@ -396,7 +398,7 @@ def check_upload_limits(case: Case | None, new_bytes: int) -> None:
                 )
     for limits, key, cost in checks:
         for item in parse_many(limits):
-            strategy.hit(item, prefix, *key, cost=cost)
+            strategy.hit(item, *prefix, *key, cost=cost)
 
 
 # --- Storage -----------------------------------------------------------------------------

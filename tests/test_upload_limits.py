@@ -116,6 +116,22 @@ def test_the_per_case_limit_holds_from_any_address(app, institution, limited):
     assert response.status_code == 422
 
 
+def test_environments_sharing_one_store_do_not_spend_each_others_upload_budget(
+    app, institution, limited, monkeypatch
+):
+    """Upload budgets are kept under RATELIMIT_KEY_PREFIX like every other limit: a
+    staging site beside production on one Redis (same case ids) never refuses for it."""
+    case, code = make_case(institution)
+    allowed = int(attachments.POSTS_PER_CASE.split()[0])
+    for n in range(allowed):
+        assert _message(_student(app, code), body=f"Bericht {n}").status_code == 302
+    assert _message(_student(app, code), body="Een te veel").status_code == 422
+
+    monkeypatch.setitem(app.config, "RATELIMIT_KEY_PREFIX", "another-environment")
+
+    assert _message(_student(app, code), body="Elders is dit het eerste").status_code == 302
+
+
 def test_the_report_form_limits_the_megabytes_an_address_posts(
     app, client, institution, limited, monkeypatch
 ):
