@@ -65,7 +65,7 @@ def staff_logs_in(visit, live, email: str):
     with live.db():
         from stagepact.extensions import db
 
-        user = db.session.scalar(sa.select(User).where(User.email == email))
+        user = db.session.scalar(sa.select(User).where(User.with_email(email)))
         secret, enrolled = user.totp_secret, user.totp_enabled_at is not None
         last_step = user.totp_last_step
     totp = pyotp.TOTP(secret)

@@ -12,6 +12,8 @@ pytestmark = pytest.mark.browser
 @pytest.fixture(scope="module")
 def escalated(live):
     """A case of the live site escalated to SBB, made the way the workflow makes it."""
+    import sqlalchemy as sa
+
     from stagepact import workflow
     from stagepact.extensions import db
     from stagepact.models import Company, Institution, User
@@ -19,7 +21,9 @@ def escalated(live):
 
     with live.db():
         school = db.session.query(Institution).filter_by(slug=live.world["school"]).one()
-        handler = db.session.query(User).filter_by(email=live.world["handler"]).one()
+        handler = db.session.scalars(
+            sa.select(User).where(User.with_email(live.world["handler"]))
+        ).one()
         company = db.session.query(Company).first()
         case = make_case(school, consent_sbb=True, company_id=company.id)[0]
         workflow.acknowledge(case, handler)
