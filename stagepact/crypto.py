@@ -16,6 +16,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from flask import current_app
 from sqlalchemy import Text
+from sqlalchemy.sql import operators
 from sqlalchemy.types import TypeDecorator
 
 RECEIPT_CODE_DIGITS = 16
@@ -68,10 +69,46 @@ def reencrypt(token: bytes) -> bytes | None:
 
 
 class EncryptedText(TypeDecorator):
-    """A text column stored as a Fernet token; the database never sees plaintext."""
+    """A text column stored as a Fernet token; the database never sees plaintext.
+
+    Fernet tokens differ for the same text, so SQL cannot compare, search or order by such
+    a column: `==`, `IN`, `LIKE`, `<` and the like raise instead of silently matching
+    nothing. Look a value up by a keyed hash column (e.g. `User.with_email`), and sort in
+    Python (`scoping.by_name`); `IS NULL` still works.
+    """
 
     impl = Text
     cache_ok = True
+
+    class NotComparable(TypeDecorator.Comparator):
+        _refused = frozenset(
+            {
+                operators.eq,
+                operators.ne,
+                operators.in_op,
+                operators.not_in_op,
+                operators.like_op,
+                operators.ilike_op,
+                operators.contains_op,
+                operators.startswith_op,
+                operators.endswith_op,
+                operators.lt,
+                operators.le,
+                operators.gt,
+                operators.ge,
+            }
+        )
+
+        def operate(self, op, *other, **kwargs):
+            if op in self._refused and not (
+                op in (operators.eq, operators.ne) and other == (None,)
+            ):
+                raise TypeError(
+                    f"{self.expr} is encrypted: SQL cannot compare it (use a lookup hash)"
+                )
+            return super().operate(op, *other, **kwargs)
+
+    comparator_factory = NotComparable
 
     def process_bind_param(self, value, dialect):
         if value is None:

@@ -53,7 +53,8 @@ def find_case_by_number(user: User, number: str) -> Case | None:
 
 
 def by_name(users) -> list[User]:
-    """Staff in the order of their names (encrypted: sorted here, not in SQL)."""
+    """Staff (or rows with `name` and `id`) in the order of their names: encrypted, so
+    sorted here, not in SQL."""
     return sorted(users, key=lambda u: (u.name.casefold(), u.id))
 
 

@@ -350,3 +350,15 @@ def test_a_staff_address_is_found_and_kept_unique_by_its_blind_index_only(app):
         make_user(Role.MONITOR, email="nadia@school.nl")
         db.session.flush()
     db.session.rollback()
+
+
+def test_sql_cannot_compare_an_encrypted_column_and_says_so():
+    """A Fernet token differs for the same text: a comparison would match nothing, silently."""
+    for compare in (
+        lambda: User.email == "nadia@school.nl",
+        lambda: User.name.in_(["Nadia"]),
+        lambda: Case.programme.like("%zorg%"),
+    ):
+        with pytest.raises(TypeError, match="encrypted"):
+            compare()
+    assert str(Case.programme.is_(None)) == str(Case.programme == None)  # noqa: E711

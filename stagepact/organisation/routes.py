@@ -14,7 +14,7 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from .. import accounts, audit, notify
+from .. import accounts, audit, notify, scoping
 from ..extensions import db
 from ..forms import ActionForm, ListPage, requested_page
 from ..models import AccountToken, Adv, AuditEvent, Case, Institution, User
@@ -66,7 +66,7 @@ def staff():
     # Active accounts first, then by name: names are encrypted, so the order is made here
     # from (id, active, name) alone, and only the page's accounts are loaded whole.
     rows = db.session.execute(_managed().with_only_columns(User.id, User.active, User.name))
-    order = [r.id for r in sorted(rows, key=lambda r: (not r.active, r.name.casefold(), r.id))]
+    order = [r.id for r in sorted(scoping.by_name(rows), key=lambda r: not r.active)]
     number = requested_page()
     ids = order[(number - 1) * PER_PAGE : number * PER_PAGE]
     users = {u.id: u for u in db.session.scalars(sa.select(User).where(User.id.in_(ids)))}
