@@ -30,9 +30,10 @@ from zxcvbn.frequency_lists import FREQUENCY_LISTS
 
 from . import audit, language, login_failures, outbox
 from .crypto import MIN_PASSWORD_LENGTH, hash_password, token_digest
+from .errors import DomainError
 from .extensions import db
 from .models import AccountToken, Institution, RecoveryCode, User, utcnow
-from .vocab import Role
+from .vocab import INSTITUTION_ROLES, ROLE_LABELS, Role
 
 INVITE_HOURS = 72
 RESET_HOURS = 2
@@ -48,11 +49,8 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 _COMMON = frozenset(FREQUENCY_LISTS["passwords"])
 
 
-class AccountError(Exception):
-    def __init__(self, message, field: str | None = None):
-        super().__init__(str(message))
-        self.message = message
-        self.field = field
+class AccountError(DomainError):
+    """A refusal about an account: its name, address, password or institution."""
 
 
 # --- Passwords ----------------------------------------------------------------------------
@@ -189,6 +187,21 @@ def name_problem(name: str):
     return None
 
 
+def check_institution(role: Role, institution: Institution | None) -> None:
+    """Handlers and institution admins belong to one institution; every other role (SBB,
+    a monitor, the platform admin) to none."""
+    if role in INSTITUTION_ROLES and institution is None:
+        raise AccountError(_l("Kies de instelling van deze medewerker."), "institution_id")
+    if role not in INSTITUTION_ROLES and institution is not None:
+        raise AccountError(
+            _l(
+                "Een account met rol %(role)s hoort niet bij een instelling.",
+                role=ROLE_LABELS[role],
+            ),
+            "institution_id",
+        )
+
+
 def invite(
     *,
     email: str,
@@ -204,6 +217,7 @@ def invite(
     problem = name_problem(name)
     if problem:
         raise AccountError(problem, "name")
+    check_institution(role, institution)
     if db.session.scalar(sa.select(User.id).where(User.with_email(email))) is not None:
         raise AccountError(_l("Er is al een account met dit e-mailadres."), "email")
     user = User(

@@ -1,24 +1,123 @@
 """Administration: institutions, staff accounts and the ADV register, each change
 with its audit event.
 
-The `create-institution` and `create-user` commands validate their input and
-call these; so do the demo and the platform admin's pages.
+The rules for a new institution (BRIN, address, texts) live here and refuse with a
+`DomainError` naming the input; the `create-institution` command and the pages call them.
+`add_institution` and `add_user` take values already checked (the demo, the commands).
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 
 import sqlalchemy as sa
+from flask_babel import lazy_gettext as _l
 
-from . import audit
+from . import accounts, audit
+from .errors import DomainError
 from .extensions import db
 from .models import Adv, Institution, User
 from .vocab import Role
 
+MELDPUNT_PATH = "/meldpunt/{slug}"
+BRIN_PATTERN = re.compile(r"[0-9A-Z]{4}")
+SLUG_PATTERN = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
+SLUG_MAX_LENGTH = 80
+
 # The ADV's columns a platform admin maintains, in the order the form shows them.
 ADV_FIELDS = ("name", "region", "municipalities", "email", "phone", "website")
 _OPTIONAL_ADV_FIELDS = {"email", "phone", "website"}
+
+
+# --- A new institution -----------------------------------------------------------------
+
+
+def slugify(text: str) -> str:
+    """Lowercase ASCII words joined by hyphens: "Grafisch Lyceum Één" -> "grafisch-lyceum-een"."""
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
+    words = re.findall(r"[a-z0-9]+", ascii_text.lower())
+    return "-".join(words)[:SLUG_MAX_LENGTH].strip("-")
+
+
+def _required_text(value: str | None, field: str, label, max_length: int) -> str:
+    value = (value or "").strip()
+    if not value:
+        raise DomainError(_l("Vul %(label)s in.", label=label), field)
+    if len(value) > max_length:
+        raise DomainError(
+            _l("%(label)s is te lang (hoogstens %(max)d tekens).", label=label, max=max_length),
+            field,
+        )
+    return value
+
+
+def valid_brin(brin: str) -> str:
+    """A new institution's BRIN code: four letters or digits, not yet in use."""
+    brin = (brin or "").strip().upper()
+    if not BRIN_PATTERN.fullmatch(brin):
+        raise DomainError(_l("Een BRIN-code is 4 letters of cijfers, bijvoorbeeld 25LH."), "brin")
+    if db.session.scalar(sa.select(Institution.id).where(Institution.brin == brin)):
+        raise DomainError(_l("Er is al een instelling met BRIN-code %(brin)s.", brin=brin), "brin")
+    return brin
+
+
+def valid_slug(slug: str | None, name: str) -> str:
+    """The address of a new meldpunt: the one asked for, or made from the name."""
+    slug = slug.strip().lower() if slug else slugify(name)
+    if len(slug) > SLUG_MAX_LENGTH or not SLUG_PATTERN.fullmatch(slug):
+        raise DomainError(
+            _l(
+                "Een slug bestaat uit kleine letters, cijfers en streepjes, zoals %(example)s.",
+                example="grafisch-lyceum",
+            ),
+            "slug",
+        )
+    if db.session.scalar(sa.select(Institution.id).where(Institution.slug == slug)):
+        raise DomainError(
+            _l("Het adres %(path)s is al in gebruik.", path=MELDPUNT_PATH.format(slug=slug)),
+            "slug",
+        )
+    return slug
+
+
+def _existing_adv(adv_id: int | None) -> Adv | None:
+    if adv_id is None:
+        return None
+    adv = db.session.get(Adv, adv_id)
+    if adv is None:
+        raise DomainError(
+            _l("Er is geen antidiscriminatievoorziening met id %(id)d.", id=adv_id), "adv_id"
+        )
+    return adv
+
+
+def create_institution(
+    *,
+    name: str,
+    brin: str,
+    city: str,
+    slug: str | None = None,
+    region: str = "",
+    adv_id: int | None = None,
+    intro_text: str = "",
+    ack_working_days: int = 5,
+    feedback_months: int = 3,
+) -> Institution:
+    """A new institution from what someone typed, checked, in the session with its audit
+    event; a DomainError names the first input that is refused."""
+    name = _required_text(name, "name", _l("de naam"), 200)
+    return add_institution(
+        name=name,
+        brin=valid_brin(brin),
+        city=_required_text(city, "city", _l("de plaats"), 100),
+        slug=valid_slug(slug, name),
+        region=(region or "").strip()[:100],
+        adv=_existing_adv(adv_id),
+        intro_text=(intro_text or "").strip()[:5000],
+        ack_working_days=ack_working_days,
+        feedback_months=feedback_months,
+    )
 
 
 def add_institution(
@@ -54,6 +153,8 @@ def add_user(
     demo: bool = False,
     language: str | None = None,
 ) -> User:
+    """A staff account with a password already checked and hashed."""
+    accounts.check_institution(role, institution)
     user = User(
         email=email,
         name=name,
@@ -125,25 +226,44 @@ def save_adv(adv: Adv | None, *, actor: User | str, **values) -> tuple[Adv, list
     return adv, changed
 
 
-def set_default_adv(institution: Institution, adv: Adv | None, *, actor: User | str) -> bool:
-    """Make `adv` (or no ADV) the one an institution's students are pointed to.
+# The settings of an institution that its admin (and, for the ADV, the platform admin) set.
+SETTINGS = (
+    "intro_text",
+    "ack_working_days",
+    "feedback_months",
+    "retention_months",
+    "require_2fa",
+    "colour",
+    "adv_id",
+)
 
-    Returns whether it changed; only a change writes its audit event.
+
+def change_settings(institution: Institution, *, actor: User | str, **values) -> list[str]:
+    """Change some of an institution's SETTINGS, its default ADV among them.
+
+    Returns the names of the settings that changed, and writes one
+    `institution.settings_changed` event naming them (with the ADV before and after when
+    that changed), none when nothing changed. The caller validated the values.
     """
-    previous_id = institution.adv_id
-    new_id = adv.id if adv is not None else None
-    if previous_id == new_id:
-        return False
-    institution.adv = adv
+    unknown = set(values) - set(SETTINGS)
+    if unknown:
+        raise TypeError(f"not a setting of an institution: {', '.join(sorted(unknown))}")
+    previous_adv_id = institution.adv_id
+    changed = [
+        name for name in SETTINGS if name in values and getattr(institution, name) != values[name]
+    ]
+    if not changed:
+        return []
+    for name in changed:
+        setattr(institution, name, values[name])
+    details: dict = {"fields": changed}
+    if "adv_id" in changed:
+        details |= {"adv_id": institution.adv_id, "previous_adv_id": previous_adv_id}
     db.session.flush()
     audit.record(
-        "institution.adv_set",
-        institution_id=institution.id,
-        actor=actor,
-        adv_id=new_id,
-        previous_adv_id=previous_id,
+        "institution.settings_changed", institution_id=institution.id, actor=actor, **details
     )
-    return True
+    return changed
 
 
 def advs_in_order() -> list[Adv]:

@@ -8,9 +8,8 @@ exits with code 1 without changing anything.
 
 from __future__ import annotations
 
+import contextlib
 import functools
-import re
-import unicodedata
 from types import SimpleNamespace
 
 import click
@@ -39,18 +38,13 @@ from . import (
     statistics,
 )
 from .crypto import MIN_PASSWORD_LENGTH, hash_password
+from .errors import DomainError
 from .extensions import db
 from .language import STAFF_LANGUAGES
-from .models import AccountToken, Adv, Institution, User
-from .vocab import INSTITUTION_ROLES, ROLE_LABELS, Role
+from .models import AccountToken, Institution, User
+from .vocab import ROLE_LABELS, Role
 
 stagepact_cli = AppGroup("stagepact", help="Beheer van het meldpunt.")
-
-
-MELDPUNT_PATH = "/meldpunt/{slug}"
-BRIN_PATTERN = re.compile(r"[0-9A-Z]{4}")
-SLUG_PATTERN = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
-SLUG_MAX_LENGTH = 80
 
 
 class CommandError(click.ClickException):
@@ -82,88 +76,31 @@ def operator_command(f):
     return wrapper
 
 
+# The option a refusal's input comes from, so that the message says what to correct.
+OPTIONS = {
+    "name": "--name",
+    "brin": "--brin",
+    "city": "--city",
+    "slug": "--slug",
+    "adv_id": "--adv-id",
+    "institution_id": "--institution BRIN",
+    "email": "--email",
+    "password": "--password",
+}
+
+
+@contextlib.contextmanager
+def refusals():
+    """Turn a domain rule's refusal into the command's: its message and the option."""
+    try:
+        yield
+    except DomainError as error:
+        option = OPTIONS.get(error.field or "")
+        message = str(error.message)
+        raise CommandError(f"{message} ({option})" if option else message) from None
+
+
 # --- create-institution -----------------------------------------------------------
-
-
-def slugify(text: str) -> str:
-    """Lowercase ASCII words joined by hyphens: "Grafisch Lyceum Één" -> "grafisch-lyceum-een"."""
-    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
-    words = re.findall(r"[a-z0-9]+", ascii_text.lower())
-    return "-".join(words)[:SLUG_MAX_LENGTH].strip("-")
-
-
-def _required_text(value: str | None, label: str, max_length: int) -> str:
-    value = (value or "").strip()
-    if not value:
-        raise CommandError(_("Vul %(label)s in.", label=label))
-    if len(value) > max_length:
-        raise CommandError(
-            _("%(label)s is te lang (hoogstens %(max)d tekens).", label=label, max=max_length)
-        )
-    return value
-
-
-def _valid_brin(brin: str) -> str:
-    brin = brin.strip().upper()
-    if not BRIN_PATTERN.fullmatch(brin):
-        raise CommandError(_("Een BRIN-code is 4 letters of cijfers, bijvoorbeeld 25LH."))
-    if db.session.scalar(sa.select(Institution.id).where(Institution.brin == brin)):
-        raise CommandError(_("Er is al een instelling met BRIN-code %(brin)s.", brin=brin))
-    return brin
-
-
-def _valid_slug(slug: str | None, name: str) -> str:
-    slug = slug.strip().lower() if slug else slugify(name)
-    if len(slug) > SLUG_MAX_LENGTH or not SLUG_PATTERN.fullmatch(slug):
-        raise CommandError(
-            _(
-                "Een slug bestaat uit kleine letters, cijfers en streepjes, zoals %(example)s.",
-                example="grafisch-lyceum",
-            )
-        )
-    if db.session.scalar(sa.select(Institution.id).where(Institution.slug == slug)):
-        raise CommandError(
-            _(
-                "Het adres %(path)s is al in gebruik. Kies een ander met --slug.",
-                path=MELDPUNT_PATH.format(slug=slug),
-            )
-        )
-    return slug
-
-
-def _existing_adv(adv_id: int | None) -> Adv | None:
-    if adv_id is None:
-        return None
-    adv = db.session.get(Adv, adv_id)
-    if adv is None:
-        raise CommandError(_("Er is geen antidiscriminatievoorziening met id %(id)d.", id=adv_id))
-    return adv
-
-
-def create_institution(
-    name: str,
-    brin: str,
-    city: str,
-    slug: str | None,
-    region: str,
-    adv_id: int | None,
-    intro_text: str = "",
-    ack_working_days: int = 5,
-    feedback_months: int = 3,
-) -> Institution:
-    """A validated new institution in the session, with its audit event."""
-    name = _required_text(name, _("de naam"), 200)
-    return admin.add_institution(
-        name=name,
-        brin=_valid_brin(brin),
-        city=_required_text(city, _("de plaats"), 100),
-        slug=_valid_slug(slug, name),
-        region=(region or "").strip()[:100],
-        adv=_existing_adv(adv_id),
-        intro_text=(intro_text or "").strip()[:5000],
-        ack_working_days=ack_working_days,
-        feedback_months=feedback_months,
-    )
 
 
 @stagepact_cli.command(
@@ -195,9 +132,18 @@ def create_institution_command(
     name, brin, city, slug, region, adv_id, intro_text, ack_working_days, feedback_months
 ) -> None:
     """Create an institution and print its id and the path of its meldpunt."""
-    institution = create_institution(
-        name, brin, city, slug, region, adv_id, intro_text, ack_working_days, feedback_months
-    )
+    with refusals():
+        institution = admin.create_institution(
+            name=name,
+            brin=brin,
+            city=city,
+            slug=slug,
+            region=region,
+            adv_id=adv_id,
+            intro_text=intro_text,
+            ack_working_days=ack_working_days,
+            feedback_months=feedback_months,
+        )
     db.session.commit()
     click.echo(
         _(
@@ -206,7 +152,7 @@ def create_institution_command(
             id=institution.id,
         )
     )
-    click.echo(_("Meldpunt: %(path)s", path=MELDPUNT_PATH.format(slug=institution.slug)))
+    click.echo(_("Meldpunt: %(path)s", path=admin.MELDPUNT_PATH.format(slug=institution.slug)))
 
 
 # --- create-user ------------------------------------------------------------------
@@ -223,18 +169,9 @@ def _valid_new_email(email: str) -> str:
     return email
 
 
-def _institution_for_role(role: Role, brin: str | None) -> Institution | None:
-    """Handlers and institution admins belong to one institution; other roles to none."""
-    if role not in INSTITUTION_ROLES:
-        if brin:
-            raise CommandError(
-                _("Een account met rol %(role)s hoort niet bij een instelling.", role=role)
-            )
-        return None
+def _institution(brin: str | None) -> Institution | None:
     if not brin:
-        raise CommandError(
-            _("Een account met rol %(role)s heeft --institution BRIN nodig.", role=role)
-        )
+        return None
     institution = db.session.scalar(
         sa.select(Institution).where(Institution.brin == brin.strip().upper())
     )
@@ -293,11 +230,15 @@ def _ask_password() -> str:
 def create_user_command(email, name, role, brin, password, invite, language) -> None:
     """Create a staff account: with an invitation by mail, or a password (asked, hidden)."""
     role = Role(role)
-    name = _required_text(name, _("de naam"), 200)
+    name = (name or "").strip()
+    if not name:
+        raise CommandError(_("Vul %(label)s in.", label=_("de naam")))
     problem = accounts.name_problem(name)
     if problem:
         raise CommandError(str(problem))
-    institution = _institution_for_role(role, brin)
+    institution = _institution(brin)
+    with refusals():
+        accounts.check_institution(role, institution)
     email = _valid_new_email(email)
     if invite:
         if password is not None:

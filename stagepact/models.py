@@ -8,12 +8,14 @@ from datetime import UTC, date, datetime
 
 import sqlalchemy as sa
 from flask_login import UserMixin
+from sqlalchemy.ext.hybrid import hybrid_method
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship, validates
 
 from .crypto import EncryptedText, email_lookup
 from .disclosure import new_record_key
 from .extensions import db
 from .vocab import (
+    FEEDBACK_STATUSES,
     OPEN_STATUSES,
     AdvAnswer,
     Channel,
@@ -424,32 +426,70 @@ class Case(db.Model):
     def wish_codes(self) -> list[str]:
         return [w.wish for w in self.wishes]
 
-    def ack_overdue(self, today: date) -> bool:
-        return self.status == Status.NEW and today > self.ack_due_on
+    # --- Deadlines: whether each is running, met or overdue, said once ------------------
+    # The model, the inbox, the reminders and the statistics all ask these; each is a
+    # hybrid, so that the same rule filters many cases in SQL. Whether a deadline was
+    # met is kept with the case (`deadline_results`).
 
+    @hybrid_method
+    def ack_running(self) -> bool:
+        """The acknowledgement is awaited: the report is still new."""
+        return self.status == Status.NEW
+
+    @hybrid_method
+    def feedback_running(self) -> bool:
+        """Feedback is awaited: acknowledged, open, and no feedback given yet."""
+        return self.status in FEEDBACK_STATUSES and self.feedback_at is None
+
+    @feedback_running.expression
+    def feedback_running(cls):
+        return sa.and_(cls.status.in_(FEEDBACK_STATUSES), cls.feedback_at.is_(None))
+
+    @hybrid_method
+    def ack_overdue(self, today: date) -> bool:
+        return self.ack_running() and self.ack_due_on is not None and today > self.ack_due_on
+
+    @ack_overdue.expression
+    def ack_overdue(cls, today: date):
+        return sa.and_(cls.ack_running(), cls.ack_due_on < today)
+
+    @hybrid_method
     def feedback_overdue(self, today: date) -> bool:
         return (
-            self.status in OPEN_STATUSES
-            and self.status != Status.NEW
-            and self.feedback_at is None
+            self.feedback_running()
             and self.feedback_due_on is not None
             and today > self.feedback_due_on
         )
 
+    @feedback_overdue.expression
+    def feedback_overdue(cls, today: date):
+        return sa.and_(cls.feedback_running(), cls.feedback_due_on < today)
+
+    @hybrid_method
     def is_overdue(self, today: date) -> bool:
         return self.ack_overdue(today) or self.feedback_overdue(today)
 
-    @classmethod
-    def overdue_condition(cls, today: date):
-        """The same rule as `is_overdue`, as SQL for filtering many cases at once."""
-        return sa.or_(
-            sa.and_(cls.status == Status.NEW, cls.ack_due_on < today),
-            sa.and_(
-                cls.status.in_([s for s in OPEN_STATUSES if s != Status.NEW]),
-                cls.feedback_at.is_(None),
-                cls.feedback_due_on < today,
-            ),
-        )
+    @is_overdue.expression
+    def is_overdue(cls, today: date):
+        return sa.or_(cls.ack_overdue(today), cls.feedback_overdue(today))
+
+    @hybrid_method
+    def ack_fell_due(self, today: date) -> bool:
+        """The acknowledgement deadline counts in the statistics: met, missed, or passed
+        while still awaited."""
+        return self.ack_on_time is not None or self.ack_overdue(today)
+
+    @ack_fell_due.expression
+    def ack_fell_due(cls, today: date):
+        return sa.or_(cls.ack_on_time.is_not(None), cls.ack_overdue(today))
+
+    @hybrid_method
+    def feedback_fell_due(self, today: date) -> bool:
+        return self.feedback_on_time is not None or self.feedback_overdue(today)
+
+    @feedback_fell_due.expression
+    def feedback_fell_due(cls, today: date):
+        return sa.or_(cls.feedback_on_time.is_not(None), cls.feedback_overdue(today))
 
 
 def _local_date(moment: datetime) -> date:

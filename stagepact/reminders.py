@@ -11,7 +11,6 @@ from . import audit, notify
 from .deadlines import add_working_days
 from .extensions import db
 from .models import Case, utcnow
-from .vocab import OPEN_STATUSES, Status
 
 BATCH = 1000
 
@@ -26,13 +25,12 @@ def queue_due_reminders(today: date) -> int:
     feedback_cutoff = today + timedelta(days=current_app.config["FEEDBACK_REMINDER_DAYS"])
     due = {
         "acknowledgement": sa.select(Case).where(
-            Case.status == Status.NEW,
+            Case.ack_running(),
             Case.ack_reminded_at.is_(None),
             Case.ack_due_on <= ack_cutoff,
         ),
         "feedback": sa.select(Case).where(
-            Case.status.in_([s for s in OPEN_STATUSES if s != Status.NEW]),
-            Case.feedback_at.is_(None),
+            Case.feedback_running(),
             Case.feedback_reminded_at.is_(None),
             Case.feedback_due_on <= feedback_cutoff,
         ),

@@ -1,4 +1,5 @@
-"""Tenant isolation: every query for cases and colleagues is built here.
+"""Tenant isolation: every query for cases, colleagues, managed accounts and audit events
+is built here.
 
 A handler sees the cases of their own institution and nothing else; every
 other role sees no case at all; a student sees the one case their receipt code
@@ -15,7 +16,7 @@ from flask import abort
 
 from .crypto import hash_receipt_code
 from .extensions import db
-from .models import Case, Investigation, User
+from .models import AuditEvent, Case, Investigation, User
 from .vocab import Role
 
 
@@ -76,6 +77,43 @@ def colleague_or_none(user: User, colleague_id: int | None) -> User | None:
     if colleague_id is None:
         return None
     return next((h for h in handlers_of(user.institution_id) if h.id == colleague_id), None)
+
+
+def _is_admin(user: User) -> bool:
+    return (
+        user.is_authenticated
+        and user.active
+        and user.role in (Role.INSTITUTION_ADMIN, Role.PLATFORM_ADMIN)
+    )
+
+
+def accounts_managed_by(user: User) -> sa.Select:
+    """The staff accounts `user` manages: every account for a platform admin, their own
+    institution's for an institution admin, none for anyone else."""
+    query = sa.select(User)
+    if _is_admin(user) and user.role == Role.PLATFORM_ADMIN:
+        return query
+    if _is_admin(user) and user.institution_id:
+        return query.where(User.institution_id == user.institution_id)
+    return query.where(sa.false())
+
+
+def managed_account_or_404(user: User, account_id: int) -> User:
+    account = db.session.scalar(accounts_managed_by(user).where(User.id == account_id))
+    if account is None:
+        abort(404)
+    return account
+
+
+def audit_events_for(user: User) -> sa.Select:
+    """The audit events `user` may read: all for a platform admin, their own institution's
+    for an institution admin, none for anyone else."""
+    query = sa.select(AuditEvent)
+    if _is_admin(user) and user.role == Role.PLATFORM_ADMIN:
+        return query
+    if _is_admin(user) and user.institution_id:
+        return query.where(AuditEvent.institution_id == user.institution_id)
+    return query.where(sa.false())
 
 
 def investigations_for(user: User) -> sa.Select:

@@ -43,7 +43,6 @@ from .models import (
     month_number,
     utcnow,
 )
-from .vocab import OPEN_STATUSES, Status
 
 # A field left empty; distinct from the ground "unknown" ("Weet ik niet") a student can choose.
 UNKNOWN = "not_given"
@@ -381,17 +380,11 @@ def _deadline_columns(today: date) -> list:
     """Per deadline: the reports that met it, and those for which it fell due (met, missed,
     or still open after its date), each as (count, key sum)."""
     key = Case.record_key
-    ack_missed_open = sa.and_(Case.status == Status.NEW, Case.ack_due_on < today)
-    feedback_missed_open = sa.and_(
-        Case.feedback_at.is_(None),
-        Case.feedback_due_on < today,
-        Case.status.in_([s for s in OPEN_STATUSES if s != Status.NEW]),
-    )
     conditions = {
         "ack_met": Case.ack_on_time.is_(True),
-        "ack_due": sa.or_(Case.ack_on_time.is_not(None), ack_missed_open),
+        "ack_due": Case.ack_fell_due(today),
         "feedback_met": Case.feedback_on_time.is_(True),
-        "feedback_due": sa.or_(Case.feedback_on_time.is_not(None), feedback_missed_open),
+        "feedback_due": Case.feedback_fell_due(today),
     }
     columns = []
     for name, condition in conditions.items():

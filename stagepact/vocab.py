@@ -22,6 +22,8 @@ class Status(StrEnum):
 
 
 OPEN_STATUSES = (Status.NEW, Status.TRIAGE, Status.FOLLOW_UP, Status.REFERRED, Status.ESCALATED)
+# Open and acknowledged: the statuses in which the student's feedback is awaited.
+FEEDBACK_STATUSES = tuple(s for s in OPEN_STATUSES if s != Status.NEW)
 
 STATUS_LABELS = {
     Status.NEW: _l("Nieuw"),

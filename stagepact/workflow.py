@@ -83,7 +83,8 @@ TRANSITIONS: dict[str, Transition] = dict(
     ]
 )
 
-# Actions that leave the status alone but still depend on it.
+# Actions that leave the status alone but still depend on it, and who takes them.
+HANDLER, BOTH = "handler", "both"  # BOTH: the case's handler, or the student with the code
 CASE_ACTIONS: dict[str, frozenset[Status]] = {
     "assign": frozenset(OPEN_STATUSES),
     "message": frozenset(OPEN_STATUSES),
@@ -93,8 +94,15 @@ CASE_ACTIONS: dict[str, frozenset[Status]] = {
     "adv_answer": frozenset({Status.REFERRED}),
     # The student asks, with the code, for their personal data to be erased.
     "request_erasure": frozenset(Status),
-    # The handler erases them, once the case is closed (see `_guard`).
+    # The student gives or changes the address for "there is news" notices.
+    "notice_email": frozenset(Status),
+    # The handler erases them, once the case is closed (see `missing_for`).
     "erase": frozenset({Status.CLOSED}),
+}
+CASE_ACTION_BY: dict[str, str] = {
+    "message": BOTH,
+    "request_erasure": REPORTER,
+    "notice_email": REPORTER,
 }
 
 # Until the school has followed a report up, it can only be closed as not the
@@ -125,18 +133,25 @@ def _is_sbb_reviewer(actor: User | str) -> bool:
     )
 
 
-def _guard(name: str, case: Case) -> bool:
-    """Conditions beyond the source state: the student's consent, a named company,
-    the student's wish to have their data erased."""
-    if name == "refer":
-        return case.consent_adv
+def missing_for(name: str, case: Case) -> list:
+    """What `name` waits for beyond the source state, in words: the student's consent, a
+    named company, the student's wish to have their data erased. Empty when nothing is
+    missing. The same list hides the button, refuses the action and explains why."""
+    missing = []
+    if name == "refer" and not case.consent_adv:
+        missing.append(_l("De student heeft (nog) geen toestemming gegeven voor het ADV."))
     if name == "escalate":
-        return case.consent_sbb and case.company_id is not None
-    if name == "request_erasure":
-        return case.erasure_requested_at is None
-    if name == "erase":
-        return case.erasure_requested_at is not None or case.outcome == Outcome.WITHDRAWN
-    return True
+        if not case.consent_sbb:
+            missing.append(_l("De student heeft (nog) geen toestemming gegeven voor SBB."))
+        if case.company_id is None:
+            missing.append(_l("Koppel eerst het leerbedrijf uit het register."))
+    if name == "request_erasure" and case.erasure_requested_at is not None:
+        missing.append(_l("De student heeft al gevraagd de gegevens te wissen."))
+    if name == "erase" and not (
+        case.erasure_requested_at is not None or case.outcome == Outcome.WITHDRAWN
+    ):
+        missing.append(_l("De student heeft niet gevraagd de gegevens te wissen."))
+    return missing
 
 
 def can(name: str, case: Case, actor: User | str) -> bool:
@@ -146,7 +161,7 @@ def can(name: str, case: Case, actor: User | str) -> bool:
         return False
     if name in TRANSITIONS:
         transition = TRANSITIONS[name]
-        if case.status not in transition.sources or not _guard(name, case):
+        if case.status not in transition.sources or missing_for(name, case):
             return False
         if transition.by == REPORTER:
             return actor == REPORTER
@@ -154,13 +169,12 @@ def can(name: str, case: Case, actor: User | str) -> bool:
             return _is_sbb_reviewer(actor)
         return _is_case_handler(case, actor)
     if name in CASE_ACTIONS:
-        if case.status not in CASE_ACTIONS[name] or not _guard(name, case):
+        if case.status not in CASE_ACTIONS[name] or missing_for(name, case):
             return False
-        if name == "message" and actor == REPORTER:
-            return True
-        if name == "request_erasure":
-            return actor == REPORTER
-        return _is_case_handler(case, actor)
+        by = CASE_ACTION_BY.get(name, HANDLER)
+        if actor == REPORTER:
+            return by in (REPORTER, BOTH)
+        return by in (HANDLER, BOTH) and _is_case_handler(case, actor)
     return False
 
 
@@ -168,19 +182,6 @@ def allowed_actions(case: Case, user: User) -> list[str]:
     """What `user` may do with `case` now, in a stable order."""
     names = [*TRANSITIONS, *CASE_ACTIONS]
     return [n for n in names if n not in CONSEQUENTIAL and can(n, case, user)]
-
-
-def missing_for(name: str, case: Case) -> list:
-    """Why `refer` or `escalate` is not offered, in words for the handler."""
-    missing = []
-    if name == "refer" and not case.consent_adv:
-        missing.append(_l("De student heeft (nog) geen toestemming gegeven voor het ADV."))
-    if name == "escalate":
-        if not case.consent_sbb:
-            missing.append(_l("De student heeft (nog) geen toestemming gegeven voor SBB."))
-        if case.company_id is None:
-            missing.append(_l("Koppel eerst het leerbedrijf uit het register."))
-    return missing
 
 
 def close_outcomes(case: Case) -> tuple[Outcome, ...]:
@@ -416,6 +417,13 @@ def add_note(case: Case, user: User, body: str) -> Message:
     note = _add_message(case, Message.NOTE, body, user)
     audit.record("case.note_added", case=case, actor=user, message_id=note.id)
     return note
+
+
+def set_notice_email(case: Case, address: str) -> None:
+    """The student gives (or changes) the address for "there is news" notices."""
+    _require("notice_email", case, REPORTER)
+    case.notify_email = address.strip()
+    audit.record("case.notice_email_set", case=case, actor=REPORTER)
 
 
 def student_message(case: Case, body: str) -> Message:

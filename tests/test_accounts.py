@@ -506,6 +506,41 @@ def test_a_staff_name_with_a_line_break_or_control_character_is_refused(client, 
         )
 
 
+@pytest.mark.parametrize(
+    ("role", "with_institution", "message"),
+    [
+        ("handler", False, "Kies de instelling van deze medewerker."),
+        ("institution_admin", False, "Kies de instelling van deze medewerker."),
+        ("sbb_reviewer", True, "hoort niet bij een instelling"),
+        ("monitor", True, "hoort niet bij een instelling"),
+    ],
+)
+def test_the_platform_admin_invites_each_role_with_an_institution_only_where_it_has_one(
+    client, role, with_institution, message
+):
+    """One rule (accounts.check_institution) for the page, the command and the invitation:
+    handlers and institution admins belong to an institution, other roles to none. The
+    refusal stands beside the institution field, and nothing is created."""
+    institution = make_institution()
+    _login(client, make_user(Role.PLATFORM_ADMIN, None))
+
+    refused = client.post(
+        "/organisatie/medewerkers/uitnodigen",
+        data={
+            "name": "Nadia Amrani",
+            "email": "nadia@school.example",
+            "role": role,
+            "institution_id": str(institution.id) if with_institution else "",
+        },
+    )
+
+    assert refused.status_code == 422
+    page = refused.get_data(as_text=True)
+    error = re.search(r'id="institution_id-error">(.*?)</p>', page, re.S)
+    assert error and message in error.group(1)
+    assert db.session.scalar(sa.select(User).where(User.with_email("nadia@school.example"))) is None
+
+
 def _with_two_factor(user: User) -> User:
     user.totp_secret = pyotp.random_base32()
     user.totp_enabled_at = utcnow()

@@ -7,7 +7,7 @@ import pytest
 from stagepact import colours
 from stagepact.extensions import db
 from stagepact.vocab import Role
-from tests.factories import make_institution, make_user
+from tests.factories import make_adv, make_institution, make_user
 
 
 @pytest.mark.parametrize(
@@ -69,3 +69,44 @@ def test_an_institution_admin_sets_a_readable_colour(client, auth):
     assert saved.status_code == 302
     db.session.expire_all()
     assert db.session.get(type(institution), institution.id).colour == "#005a3c"
+
+
+def test_the_settings_page_and_the_platform_admin_change_settings_with_one_event(client, auth):
+    """One path changes an institution's settings, its default ADV included, from both
+    pages: one `institution.settings_changed` event naming the fields (never the values,
+    apart from the ADV's id), none when nothing changed."""
+    import json
+
+    import sqlalchemy as sa
+
+    from stagepact.models import AuditEvent
+
+    institution = make_institution(ack_working_days=5, feedback_months=3)
+    other_adv = make_adv(name="ADV Anders")
+    admin = make_user(Role.INSTITUTION_ADMIN, institution)
+    previous_adv = institution.adv_id
+    auth.login(admin)
+
+    def events():
+        return db.session.scalars(
+            sa.select(AuditEvent)
+            .where(AuditEvent.action == "institution.settings_changed")
+            .order_by(AuditEvent.id)
+        ).all()
+
+    unchanged = _settings(
+        adv_id=str(previous_adv), retention_months=str(institution.retention_months)
+    )
+    assert client.post("/organisatie/instelling", data=unchanged).status_code == 302
+    assert events() == []
+
+    changed = {**unchanged, "ack_working_days": "3", "adv_id": str(other_adv.id)}
+    assert client.post("/organisatie/instelling", data=changed).status_code == 302
+
+    [event] = events()
+    assert event.institution_id == institution.id and event.actor_id == admin.id
+    assert json.loads(event.details) == {
+        "fields": ["ack_working_days", "adv_id"],
+        "adv_id": other_adv.id,
+        "previous_adv_id": previous_adv,
+    }

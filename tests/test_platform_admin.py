@@ -417,9 +417,9 @@ def test_the_platform_admin_sets_and_clears_an_institutions_default_adv(
     assert urlsplit(response.headers["Location"]).path == "/beheer/instellingen"
     assert _fresh(Institution, institution.id).adv_id == new.id
     assert _fresh(Institution, other.id).adv_id == old.id
-    [event] = _events("institution.adv_set")
+    [event] = _events("institution.settings_changed")
     assert event.institution_id == institution.id and event.actor_id == platform_admin.id
-    assert _details(event) == {"adv_id": new.id, "previous_adv_id": old.id}
+    assert _details(event) == {"fields": ["adv_id"], "adv_id": new.id, "previous_adv_id": old.id}
     assert "De standaard-ADV van ROC Maas is nu ADV Nieuw." in _text(
         client.get("/beheer/instellingen")
     )
@@ -428,8 +428,8 @@ def test_the_platform_admin_sets_and_clears_an_institutions_default_adv(
 
     assert response.status_code == 302
     assert _fresh(Institution, institution.id).adv_id is None
-    cleared = _events("institution.adv_set")[-1]
-    assert _details(cleared) == {"adv_id": None, "previous_adv_id": new.id}
+    cleared = _events("institution.settings_changed")[-1]
+    assert _details(cleared) == {"fields": ["adv_id"], "adv_id": None, "previous_adv_id": new.id}
     assert "ROC Maas heeft nu geen standaard-ADV." in _text(client.get("/beheer/instellingen"))
 
 
@@ -442,7 +442,7 @@ def test_choosing_the_same_default_adv_again_writes_no_event(client, auth, platf
     )
 
     assert response.status_code == 302
-    assert _events("institution.adv_set") == []
+    assert _events("institution.settings_changed") == []
 
 
 @pytest.mark.parametrize("choice", ["999999", "abc", "1; drop table adv"])
@@ -457,7 +457,7 @@ def test_an_adv_outside_the_register_is_refused(client, auth, platform_admin, ch
     page = _text(response)
     assert "Kies een ADV uit de lijst, of kies Geen." in _field_error(page, "adv")
     assert _fresh(Institution, institution.id).adv_id == before
-    assert _events("institution.adv_set") == []
+    assert _events("institution.settings_changed") == []
 
 
 def test_an_unknown_institution_is_not_found(client, auth, platform_admin):
@@ -466,7 +466,7 @@ def test_an_unknown_institution_is_not_found(client, auth, platform_admin):
     assert client.get("/beheer/instellingen/999999/adv").status_code == 404
     response = client.post("/beheer/instellingen/999999/adv", data={"adv": str(adv.id)})
     assert response.status_code == 404
-    assert _events("institution.adv_set") == []
+    assert _events("institution.settings_changed") == []
 
 
 def test_the_student_sees_the_new_default_advs_contact_details(client, auth, platform_admin):

@@ -53,6 +53,8 @@ EXPECTED = {
     "adv_answer": ({S.REFERRED}, {OWN_HANDLER}),
     # The student asks with the code at any time; the handler erases once the case is closed.
     "request_erasure": (EVERY_STATE, {"reporter"}),
+    # The student gives an address for "there is news" notices, whatever the state.
+    "notice_email": (EVERY_STATE, {"reporter"}),
     "erase": ({S.CLOSED}, {OWN_HANDLER}),
 }
 
@@ -164,6 +166,11 @@ def _perform(action: str, case: Case, actor, assignee=None) -> None:
             workflow.request_erasure(case)
         else:  # the operation only exists for the student; anyone else hits the table
             workflow._require("request_erasure", case, actor)
+    elif action == "notice_email":
+        if actor == REPORTER:
+            workflow.set_notice_email(case, "student@example.org")
+        else:  # the operation only exists for the student; anyone else hits the table
+            workflow._require("notice_email", case, actor)
     elif action == "erase":
         workflow.erase(case, actor)
     else:

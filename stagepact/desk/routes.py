@@ -116,7 +116,7 @@ def inbox():
         query = query.where(Case.assigned_to_id == user.id)
     today = deadlines.today()
     if form.overdue.data:
-        query = query.where(Case.overdue_condition(today))
+        query = query.where(Case.is_overdue(today))
     if form.submitted_from.data and not form.submitted_from.errors:
         query = query.where(
             Case.submitted_at >= deadlines.start_of_local_day(form.submitted_from.data)

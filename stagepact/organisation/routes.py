@@ -14,7 +14,8 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from .. import accounts, audit, notify, scoping
+from .. import accounts, admin, notify, scoping
+from ..errors import DomainError
 from ..extensions import db
 from ..forms import ActionForm, ListPage, requested_page
 from ..models import AccountToken, Adv, AuditEvent, Case, Institution, User
@@ -36,21 +37,6 @@ def _is_platform() -> bool:
     return current_user.role == Role.PLATFORM_ADMIN
 
 
-def _managed() -> sa.Select:
-    """The accounts the current admin manages."""
-    query = sa.select(User)
-    if _is_platform():
-        return query
-    return query.where(User.institution_id == current_user.institution_id)
-
-
-def _managed_or_404(user_id: int) -> User:
-    user = db.session.scalar(_managed().where(User.id == user_id))
-    if user is None:
-        abort(404)
-    return user
-
-
 def _roles() -> list[Role]:
     return list(Role) if _is_platform() else list(INSTITUTION_ROLES)
 
@@ -65,7 +51,9 @@ def _institutions() -> list[Institution]:
 def staff():
     # Active accounts first, then by name: names are encrypted, so the order is made here
     # from (id, active, name) alone, and only the page's accounts are loaded whole.
-    rows = db.session.execute(_managed().with_only_columns(User.id, User.active, User.name))
+    rows = db.session.execute(
+        scoping.accounts_managed_by(current_user).with_only_columns(User.id, User.active, User.name)
+    )
     order = [r.id for r in sorted(scoping.by_name(rows), key=lambda r: not r.active)]
     number = requested_page()
     ids = order[(number - 1) * PER_PAGE : number * PER_PAGE]
@@ -95,20 +83,16 @@ def invite():
         )
     else:
         institution = current_user.institution
-    needs_institution = role in INSTITUTION_ROLES
-    if needs_institution and institution is None:
-        form.institution_id.errors.append(_("Kies de instelling van deze medewerker."))
-        return _invite_page(form, 422)
     try:
         user, token = accounts.invite(
             email=form.email.data,
             name=form.name.data,
             role=role,
-            institution=institution if needs_institution else None,
+            institution=institution,
             actor=current_user,
             language=form.language.data,
         )
-    except accounts.AccountError as error:
+    except DomainError as error:
         form[error.field or "email"].errors.append(error.message)
         return _invite_page(form, 422)
     notify.password_link(user, token, AccountToken.INVITE)
@@ -121,7 +105,7 @@ def invite():
 
 
 def _action(user_id: int):
-    user = _managed_or_404(user_id)
+    user = scoping.managed_account_or_404(current_user, user_id)
     if not ActionForm().validate_on_submit():
         abort(400)
     return user
@@ -183,26 +167,17 @@ def settings():
     else:
         form = SettingsForm(advs, obj=institution, adv_id=str(institution.adv_id or ""))
     if form.validate_on_submit():
-        changed = []
-        values = {
-            "intro_text": (form.intro_text.data or "").strip(),
-            "ack_working_days": form.ack_working_days.data,
-            "feedback_months": form.feedback_months.data,
-            "retention_months": form.retention_months.data,
-            "require_2fa": bool(form.require_2fa.data),
-            "colour": form.colour.data.lower(),
-            "adv_id": next((a.id for a in advs if str(a.id) == form.adv_id.data), None),
-        }
-        for name, value in values.items():
-            if getattr(institution, name) != value:
-                setattr(institution, name, value)
-                changed.append(name)
-        if changed:
-            audit.record(
-                "institution.settings_changed",
-                institution_id=institution.id,
-                fields=changed,
-            )
+        changed = admin.change_settings(
+            institution,
+            actor=current_user,
+            intro_text=(form.intro_text.data or "").strip(),
+            ack_working_days=form.ack_working_days.data,
+            feedback_months=form.feedback_months.data,
+            retention_months=form.retention_months.data,
+            require_2fa=bool(form.require_2fa.data),
+            colour=form.colour.data.lower(),
+            adv_id=next((a.id for a in advs if str(a.id) == form.adv_id.data), None),
+        )
         db.session.commit()
         flash(
             _("De instellingen zijn opgeslagen.") if changed else _("Er was niets gewijzigd."),
@@ -216,11 +191,8 @@ def settings():
 @bp.route("/logboek")
 def log():
     """The audit trail: the institution's own events, or (platform admin) all of them."""
-    query = sa.select(AuditEvent)
-    if not _is_platform():
-        query = query.where(AuditEvent.institution_id == current_user.institution_id)
     page = db.paginate(
-        query.order_by(AuditEvent.id.desc()),
+        scoping.audit_events_for(current_user).order_by(AuditEvent.id.desc()),
         page=requested_page(),
         per_page=PER_PAGE,
         error_out=False,

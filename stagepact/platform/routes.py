@@ -111,7 +111,8 @@ def institution_adv(institution_id: int):
         return render_template(
             "platform/institution_adv.html", form=form, institution=institution
         ), status
-    if admin.set_default_adv(institution, form.chosen, actor=current_user):
+    chosen_id = form.chosen.id if form.chosen is not None else None
+    if admin.change_settings(institution, actor=current_user, adv_id=chosen_id):
         db.session.commit()
         if form.chosen is None:
             message = _(

@@ -157,11 +157,6 @@ def report(slug: str):
     return render_template("student/report.html", institution=institution, form=form), status
 
 
-def _set_notice_email(case: Case, address: str) -> None:
-    case.notify_email = address.strip()
-    audit.record("case.notice_email_set", case=case, actor=workflow.REPORTER)
-
-
 def _code_tried() -> str:
     """The per-code limit's key: a keyed hash of the code as typed, normalised."""
     typed = strip_nul(request.form.get("code") or "")[:100]
@@ -264,11 +259,11 @@ def notice_email():
     case = _follow_up_case()
     if case is None:
         return redirect(url_for("student.follow_up"))
-    if case.personal_data_erased_at is not None:
+    if not workflow.can("notice_email", case, workflow.REPORTER):
         return redirect(url_for("student.case"))
     form = NoticeEmailForm()
     if form.validate_on_submit():
-        _set_notice_email(case, form.notify_email.data)
+        workflow.set_notice_email(case, form.notify_email.data)
         db.session.commit()
         flash(_("Je krijgt een mail als er nieuws is over je melding."), "success")
         return redirect(url_for("student.case"))
@@ -282,7 +277,7 @@ def withdraw():
     case = _follow_up_case()
     if case is None:
         return redirect(url_for("student.follow_up"))
-    if case.status == Status.CLOSED:
+    if not workflow.can("withdraw", case, workflow.REPORTER):
         return redirect(url_for("student.case"))
     form = WithdrawForm()
     if form.validate_on_submit():
