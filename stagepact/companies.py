@@ -74,6 +74,18 @@ def merge(duplicate: Company, into: Company, user) -> None:
     if duplicate.verified or duplicate.id == into.id:
         raise ValueError("only an unverified company merges, into another one")
     duplicate_id = duplicate.id
+    # Each case's timeline shows that its company became the register's entry.
+    cases = db.session.scalars(
+        sa.select(Case).where(Case.company_id == duplicate_id).order_by(Case.id)
+    ).all()
+    for case in cases:
+        audit.record(
+            "case.company_merged",
+            case=case,
+            actor=user,
+            company_id=into.id,
+            merged_company_id=duplicate_id,
+        )
     moved = {}
     for model in (Case, Investigation, RecognitionChange):
         result = db.session.execute(

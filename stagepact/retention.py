@@ -77,12 +77,7 @@ def erase_personal_data(case: Case, actor: User | str, reason: str) -> None:
     sbb_messages = [m for i in case.investigations for m in i.messages if m.body]
     for message in sbb_messages:
         message.body = ""
-    identities = [i for i in case.investigations if i.shares_identity or i.student_name]
-    for investigation in identities:
-        investigation.shares_identity = False
-        investigation.student_name = None
-        investigation.student_email = None
-        investigation.student_phone = None
+    identities = remove_sbb_identity(case, actor)
     files = list(case.attachments)
     attachments.remove(files)
 
@@ -96,9 +91,38 @@ def erase_personal_data(case: Case, actor: User | str, reason: str) -> None:
         messages=len(messages),
         sbb_messages=len(sbb_messages),
         referrals=len(case.referrals),
-        investigations_identity_removed=len(identities),
+        investigations_identity_removed=identities,
         attachments=len(files),
     )
+
+
+def remove_sbb_identity(case: Case, actor: User | str) -> int:
+    """SBB's copy of the student's name and contact details goes, from every investigation
+    of the case that holds them, each with an `investigation.identity_removed` event: when
+    the student takes back their consent to share their name, withdraws, or their data are
+    erased. Returns how many investigations held them."""
+    removed = 0
+    for investigation in case.investigations:
+        held = (
+            investigation.shares_identity,
+            investigation.student_name,
+            investigation.student_email,
+            investigation.student_phone,
+        )
+        if not any(held):
+            continue
+        investigation.shares_identity = False
+        investigation.student_name = None
+        investigation.student_email = None
+        investigation.student_phone = None
+        audit.record(
+            "investigation.identity_removed",
+            case=case,
+            actor=actor,
+            investigation_id=investigation.id,
+        )
+        removed += 1
+    return removed
 
 
 # --- The retention period ------------------------------------------------------------------

@@ -28,6 +28,12 @@ def cases_for(user: User) -> sa.Select:
     return query.where(sa.false())
 
 
+def own_reports(institution_id: int) -> sa.ColumnElement[bool]:
+    """The reports of one institution, for its own staff's exact figures (the statistics
+    page checks that the reader belongs to it)."""
+    return Case.institution_id == institution_id
+
+
 def get_case_or_404(user: User, case_id: int) -> Case:
     case = db.session.scalar(cases_for(user).where(Case.id == case_id))
     if case is None:

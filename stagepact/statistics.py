@@ -28,7 +28,7 @@ import sqlalchemy as sa
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 
-from . import disclosure, vocab
+from . import disclosure, scoping, vocab
 from .deadlines import add_months, local_date
 from .deadlines import today as local_today
 from .extensions import db
@@ -796,7 +796,7 @@ def _trend_table(query: Query, found: Publication | None, k: int) -> Table:
 def _own_select(query: Query, institution_id: int, axes, columns):
     select, keys = _select(axes, columns)
     select = select.where(
-        Case.institution_id == institution_id, Case.submitted_month.in_(query.period.months)
+        scoping.own_reports(institution_id), Case.submitted_month.in_(query.period.months)
     )
     return select, keys
 

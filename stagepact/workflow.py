@@ -358,7 +358,7 @@ def _tell_sbb_of_withdrawal(case: Case, now) -> None:
             investigation_id=investigation.id,
         )
         notify.sbb_of_case_withdrawal(investigation)
-    _remove_identity_from_sbb(case, REPORTER)
+    retention.remove_sbb_identity(case, REPORTER)
 
 
 # --- Actions that keep the status -------------------------------------------------
@@ -526,24 +526,8 @@ def record_consent(
         _add_consent(case, user, ConsentKind.SBB_IDENTITY, False, source, message)
     record = _add_consent(case, user, kind, given, source, message)
     if not case.consent_sbb_identity:
-        _remove_identity_from_sbb(case, user)
+        retention.remove_sbb_identity(case, user)
     return record
-
-
-def _remove_identity_from_sbb(case: Case, user: User | str) -> None:
-    """The student took back the name SBB had: SBB's copy of it goes too."""
-    for investigation in case.investigations:
-        if investigation.shares_identity:
-            investigation.shares_identity = False
-            investigation.student_name = None
-            investigation.student_email = None
-            investigation.student_phone = None
-            audit.record(
-                "investigation.identity_removed",
-                case=case,
-                actor=user,
-                investigation_id=investigation.id,
-            )
 
 
 def _add_consent(case, user, kind, given, source, message) -> CaseConsent:

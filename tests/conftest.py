@@ -2,18 +2,11 @@
 
 from __future__ import annotations
 
-import base64
-import json
 import os
-import zlib
-from urllib.parse import unquote
 
 import pytest
-import sqlalchemy as sa
 from flask import g
-from flask.sessions import SecureCookieSessionInterface
 from flask.testing import FlaskClient
-from itsdangerous import BadSignature
 
 from config import TestConfig
 from stagepact import create_app
@@ -93,37 +86,6 @@ class AuthActions:
 @pytest.fixture
 def auth(client):
     return AuthActions(client)
-
-
-def count(model) -> int:
-    return db.session.scalar(sa.select(sa.func.count()).select_from(model))
-
-
-def header_texts(app, response) -> list[str]:
-    """Every header of a response, and every cookie it sets decoded as far as it goes.
-
-    Flask's session cookie is `payload.timestamp.signature`, where a payload that
-    starts with "." is zlib-compressed base64. Its content is given twice: as
-    anyone holding the cookie can decode it without the key, and as Flask reads it.
-    """
-    texts = [f"{name}: {value}" for name, value in response.headers.items()]
-    serializer = SecureCookieSessionInterface().get_signing_serializer(app)
-    for header in response.headers.getlist("Set-Cookie"):
-        value = unquote(header.split(";", 1)[0].partition("=")[2])
-        texts.append(value)
-        payload = value.removeprefix(".").split(".", 1)[0]
-        try:
-            raw = base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))
-            if value.startswith("."):
-                raw = zlib.decompress(raw)
-            texts.append(raw.decode("utf-8", "replace"))
-        except (ValueError, zlib.error):  # binascii.Error is a ValueError
-            pass
-        try:
-            texts.append(json.dumps(serializer.loads(value), default=str))
-        except BadSignature:
-            pass
-    return texts
 
 
 @pytest.fixture

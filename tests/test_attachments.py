@@ -44,7 +44,6 @@ from stagepact.models import (
 )
 from stagepact.outbox import send_due
 from stagepact.vocab import Role, Status
-from tests.conftest import count
 from tests.factories import (
     PASSWORD,
     make_attachment,
@@ -53,6 +52,7 @@ from tests.factories import (
     make_institution,
     make_user,
 )
+from tests.helpers import count
 from tests.test_report_form import FormState
 
 NARRATIVE = "GEHEIM-VERHAAL de praktijkopleider zei dat mijn hoofddoek niet bij de klanten past."

@@ -13,8 +13,8 @@ from stagepact.cli import stagepact_cli
 from stagepact.extensions import db
 from stagepact.models import AuditEvent, AuditHead, Case
 from stagepact.vocab import Outcome, Status
-from tests.conftest import count
 from tests.factories import make_case, make_institution, make_user
+from tests.helpers import count
 
 # Every column of an event but its id: what a swap exchanges.
 EVENT_COLUMNS = [c.name for c in AuditEvent.__table__.columns if c.name != "id"]

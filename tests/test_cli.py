@@ -14,8 +14,8 @@ from stagepact.demo import DEMO_PASSWORD
 from stagepact.extensions import db
 from stagepact.models import AuditEvent, Case, Institution, OutboxMail, User
 from stagepact.vocab import Outcome, Role, Status
-from tests.conftest import count
 from tests.factories import make_adv, make_institution, make_user
+from tests.helpers import count
 
 STRONG_PASSWORD = "lang-genoeg-wachtwoord"
 

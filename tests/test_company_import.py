@@ -4,8 +4,8 @@ import sqlalchemy as sa
 
 from stagepact.extensions import db
 from stagepact.models import AuditEvent, Company
-from tests.conftest import count
 from tests.factories import make_company
+from tests.helpers import count
 
 HEADER = "kvk,naam,sbb_nummer,adres,plaats,sector\n"
 

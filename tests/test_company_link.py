@@ -4,8 +4,8 @@ import sqlalchemy as sa
 
 from stagepact.extensions import db
 from stagepact.models import AuditEvent, Case, Company
-from tests.conftest import count
 from tests.factories import make_case, make_company, make_user
+from tests.helpers import count
 
 
 def _case_and_handler():

@@ -42,6 +42,18 @@ def test_sbb_merges_an_unverified_company_into_the_register_and_its_reports_foll
     assert db.session.get(Case, case.id).company_id == real.id
     event = db.session.scalar(sa.select(AuditEvent).where(AuditEvent.action == "company.merged"))
     assert json.loads(event.details)["merged_company_id"] == added.id
+    # The case's own trail says that its company changed, and its timeline shows it.
+    [per_case] = db.session.scalars(
+        sa.select(AuditEvent).where(AuditEvent.action == "case.company_merged")
+    ).all()
+    assert (per_case.case_id, per_case.institution_id) == (case.id, case.institution_id)
+    assert json.loads(per_case.details) == {"company_id": real.id, "merged_company_id": added.id}
+    auth.logout()
+    auth.login(make_user(Role.HANDLER, case.institution))
+    response = client.get(f"/behandelen/zaken/{case.id}")
+    timeline = response.get_data(as_text=True)
+    assert response.status_code == 200, timeline[-3000:]
+    assert "Leerbedrijf door SBB gekoppeld aan het register" in timeline
 
 
 def test_merging_needs_a_verified_target_other_than_itself(client, auth):

@@ -16,7 +16,6 @@ from stagepact.extensions import db
 from stagepact.models import AuditEvent, Case, Investigation, Message, OutboxMail, utcnow
 from stagepact.vocab import Outcome, Role, Status
 from stagepact.workflow import REPORTER, WorkflowError
-from tests.conftest import count
 from tests.factories import (
     PASSWORD,
     PERSONAL,
@@ -27,6 +26,7 @@ from tests.factories import (
     make_institution,
     make_user,
 )
+from tests.helpers import READS, count
 
 EXPORT_URL = "/volgen/melding/gegevens"
 REQUEST_URL = "/volgen/melding/verwijderen"
@@ -359,9 +359,8 @@ def _unchanged(case: Case) -> tuple:
         fresh.narrative,
         fresh.personal_data_erased_at,
         [m.body for m in fresh.messages],
-        db.session.scalar(
-            sa.select(sa.func.count()).select_from(AuditEvent).where(AuditEvent.case_id == case.id)
-        ),
+        # A refused erasure shows the case again: a read, not a change.
+        count(AuditEvent, AuditEvent.case_id == case.id, AuditEvent.action.not_in(READS)),
     )
 
 

@@ -14,7 +14,6 @@ from stagepact import workflow
 from stagepact.extensions import db
 from stagepact.models import AuditEvent, Case, Message, OutboxMail
 from stagepact.vocab import Channel, Outcome, Role, Status
-from tests.conftest import header_texts
 from tests.factories import (
     PASSWORD,
     make_case,
@@ -23,6 +22,7 @@ from tests.factories import (
     make_user,
     opened_case_id,
 )
+from tests.helpers import changes_in_trail, header_texts
 
 S = Status
 
@@ -412,7 +412,7 @@ def _state(case: Case) -> dict:
         "assigned_to": fresh.assigned_to_id,
         "feedback_at": fresh.feedback_at,
         "messages": _count(Message, Message.case_id == case.id),
-        "audit events": _count(AuditEvent),
+        "audit events": changes_in_trail(),
         "mails": _count(OutboxMail),
     }
 
@@ -454,6 +454,9 @@ def test_a_step_the_state_does_not_allow_is_refused_with_409_and_changes_nothing
     assert response.status_code == 409
     assert "Deze stap kan nu niet bij deze melding." in _text(response)
     assert _state(case) == before
+    # The case was shown again: that is a read, and the trail has it like any other.
+    assert _events("case.viewed")[-1].case_id == case.id
+    assert _events("case.viewed")[-1].actor_id == handler.id
 
 
 def test_handler_takes_a_case_through_every_form_on_its_page(client, auth):

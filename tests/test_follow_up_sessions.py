@@ -16,8 +16,8 @@ from stagepact import follow_up_sessions, retention, workflow
 from stagepact.extensions import db
 from stagepact.models import Case, FollowUpSession
 from stagepact.vocab import Outcome, Role
-from tests.conftest import count
 from tests.factories import make_case, make_institution, make_user
+from tests.helpers import count
 
 CASE_URL = "/volgen/melding"
 START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)

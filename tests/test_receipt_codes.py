@@ -18,8 +18,8 @@ from stagepact.crypto import (
 from stagepact.extensions import db
 from stagepact.models import AuditEvent, Case, OutboxMail
 from stagepact.scoping import case_for_receipt_code
-from tests.conftest import count, header_texts
 from tests.factories import make_case, make_institution, make_user, opened_case_id
+from tests.helpers import count, header_texts
 
 REPORT = {
     "narrative": "De stagebegeleider zei dat ik met mijn accent niet aan de balie mocht.",

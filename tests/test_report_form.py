@@ -18,8 +18,8 @@ from stagepact.models import Case
 from stagepact.scoping import handlers_of
 from stagepact.student.forms import NARRATIVE_MAX
 from stagepact.vocab import ConsentKind, ConsentSource
-from tests.conftest import count
 from tests.factories import make_institution, make_user
+from tests.helpers import count
 
 # A report with every field filled in, each with a value that is easy to recognise.
 FULL = {

@@ -28,7 +28,6 @@ from stagepact.models import (
     utcnow,
 )
 from stagepact.vocab import Outcome, Role, Status
-from tests.conftest import count
 from tests.factories import (
     PERSONAL,
     PERSONAL_MARKER,
@@ -40,6 +39,7 @@ from tests.factories import (
     make_institution,
     make_user,
 )
+from tests.helpers import count
 
 LONG_AGO = timedelta(days=3 * 365)
 
@@ -399,6 +399,13 @@ def test_each_erased_case_gets_one_audit_event_of_field_names_and_counts(runner,
     }
     for value in PERSONAL.values():
         assert value.lower() not in event.details.lower()
+    # SBB's copy of the name goes by the same function, with the same event, as when
+    # the student takes back their consent (tests/test_consent_withdrawal.py).
+    [removed] = _events("investigation.identity_removed")
+    [investigation] = full.case.investigations
+    assert (removed.case_id, removed.actor_type) == (full.case.id, "system")
+    assert json.loads(removed.details) == {"investigation_id": investigation.id}
+    assert removed.id < event.id
     assert verify_chain()[1] is None
 
 

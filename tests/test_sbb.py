@@ -8,6 +8,7 @@ DESIGN.md "SBB and recognition" and the roles table, not derived from the code.
 from __future__ import annotations
 
 import html as html_lib
+import json
 import re
 from datetime import date, datetime, timedelta
 from urllib.parse import urlsplit
@@ -35,6 +36,7 @@ from stagepact.vocab import (
     Status,
 )
 from tests.factories import PASSWORD, make_case, make_company, make_institution, make_user
+from tests.helpers import changes_in_trail
 
 IS = InvestigationStatus
 R = Recognition
@@ -262,7 +264,7 @@ def _state(investigation: Investigation) -> dict:
         "recognition changes": _count(RecognitionChange),
         "messages": _count(InvestigationMessage),
         "investigations": _count(Investigation),
-        "audit events": _count(AuditEvent),
+        "audit events": changes_in_trail(),
         "mails": _count(OutboxMail),
     }
 
@@ -567,6 +569,9 @@ def test_a_step_the_state_does_not_allow_is_refused_with_409_and_changes_nothing
     assert response.status_code == 409
     assert "Deze stap kan nu niet bij dit onderzoek." in _text(response)
     assert _state(inv) == before
+    # The investigation was shown again: a read, in the trail like any other.
+    read = _events("investigation.viewed")[-1]
+    assert (read.actor_id, json.loads(read.details)["investigation_id"]) == (reviewer.id, inv.id)
 
 
 def test_reviewer_takes_an_escalation_through_every_form_on_its_page(client, auth, reviewer):

@@ -209,7 +209,7 @@ def test_no_sql_is_built_by_pasting_strings_together():
                     literal_sql.append(where)
     assert pasted == []
     # The only raw SQL is one constant statement.
-    assert literal_sql == ["stagepact/companies.py:273"]
+    assert [where.split(":")[0] for where in literal_sql] == ["stagepact/companies.py"]
 
 
 # --- V6 Cryptography ----------------------------------------------------------------------

@@ -24,8 +24,8 @@ from stagepact import api_tokens, statistics
 from stagepact.extensions import db
 from stagepact.models import ApiToken, AuditEvent
 from stagepact.vocab import Role
-from tests.conftest import count, header_texts
 from tests.factories import make_institution, make_user
+from tests.helpers import count, header_texts
 from tests.test_statistics import (
     COMPANY,
     DIMENSIONS,

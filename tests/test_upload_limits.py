@@ -24,8 +24,8 @@ from stagepact import attachments
 from stagepact.extensions import db
 from stagepact.models import Attachment, Case, User
 from stagepact.vocab import Role
-from tests.conftest import count
 from tests.factories import make_attachment, make_case, make_institution, make_user
+from tests.helpers import count
 from tests.test_attachments import (
     NARRATIVE,
     _docx,

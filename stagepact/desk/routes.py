@@ -72,6 +72,7 @@ TIMELINE_LABELS = {
     "case.notice_email_set": _l("De student gaf een e-mailadres voor berichten"),
     "case.reminder": _l("Herinnering over de termijn gemaild"),
     "case.company_linked": _l("Leerbedrijf gekoppeld"),
+    "case.company_merged": _l("Leerbedrijf door SBB gekoppeld aan het register"),
     "case.consent_recorded": _l("Toestemming vastgelegd"),
     "case.adv_answer": _l("Antwoord van het ADV vastgelegd"),
     "case.attachments_added": _l("Bestanden toegevoegd"),
@@ -211,13 +212,20 @@ def _case_page(case: Case, forms: dict | None = None, status: int = 200):
 def case_detail(case_id: int):
     """Everything about one case. Opening it is itself an audit event."""
     case = get_case_or_404(current_user, case_id)
+    _record_read(case)
+    return _case_page(case)
+
+
+def _record_read(case: Case) -> None:
+    """Showing a case is a read of it, in the trail: also when the page comes back after
+    a refused action, whose own changes were rolled back."""
     audit.record("case.viewed", case=case)
     db.session.commit()
-    return _case_page(case)
 
 
 def _refuse(case: Case, message, forms: dict | None = None, status: int = 409):
     db.session.rollback()
+    _record_read(case)
     flash(message, "error")
     return _case_page(case, forms, status)
 

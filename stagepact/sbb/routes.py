@@ -106,14 +106,20 @@ def _investigation_page(investigation: Investigation, forms: dict | None = None,
 def investigation(investigation_id: int):
     """One investigation: what was shared, the company, decisions and messages."""
     found = get_investigation_or_404(current_user, investigation_id)
+    _record_read(found)
+    return _investigation_page(found)
+
+
+def _record_read(investigation: Investigation) -> None:
+    """Showing an investigation is a read of it, in the trail: also when the page comes
+    back after a refused step, whose own changes were rolled back."""
     audit.record(
         "investigation.viewed",
-        case=found.case,
-        investigation_id=found.id,
-        company_id=found.company_id,
+        case=investigation.case,
+        investigation_id=investigation.id,
+        company_id=investigation.company_id,
     )
     db.session.commit()
-    return _investigation_page(found)
 
 
 @bp.route("/onderzoeken/<id:investigation_id>/bestanden/<id:attachment_id>")
@@ -135,6 +141,7 @@ def download(investigation_id: int, attachment_id: int):
 
 def _refuse(investigation: Investigation, message, forms=None, status=409):
     db.session.rollback()
+    _record_read(investigation)
     flash(message, "error")
     return _investigation_page(investigation, forms, status)
 
