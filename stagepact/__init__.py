@@ -13,7 +13,7 @@ from config import Config, ProductionConfig, config_from_env
 
 from . import web_security
 from .extensions import babel, csrf, db, limiter, login_manager, mail
-from .language import offered_languages, select_locale
+from .i18n import offered_languages, select_locale
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -92,7 +92,7 @@ def create_app(config_class: type[Config] | None = None, test_config: dict | Non
     @app.context_processor
     def template_globals():
         from . import vocab
-        from .language import NAMES, RIGHT_TO_LEFT
+        from .i18n import NAMES, RIGHT_TO_LEFT
 
         locale = str(get_locale())
         return {

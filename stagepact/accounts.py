@@ -28,7 +28,7 @@ from flask_babel import lazy_gettext as _l
 from zxcvbn import zxcvbn
 from zxcvbn.frequency_lists import FREQUENCY_LISTS
 
-from . import audit, language, login_failures, outbox
+from . import audit, i18n, login_failures, outbox
 from .crypto import MIN_PASSWORD_LENGTH, hash_password, token_digest
 from .errors import DomainError
 from .extensions import db
@@ -240,7 +240,7 @@ def invite(
 
 def clear_session() -> None:
     """Empty the session, but for the visitor's language choice (see `language`)."""
-    keep = {k: session[k] for k in language.SESSION_KEYS if k in session}
+    keep = {k: session[k] for k in i18n.SESSION_KEYS if k in session}
     session.clear()
     session.update(keep)
 

@@ -26,7 +26,7 @@ from flask_login import current_user, login_required, login_user, logout_user
 from wtforms import EmailField, PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
-from . import accounts, api_tokens, audit, language, login_failures
+from . import accounts, api_tokens, audit, i18n, login_failures
 from .crypto import verify_password
 from .extensions import client_address, db, limiter, login_manager
 from .forms import ActionForm, BaseForm
@@ -156,7 +156,7 @@ class LinkPasswordForm(NewPasswordForm):
 
 def _complete_login(user: User):
     failures = login_failures.record_success(user, client_address())
-    language.remember_at_login(user)
+    i18n.remember_at_login(user)
     accounts.start_session(user)
     login_user(user)
     audit.record("auth.login", actor=user, institution_id=user.institution_id)

@@ -40,7 +40,7 @@ from . import (
 from .crypto import MIN_PASSWORD_LENGTH, hash_password
 from .errors import DomainError
 from .extensions import db
-from .language import STAFF_LANGUAGES
+from .i18n import STAFF_LANGUAGES
 from .models import AccountToken, Institution, User
 from .vocab import ROLE_LABELS, Role
 

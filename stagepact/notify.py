@@ -11,7 +11,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from . import outbox
-from .language import mail_language
+from .i18n import mail_language
 from .models import Case
 from .scoping import handlers_of
 

@@ -27,7 +27,7 @@ from urllib.parse import urlsplit
 from flask import Flask, current_app, request
 from flask_wtf.csrf import CSRFError
 
-from .language import staff_page
+from .i18n import staff_page
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 # Sec-Fetch-Site values of a request this site's own pages made, or the user made

@@ -4,6 +4,7 @@ spelled a second time fails here before review has to find it.
 - Only `workflow` writes a case's status.
 - Only `scoping` filters cases, audit events or staff accounts by institution; the
   batch jobs that go through one institution at a time are listed with their reason.
+- A domain module imports no module with routes (views import the domain, not back).
 - A domain module never commits: the view or the command that called it does, once.
   Views are the modules that define routes, and the commands are in `cli.py`; the
   batch jobs that commit per item (so that one failure loses nothing else) are listed.
@@ -145,6 +146,49 @@ def test_a_domain_module_never_commits():
         and (lines := _commits(tree))
     }
     assert found == {}, "commit in the view or command that called the domain function"
+
+
+def _imported(name: str, tree: ast.Module) -> set[str]:
+    """The modules of the package that `name` imports, as paths like `workflow.py`."""
+    package = Path(name).parent
+    found = set()
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.ImportFrom) or node.level == 0:
+            continue
+        base = package
+        for _ in range(node.level - 1):
+            base = base.parent
+        parts = [p for p in (node.module or "").split(".") if p]
+        candidates = (
+            [base.joinpath(*parts, alias.name) for alias in node.names] if not parts else []
+        )
+        candidates.append(base.joinpath(*parts))
+        for candidate in candidates:
+            for path in (f"{candidate.as_posix()}.py", f"{candidate.as_posix()}/__init__.py"):
+                found.add(path.removeprefix("./"))
+    return found
+
+
+def test_the_domain_imports_no_module_with_routes():
+    blueprints = {
+        Path(name).parent.as_posix()
+        for name, tree in MODULES
+        if name.endswith("/__init__.py") and "Blueprint(" in ast.unparse(tree)
+    }
+    views = {
+        name
+        for name, tree in MODULES
+        if _defines_routes(tree) or Path(name).parent.as_posix() in blueprints
+    }
+    assert {"language.py", "auth.py", "desk/routes.py", "desk/forms.py"} <= views
+    found = {
+        name: sorted(_imported(name, tree) & views)
+        for name, tree in MODULES
+        if name not in views
+        and name not in {"__init__.py", "cli.py"}
+        and _imported(name, tree) & views
+    }
+    assert found == {}, "move the rule the domain needs out of the module with routes"
 
 
 @pytest.mark.parametrize(

@@ -28,6 +28,7 @@ STUDENT_SOURCES = (
     "stagepact/attachments.py",
     "stagepact/vocab.py",
     "stagepact/notify.py",
+    "stagepact/i18n.py",
     "stagepact/language.py",
 )
 EVERYTHING = ("en",)

@@ -15,7 +15,7 @@ from werkzeug.datastructures import MultiDict
 
 from .. import api_tokens, audit, statistics
 from ..extensions import csrf, db, limiter
-from ..language import STAFF_LANGUAGES
+from ..i18n import STAFF_LANGUAGES
 from ..stats import exports
 from ..stats.forms import StatisticsForm
 from . import bp

@@ -23,7 +23,7 @@ from wtforms.validators import (
 
 from .. import colours, vocab
 from ..forms import BaseForm
-from ..language import NAMES, STAFF_LANGUAGES
+from ..i18n import NAMES, STAFF_LANGUAGES
 
 
 def _printable_name(form, field) -> None:
