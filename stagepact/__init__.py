@@ -87,6 +87,7 @@ def create_app(config_class: type[Config] | None = None, test_config: dict | Non
     app.register_blueprint(api.bp)
     app.register_blueprint(organisation.bp)
     app.register_blueprint(language.bp)
+    app.before_request(auth.require_login)
     app.cli.add_command(stagepact_cli)
 
     @app.context_processor

@@ -17,12 +17,13 @@ from flask import (
     flash,
     redirect,
     render_template,
+    request,
     session,
     url_for,
 )
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_login import current_user, login_required, login_user, logout_user
+from flask_login import current_user, login_user, logout_user
 from wtforms import EmailField, PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
@@ -50,6 +51,50 @@ PENDING_SECONDS = 5 * 60
 # a stranger could spend it and lock the owner out. Wrong passwords make the failing
 # address wait instead (login_failures).
 LOGIN_PER_ADDRESS = "60 per 10 minutes"
+
+
+# Every endpoint needs a logged-in staff member, except these: checked once before each
+# request (`require_login`), so that a new route is closed until it is named here. The
+# student's pages are opened with the receipt code, never a login; the statistics API
+# with a monitor's token, which it checks itself.
+PUBLIC_ENDPOINTS = frozenset(
+    {
+        "static",
+        "language.choose",
+        "auth.login",
+        "auth.second_factor",
+        "auth.enrol",
+        "auth.forgot_password",
+        "auth.set_password",
+        "api.openapi",
+        "api.statistics_table",
+        "student.start",
+        "student.accessibility",
+        "student.meldpunt",
+        "student.house_style",
+        "student.report",
+        "student.follow_up",
+        "student.stop",
+        "student.case",
+        "student.download",
+        "student.export_data",
+        "student.notice_email",
+        "student.withdraw",
+        "student.request_erasure",
+        "student.send_message",
+    }
+)
+
+
+def require_login():
+    """Before each request: a staff endpoint without a logged-in account goes to the login
+    page (an address that matches no route is left to its 404 or 405)."""
+    endpoint = request.endpoint
+    if endpoint is None or endpoint in PUBLIC_ENDPOINTS or request.method == "OPTIONS":
+        return None
+    if not current_user.is_authenticated:
+        return login_manager.unauthorized()
+    return None
 
 
 @login_manager.user_loader
@@ -284,7 +329,6 @@ def enrol():
 
 
 @bp.route("/uitloggen", methods=["POST"])
-@login_required
 def logout():
     """End this session and every other session of this account (POST, with the CSRF token)."""
     user = current_user._get_current_object()
@@ -366,14 +410,12 @@ def _account_page(
 
 
 @bp.route("/account")
-@login_required
 def account():
     """Who you are logged in as; your password; a monitor's API tokens."""
     return _account_page()
 
 
 @bp.route("/account/wachtwoord", methods=["POST"])
-@login_required
 @limiter.limit("10 per 15 minutes")
 def change_password():
     """A new password ends every other session; this one goes on."""
@@ -398,7 +440,6 @@ def change_password():
 
 
 @bp.route("/account/api-sleutels", methods=["POST"])
-@login_required
 def create_api_token():
     """A new API token, shown once in this response and never again."""
     if current_user.role != Role.MONITOR:
@@ -416,7 +457,6 @@ def create_api_token():
 
 
 @bp.route("/account/api-sleutels/<id:token_id>/intrekken", methods=["POST"])
-@login_required
 def revoke_api_token(token_id: int):
     if current_user.role != Role.MONITOR:
         abort(404)

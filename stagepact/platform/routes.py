@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from flask import abort, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
-from flask_login import current_user, login_required
+from flask_login import current_user
 from sqlalchemy.orm import selectinload
 
 from .. import admin
@@ -22,7 +22,6 @@ from .forms import AdvForm, DefaultAdvForm
 
 
 @bp.before_request
-@login_required
 def require_platform_admin():
     """These pages are for platform admins only; to anyone else they do not exist."""
     if current_user.role != Role.PLATFORM_ADMIN:

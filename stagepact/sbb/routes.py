@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_login import current_user, login_required
+from flask_login import current_user
 from sqlalchemy.orm import selectinload
 
 from .. import attachments, audit, companies, investigations, signals, statistics
@@ -34,7 +34,6 @@ PER_PAGE = 25
 
 
 @bp.before_request
-@login_required
 def require_sbb_reviewer():
     """These pages are for SBB reviewers only; to anyone else they do not exist."""
     if current_user.role != Role.SBB_REVIEWER:
