@@ -15,7 +15,14 @@ from .crypto import EncryptedText, email_lookup
 from .disclosure import new_record_key
 from .extensions import db
 from .vocab import (
+    CONTACT_PREFERENCES,
     FEEDBACK_STATUSES,
+    FORMS,
+    GROUNDS,
+    PHASES,
+    REPORTER_ROLES,
+    WHO,
+    WISHES,
     OPEN_STATUSES,
     AdvAnswer,
     Channel,
@@ -45,6 +52,15 @@ def _enum(enum_cls, name: str) -> sa.Enum:
         length=32,
         values_callable=lambda members: [m.value for m in members],
     )
+
+
+def _one_of(column: str, vocabulary, *, nullable: bool = False) -> sa.CheckConstraint:
+    """`column` holds a code of `vocabulary` (or NULL): a categorical column stays clean in
+    the database, whatever writes it. The codes are the vocabulary's constants."""
+    condition = f"{column} IN ({', '.join(repr(str(code)) for code in vocabulary)})"
+    if nullable:
+        condition = f"{column} IS NULL OR {condition}"
+    return sa.CheckConstraint(condition, name=column)
 
 
 class Adv(db.Model):
@@ -397,6 +413,11 @@ class Case(db.Model):
         ),
         sa.CheckConstraint("level IS NULL OR level IN ('1', '2', '3', '4')", name="level"),
         sa.CheckConstraint("path IS NULL OR path IN ('bol', 'bbl')", name="path"),
+        _one_of("reporter_role", REPORTER_ROLES),
+        _one_of("contact_preference", CONTACT_PREFERENCES),
+        _one_of("phase", PHASES, nullable=True),
+        _one_of("who", WHO, nullable=True),
+        _one_of("form", FORMS, nullable=True),
         sa.CheckConstraint(
             "NOT consent_sbb_identity OR (consent_sbb AND NOT is_anonymous)",
             name="sbb_identity_consent",
@@ -564,6 +585,8 @@ class CaseGround(db.Model):
     )
     ground: Mapped[str] = mapped_column(sa.String(24), primary_key=True)
 
+    __table_args__ = (_one_of("ground", GROUNDS),)
+
 
 class CaseWish(db.Model):
     """What the student wants to happen; several may apply."""
@@ -574,6 +597,8 @@ class CaseWish(db.Model):
         sa.ForeignKey("report_case.id", ondelete="CASCADE"), primary_key=True
     )
     wish: Mapped[str] = mapped_column(sa.String(24), primary_key=True)
+
+    __table_args__ = (_one_of("wish", WISHES),)
 
 
 class Message(db.Model):
@@ -880,6 +905,8 @@ class Investigation(db.Model):
             "status IN ('received', 'investigating') OR decision IS NOT NULL",
             name="decided_has_decision",
         ),
+        _one_of("shared_phase", PHASES, nullable=True),
+        _one_of("shared_form", FORMS, nullable=True),
     )
 
     @property

@@ -23,6 +23,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy.pool import NullPool
 
 from stagepact.extensions import db
+from tests.helpers import insert_row
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -168,3 +169,61 @@ def test_every_revision_goes_up_and_down_one_step_at_a_time(new_database):
     command.downgrade(config, "base")
     assert table_names(url) == {"alembic_version"}
     assert current_revision(url) is None
+
+
+def test_migration_0016_stops_on_a_value_outside_the_vocabulary_and_changes_nothing(
+    new_database,
+):
+    url = new_database()
+    config = alembic_config(url)
+    command.upgrade(config, "0015")
+    engine = _engine(url)
+    with engine.begin() as conn:
+        insert_row(conn, "adv", id=1)
+        insert_row(conn, "institution", id=1, adv_id=1)
+        insert_row(
+            conn,
+            "report_case",
+            id=1,
+            institution_id=1,
+            reporter_role="self",
+            contact_preference="none",
+            phase="stage",
+            who="company",
+        )
+        insert_row(conn, "case_ground", case_id=1, ground="afkomst")
+        insert_row(conn, "case_ground", case_id=1, ground="origin")
+
+    with pytest.raises(Exception, match="outside the vocabulary") as refused:
+        command.upgrade(config, "0016")
+
+    message = str(refused.value)
+    assert "report_case.phase = 'stage' (1 rows)" in message
+    assert "case_ground.ground = 'afkomst' (1 rows)" in message
+    assert "who" not in message and "'origin'" not in message
+    assert current_revision(url) == "0015"
+
+    with engine.begin() as conn:
+        conn.execute(sa.text("UPDATE report_case SET phase = 'internship'"))
+        conn.execute(sa.text("DELETE FROM case_ground WHERE ground = 'afkomst'"))
+    command.upgrade(config, "0016")
+    assert current_revision(url) == "0016"
+    with pytest.raises(sa.exc.IntegrityError), engine.begin() as conn:
+        insert_row(conn, "case_ground", case_id=1, ground="afkomst")
+    engine.dispose()
+
+
+def test_the_database_refuses_a_code_outside_its_vocabulary(app):
+    from stagepact.models import CaseGround
+    from tests.factories import make_case
+
+    case, _code = make_case()
+    db.session.commit()
+    db.session.add(CaseGround(case_id=case.id, ground="afkomst"))
+    with pytest.raises(sa.exc.IntegrityError):
+        db.session.commit()
+    db.session.rollback()
+    case.phase = "stage"
+    with pytest.raises(sa.exc.IntegrityError):
+        db.session.commit()
+    db.session.rollback()

@@ -5,7 +5,6 @@ the values that were plain before it (and decrypts them on the way down)."""
 from __future__ import annotations
 
 import enum
-from datetime import date, datetime
 
 import pytest
 import sqlalchemy as sa
@@ -17,6 +16,7 @@ from stagepact.extensions import db
 from stagepact.models import ApiToken, Case, User
 from stagepact.vocab import Role
 from tests.factories import make_case, make_user
+from tests.helpers import insert_row
 from tests.test_migrations import _engine, alembic_config, new_database  # noqa: F401
 
 CODE = "a code from a fixed list, enforced by a CHECK constraint: no free text"
@@ -206,36 +206,6 @@ def test_the_database_holds_only_tokens_for_the_case_context_and_token_names(app
 # --- Migration 0012 encrypts what was plain, and decrypts it on the way down ---------------
 
 
-def _filler(column: sa.Column):
-    """A value any NOT NULL column without a given value accepts."""
-    if isinstance(column.type, sa.Enum):
-        return column.type.enums[0]
-    python_type = column.type.python_type if not isinstance(column.type, EncryptedText) else str
-    return {
-        int: 1,
-        bool: False,
-        str: "x",
-        datetime: datetime(2026, 3, 2, 9, 0),
-        date: date(2026, 3, 9),
-    }[python_type]
-
-
-def _insert(conn, table_name: str, **values) -> None:
-    """One row written as plain SQL values (no column type encrypts anything), filling
-    the required columns the database has at its revision."""
-    model_table = db.metadata.tables[table_name]
-    present = {c["name"] for c in sa.inspect(conn).get_columns(table_name)}
-    row = dict(values)
-    for column in model_table.columns:
-        if column.name in row or column.nullable or column.primary_key:
-            continue
-        if column.name not in present:
-            continue
-        row[column.name] = _filler(column)
-    table = sa.table(table_name, *(sa.column(name) for name in row))
-    conn.execute(sa.insert(table).values(row))
-
-
 PLAIN_BEFORE = {
     ("report_case", "programme"): "Verzorgende IG",
     ("report_case", "incident_period"): "begin maart",
@@ -266,9 +236,9 @@ def test_migration_0012_encrypts_existing_rows_and_downgrade_decrypts_them(app, 
     command.upgrade(config, "0011")
     engine = _engine(url)
     with engine.begin() as conn:
-        _insert(conn, "institution", id=1, name="Testcollege", brin="99XX", slug="t", city="Z")
-        _insert(conn, "user_account", id=1, email="m@example.nl", name="M", role="monitor")
-        _insert(
+        insert_row(conn, "institution", id=1, name="Testcollege", brin="99XX", slug="t", city="Z")
+        insert_row(conn, "user_account", id=1, email="m@example.nl", name="M", role="monitor")
+        insert_row(
             conn,
             "report_case",
             id=1,
@@ -281,7 +251,7 @@ def test_migration_0012_encrypts_existing_rows_and_downgrade_decrypts_them(app, 
             incident_period=PLAIN_BEFORE[("report_case", "incident_period")],
             company_text=PLAIN_BEFORE[("report_case", "company_text")],
         )
-        _insert(conn, "api_token", id=1, user_id=1, name="Laptop van Jan", token_hash="t" * 64)
+        insert_row(conn, "api_token", id=1, user_id=1, name="Laptop van Jan", token_hash="t" * 64)
     engine.dispose()
 
     command.upgrade(config, "0012")
@@ -309,7 +279,9 @@ def test_migration_0015_encrypts_staff_addresses_and_names_behind_a_blind_index(
     command.upgrade(config, "0014")
     engine = _engine(url)
     with engine.begin() as conn:
-        _insert(conn, "user_account", id=1, email="nadia@school.nl", name="Nadia", role="monitor")
+        insert_row(
+            conn, "user_account", id=1, email="nadia@school.nl", name="Nadia", role="monitor"
+        )
     engine.dispose()
 
     command.upgrade(config, "0015")
