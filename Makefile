@@ -28,7 +28,7 @@ run: install
 ## Install and run the whole test suite (SQLite; set DATABASE_URL for PostgreSQL),
 ## then the browser journeys in Debian's Chromium when it is installed (apt install chromium)
 test: install-dev
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n auto
 	@if [ -x /usr/bin/chromium ]; then $(BIN)/pytest -q -m browser -n 2 tests/browser; \
 	else echo "Browser journeys skipped: /usr/bin/chromium is missing (apt install chromium)."; fi
 

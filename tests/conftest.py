@@ -5,8 +5,10 @@ from __future__ import annotations
 import os
 
 import pytest
+import sqlalchemy as sa
 from flask import g
 from flask.testing import FlaskClient
+from sqlalchemy.pool import NullPool
 
 from config import TestConfig
 from stagepact import create_app
@@ -15,11 +17,32 @@ from tests.factories import PASSWORD
 
 
 @pytest.fixture(scope="session")
-def app(tmp_path_factory):
+def database_url(worker_id):
+    """SQLite in memory, or the PostgreSQL database of DATABASE_URL. With pytest-xdist,
+    each worker gets a database of its own on that server, dropped afterwards."""
+    url = os.environ.get("DATABASE_URL", "sqlite://")
+    if not url.startswith("postgresql") or worker_id == "master":
+        yield url
+        return
+    base = sa.engine.make_url(url)
+    name = f"{base.database}_{worker_id}"
+    admin = sa.create_engine(base, isolation_level="AUTOCOMMIT", poolclass=NullPool)
+    quoted = admin.dialect.identifier_preparer.quote(name)
+    with admin.connect() as conn:
+        conn.execute(sa.text(f"DROP DATABASE IF EXISTS {quoted} WITH (FORCE)"))
+        conn.execute(sa.text(f"CREATE DATABASE {quoted}"))
+    yield base.set(database=name).render_as_string(hide_password=False)
+    with admin.connect() as conn:
+        conn.execute(sa.text(f"DROP DATABASE IF EXISTS {quoted} WITH (FORCE)"))
+    admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def app(tmp_path_factory, database_url):
     app = create_app(
         TestConfig,
         {
-            "SQLALCHEMY_DATABASE_URI": os.environ.get("DATABASE_URL", "sqlite://"),
+            "SQLALCHEMY_DATABASE_URI": database_url,
             "ATTACHMENT_DIR": str(tmp_path_factory.mktemp("attachments")),
         },
     )

@@ -173,10 +173,14 @@ def test_logging_out_ends_the_sessions_on_other_devices_too(app):
     laptop, phone = app.test_client(), app.test_client()
     _login(laptop, handler)
     _login(phone, handler)
+    assert laptop.get("/behandelen/").status_code == 200  # both devices are logged in
+    assert phone.get("/behandelen/").status_code == 200
 
     phone.post("/uitloggen")
 
-    assert laptop.get("/behandelen/").status_code == 302
+    after = laptop.get("/behandelen/")
+    assert after.status_code == 302
+    assert _path(after) == "/inloggen"
 
 
 def test_a_password_change_ends_other_sessions_but_not_this_one(app):
@@ -184,6 +188,7 @@ def test_a_password_change_ends_other_sessions_but_not_this_one(app):
     here, elsewhere = app.test_client(), app.test_client()
     _login(here, handler)
     _login(elsewhere, handler)
+    assert elsewhere.get("/behandelen/").status_code == 200
 
     changed = here.post(
         "/account/wachtwoord",
