@@ -93,15 +93,19 @@ def _is_admin(user: User) -> bool:
     )
 
 
-def accounts_managed_by(user: User) -> sa.Select:
-    """The staff accounts `user` manages: every account for a platform admin, their own
-    institution's for an institution admin, none for anyone else."""
-    query = sa.select(User)
+def _as_admin(user: User, query: sa.Select, institution_column) -> sa.Select:
+    """Everything for a platform admin, their own institution's rows for an institution
+    admin, nothing for anyone else."""
     if _is_admin(user) and user.role == Role.PLATFORM_ADMIN:
         return query
     if _is_admin(user) and user.institution_id:
-        return query.where(User.institution_id == user.institution_id)
+        return query.where(institution_column == user.institution_id)
     return query.where(sa.false())
+
+
+def accounts_managed_by(user: User) -> sa.Select:
+    """The staff accounts `user` manages, as an admin."""
+    return _as_admin(user, sa.select(User), User.institution_id)
 
 
 def managed_account_or_404(user: User, account_id: int) -> User:
@@ -112,14 +116,8 @@ def managed_account_or_404(user: User, account_id: int) -> User:
 
 
 def audit_events_for(user: User) -> sa.Select:
-    """The audit events `user` may read: all for a platform admin, their own institution's
-    for an institution admin, none for anyone else."""
-    query = sa.select(AuditEvent)
-    if _is_admin(user) and user.role == Role.PLATFORM_ADMIN:
-        return query
-    if _is_admin(user) and user.institution_id:
-        return query.where(AuditEvent.institution_id == user.institution_id)
-    return query.where(sa.false())
+    """The audit events `user` may read, as an admin."""
+    return _as_admin(user, sa.select(AuditEvent), AuditEvent.institution_id)
 
 
 def investigations_for(user: User) -> sa.Select:

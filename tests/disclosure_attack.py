@@ -329,11 +329,20 @@ class Bounds:
 
     @property
     def exact(self) -> bool:
-        return self.found[0] == self.found[1]
+        return self.found[0] is not None and self.found[0] == self.found[1]
 
     @property
     def narrowed(self) -> bool:
-        return (self.found[1] - self.found[0]) < (self.own[1] - self.own[0])
+        """An end the attacker found lies inside what the cell's own value allows."""
+        low, high = self.found
+        return (low is not None and low > max(self.own[0], 0)) or (
+            high is not None and high < self.own[1]
+        )
+
+    @property
+    def undecided(self) -> bool:
+        """Not shown narrowed, and an end was not solved (`intervals` with a sample)."""
+        return not self.narrowed and None in self.found
 
 
 # --- What each role can obtain, as the app serves it ----------------------------------------------------------------
@@ -729,6 +738,68 @@ class Attack:
                 break
         return set(targets) - left
 
+    def intervals(
+        self, targets: list[Cell], progress=None, sample: int | None = None
+    ) -> dict[Cell, tuple[float | None, float | None]]:
+        """Both ends of every target's interval, for the "narrowed" figure.
+
+        An end is settled when a solution puts the target at the end its own published
+        value allows (nothing tighter can be found there). Each round solves one program
+        pushing every unsettled target towards that end at once, with random weights so
+        that targets competing for the same reports take turns; rounds stop when three in
+        a row settle next to nothing, and each target left gets a program of its own; with
+        `sample`, only that many of them (drawn at random), and the others' end is None."""
+        import highspy
+
+        h = self._highs()
+        h.setOptionValue("solver", "ipm")
+        own = self.own_bounds()
+        found: dict[Cell, list[float]] = {}
+        rng = random.Random(11)
+        for side, sense in ((1, highspy.ObjSense.kMaximize), (0, highspy.ObjSense.kMinimize)):
+            goal = {cell: max(own.get(cell, (0, math.inf))[side], 0) for cell in targets}
+            best = {cell: -math.inf if side else math.inf for cell in targets}
+            left = {cell for cell in targets if math.isfinite(goal[cell])}
+            idle = 0
+            while left and idle < 3:
+                weights: dict[int, float] = {}
+                for cell in sorted(left, key=repr):
+                    weight = rng.uniform(0.2, 1.0)
+                    for column in self.expression(cell):
+                        weights[column] = weights.get(column, 0.0) + weight
+                self._objective(h, weights)
+                self._run(h, sense)
+                solution = np.array(h.getSolution().col_value)
+                before = len(left)
+                for cell in list(left):
+                    value = solution[self.expression(cell)].sum()
+                    better = max if side else min
+                    best[cell] = better(best[cell], value)
+                    if abs(best[cell] - goal[cell]) < 1e-6:
+                        left.discard(cell)
+                # A round that settles next to nothing leaves targets that are narrowed
+                # or contended: each gets a program of its own.
+                idle = idle + 1 if before - len(left) < max(3, before // 100) else 0
+                if progress:
+                    progress(f"{'upper' if side else 'lower'} ends: {len(left)} left", None)
+            alone = sorted(left, key=repr)
+            if sample is not None and len(alone) > sample:
+                alone = random.Random(13).sample(alone, sample)
+            for number, cell in enumerate(alone):
+                self._objective(h, dict.fromkeys(self.expression(cell), 1.0))
+                best[cell] = self._run(h, sense)
+                if progress and number % 20 == 0:
+                    progress(number, len(alone))
+            for cell in targets:
+                if cell in left and cell not in alone:
+                    found.setdefault(cell, [None, None])[side] = None
+                    continue
+                end = goal[cell] if cell not in left and math.isfinite(goal[cell]) else best[cell]
+                # Counts are whole: round inwards, with room for the solver's tolerance.
+                rounded = math.floor(end + 1e-6) if side else math.ceil(end - 1e-6)
+                found.setdefault(cell, [None, None])[side] = rounded
+        return {cell: (low, high) for cell, (low, high) in found.items()}
+
     def solve(
         self, targets: list[Cell], truth: list[Record], progress=None, solver: str = "simplex"
     ) -> dict[Cell, tuple[float, float]]:
@@ -794,6 +865,26 @@ def pinned(
     found = model.solve(left, truth, solver="ipm")
     bounds = [Bounds(c, c.true_count(truth), own.get(c, (0, math.inf)), found[c]) for c in left]
     return [b for b in bounds if b.exact or not b.found[0] <= b.true <= b.found[1]]
+
+
+def intervals(
+    published: list[Published],
+    truth: list[Record],
+    institutions: list[int],
+    vocabulary: dict[str, list[str]],
+    targets: list[Cell],
+    progress=None,
+    sample: int | None = None,
+) -> list[Bounds]:
+    """Both ends of every target's interval (`Attack.intervals`): what `figures` needs to
+    count the cells narrowed as well as those pinned. With `sample`, an end that the
+    rounds did not settle is solved for that many targets only, and is None for the rest."""
+    months = sorted({m for p in published for m in p.cell.months})
+    model = Attack(published, months, institutions, vocabulary, full=True)
+    own = model.own_bounds()
+    targets = list(dict.fromkeys(targets))
+    found = model.intervals(targets, progress, sample)
+    return [Bounds(c, c.true_count(truth), own.get(c, (0, math.inf)), found[c]) for c in targets]
 
 
 @dataclass
