@@ -14,12 +14,131 @@ import json
 from dataclasses import dataclass
 
 import sqlalchemy as sa
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from .extensions import db
 from .models import AuditEvent, AuditHead, Case, User, utcnow
 
 GENESIS_HASH = "0" * 64
+
+# --- Every action the trail records: its name (what happened, in the past tense) and how a
+# case's timeline shows it (None: never on a timeline). `record` refuses any other name.
+ACTIONS: dict[str, object] = {
+    # A case, as its timeline shows it.
+    "case.submitted": _l("Melding ontvangen"),
+    "case.viewed": _l("Melding bekeken"),
+    "case.acknowledged": _l("Ontvangst bevestigd"),
+    "case.follow_up_started": _l("Opvolging gestart"),
+    "case.referred": _l("Doorverwezen naar ADV"),
+    "case.returned_from_referral": _l("Terug van ADV"),
+    "case.escalated": _l("Doorgezet naar SBB"),
+    "case.returned_from_escalation": _l("Terug van SBB"),
+    "case.closed": _l("Afgesloten"),
+    "case.reopened": _l("Heropend"),
+    "case.withdrawn": _l("Ingetrokken door de student"),
+    "case.assigned": _l("Toegewezen"),
+    "case.message_sent": _l("Bericht aan de student"),
+    "case.note_added": _l("Interne notitie"),
+    "case.student_message_added": _l("Bericht van de student"),
+    "case.code_used": _l("De student opende de melding met de code"),
+    "case.notice_email_set": _l("De student gaf een e-mailadres voor berichten"),
+    "case.reminder_sent": _l("Herinnering over de termijn gemaild"),
+    "case.company_linked": _l("Leerbedrijf gekoppeld"),
+    "case.company_merged": _l("Leerbedrijf door SBB gekoppeld aan het register"),
+    "case.consent_recorded": _l("Toestemming vastgelegd"),
+    "case.adv_answered": _l("Antwoord van het ADV vastgelegd"),
+    "case.attachments_added": _l("Bestanden toegevoegd"),
+    "case.attachment_downloaded": _l("Bestand gedownload"),
+    "case.data_exported": _l("De student downloadde de gegevens van de melding"),
+    "case.erasure_requested": _l("De student vroeg om verwijdering van de gegevens"),
+    "case.personal_data_erased": _l("Persoonsgegevens gewist"),
+    # SBB's investigation of a case, on the case's timeline too.
+    "investigation.viewed": _l("SBB bekeek het onderzoek"),
+    "investigation.attachment_downloaded": _l("SBB downloadde een gedeeld bestand"),
+    "investigation.identity_removed": _l("Naam van de student verwijderd bij SBB"),
+    "investigation.case_withdrawn": _l("SBB hoorde dat de student de melding introk"),
+    "investigation.started": _l("SBB is het onderzoek gestart"),
+    "investigation.decided": _l("SBB heeft besloten"),
+    "investigation.objection_recorded": _l("Bezwaar van het bedrijf bij SBB"),
+    "investigation.objection_resolved": _l("SBB heeft op het bezwaar beslist"),
+    "investigation.closed": _l("SBB heeft het onderzoek afgesloten"),
+    "investigation.message_sent": _l("Bericht tussen SBB en het meldpunt"),
+    "investigation.opened_from_signal": None,
+    # Everything else: accounts, administration, operations.
+    "receipt.code_failed": None,
+    "auth.logged_in": None,
+    "auth.logged_out": None,
+    "auth.login_failed": None,
+    "user.created": None,
+    "user.invited": None,
+    "user.invite_link_issued": None,
+    "user.reset_link_issued": None,
+    "user.reset_requested": None,
+    "user.reset_mail_limited": None,
+    "user.password_set": None,
+    "user.disabled": None,
+    "user.2fa_enabled": None,
+    "user.2fa_reset": None,
+    "user.recovery_code_used": None,
+    "user.failed_logins_notice": None,
+    "api_token.created": None,
+    "api_token.revoked": None,
+    "institution.created": None,
+    "institution.settings_changed": None,
+    "adv.created": None,
+    "adv.updated": None,
+    "company.added_unverified": None,
+    "company.verified": None,
+    "company.merged": None,
+    "company.recognition_changed": None,
+    "companies.imported": None,
+    "statistics.published": None,
+    "statistics.viewed": None,
+    "statistics.exported": None,
+    "statistics.api_read": None,
+    "mail.sent": None,
+    "mail.purged": None,
+    "uploads.purged": None,
+    "encryption.key_rotated": None,
+    "demo.loaded": None,
+}
+# Names events were recorded under before the registry; the trail keeps them as written.
+RENAMED = {
+    "case.acknowledge": "case.acknowledged",
+    "case.start_follow_up": "case.follow_up_started",
+    "case.refer": "case.referred",
+    "case.return_from_referral": "case.returned_from_referral",
+    "case.escalate": "case.escalated",
+    "case.return_from_escalation": "case.returned_from_escalation",
+    "case.close": "case.closed",
+    "case.reopen": "case.reopened",
+    "case.withdraw": "case.withdrawn",
+    "case.student_message": "case.student_message_added",
+    "case.reminder": "case.reminder_sent",
+    "case.adv_answer": "case.adv_answered",
+    "investigation.start": "investigation.started",
+    "investigation.decide": "investigation.decided",
+    "investigation.object": "investigation.objection_recorded",
+    "investigation.resolve_objection": "investigation.objection_resolved",
+    "investigation.close": "investigation.closed",
+    "investigation.message": "investigation.message_sent",
+    "auth.login": "auth.logged_in",
+    "auth.logout": "auth.logged_out",
+    "statistics.api": "statistics.api_read",
+    "institution.adv_set": "institution.settings_changed",
+}
+
+
+def canonical(action: str) -> str:
+    """An action's name in the registry, for an event recorded under an older name too."""
+    return RENAMED.get(action, action)
+
+
+def label(action: str) -> str:
+    """How a case's timeline names an action (an older name too), or the name itself."""
+    found = ACTIONS.get(canonical(action))
+    return str(found) if found is not None else action
 
 
 def _canonical(event) -> bytes:
@@ -61,8 +180,11 @@ def record(
     """Append one event to the chain in the current transaction.
 
     `actor` is a user, or one of "reporter", "system", "anonymous"; by default
-    the logged-in user, else "system". Details must not hold personal content.
+    the logged-in user, else "system". Details must not hold personal content. The
+    action must be one of ACTIONS.
     """
+    if action not in ACTIONS:
+        raise ValueError(f"{action!r} is not an audit action: add it to audit.ACTIONS")
     if actor is None:
         actor = current_user._get_current_object() if _has_user() else "system"
     if isinstance(actor, User):

@@ -204,7 +204,7 @@ def _complete_login(user: User):
     i18n.remember_at_login(user)
     accounts.start_session(user)
     login_user(user)
-    audit.record("auth.login", actor=user, institution_id=user.institution_id)
+    audit.record("auth.logged_in", actor=user, institution_id=user.institution_id)
     db.session.commit()
     if failures:
         flash(
@@ -333,7 +333,7 @@ def logout():
     """End this session and every other session of this account (POST, with the CSRF token)."""
     user = current_user._get_current_object()
     accounts.end_all_sessions(user)
-    audit.record("auth.logout", actor=user, institution_id=user.institution_id)
+    audit.record("auth.logged_out", actor=user, institution_id=user.institution_id)
     db.session.commit()
     logout_user()
     accounts.clear_session()

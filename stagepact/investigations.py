@@ -41,14 +41,40 @@ class Step:
     sources: frozenset[InvestigationStatus]
     target: InvestigationStatus
     label: object
+    event: str  # the audit action it records (audit.ACTIONS)
 
 
 STEPS: dict[str, Step] = {
-    "start": Step(frozenset({IS.RECEIVED}), IS.INVESTIGATING, _l("Onderzoek starten")),
-    "decide": Step(frozenset({IS.INVESTIGATING}), IS.DECIDED, _l("Besluit vastleggen")),
-    "object": Step(frozenset({IS.DECIDED}), IS.OBJECTION, _l("Bezwaar vastleggen")),
-    "resolve_objection": Step(frozenset({IS.OBJECTION}), IS.DECIDED, _l("Op bezwaar beslissen")),
-    "close": Step(frozenset({IS.DECIDED}), IS.CLOSED, _l("Onderzoek afsluiten")),
+    "start": Step(
+        frozenset({IS.RECEIVED}),
+        IS.INVESTIGATING,
+        _l("Onderzoek starten"),
+        "investigation.started",
+    ),
+    "decide": Step(
+        frozenset({IS.INVESTIGATING}),
+        IS.DECIDED,
+        _l("Besluit vastleggen"),
+        "investigation.decided",
+    ),
+    "object": Step(
+        frozenset({IS.DECIDED}),
+        IS.OBJECTION,
+        _l("Bezwaar vastleggen"),
+        "investigation.objection_recorded",
+    ),
+    "resolve_objection": Step(
+        frozenset({IS.OBJECTION}),
+        IS.DECIDED,
+        _l("Op bezwaar beslissen"),
+        "investigation.objection_resolved",
+    ),
+    "close": Step(
+        frozenset({IS.DECIDED}),
+        IS.CLOSED,
+        _l("Onderzoek afsluiten"),
+        "investigation.closed",
+    ),
 }
 
 # Recognition a new investigation puts "under investigation"; a company already
@@ -90,7 +116,7 @@ def _require(name: str, investigation: Investigation, user: User) -> None:
 
 def _record(action: str, investigation: Investigation, user: User, **details) -> None:
     audit.record(
-        f"investigation.{action}",
+        action,
         case=investigation.case,
         actor=user,
         investigation_id=investigation.id,
@@ -105,7 +131,7 @@ def _step(investigation: Investigation, name: str, user: User, **details) -> Non
     previous = investigation.status
     investigation.status = STEPS[name].target
     _record(
-        name,
+        STEPS[name].event,
         investigation,
         user,
         from_status=str(previous),
@@ -202,7 +228,7 @@ def open_from_signal(company: Company, user: User, reason: str) -> Investigation
     )
     db.session.add(investigation)
     db.session.flush()
-    _record("opened_from_signal", investigation, user)
+    _record("investigation.opened_from_signal", investigation, user)
     return investigation
 
 
@@ -345,7 +371,13 @@ def send_message(investigation: Investigation, user: User, body: str) -> Investi
     )
     db.session.add(message)
     db.session.flush()
-    _record("message", investigation, user, message_id=message.id, from_sbb=from_sbb)
+    _record(
+        "investigation.message_sent",
+        investigation,
+        user,
+        message_id=message.id,
+        from_sbb=from_sbb,
+    )
     if from_sbb:
         notify.handlers_of_sbb_news(investigation, _l("nieuw bericht van SBB"))
     else:

@@ -43,6 +43,6 @@ def queue_due_reminders(today: date) -> int:
             else:
                 case.feedback_reminded_at = utcnow()
             notify.handlers_of_deadline(case, deadline)
-            audit.record("case.reminder", case=case, actor="system", deadline=deadline)
+            audit.record("case.reminder_sent", case=case, actor="system", deadline=deadline)
             reminded += 1
     return reminded

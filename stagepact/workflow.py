@@ -61,25 +61,70 @@ class Transition:
     target: Status
     by: str  # "handler", REPORTER or SBB
     label: object
+    event: str  # the audit action it records (audit.ACTIONS)
 
 
-def _t(name, sources, target, label, by="handler") -> tuple[str, Transition]:
-    return name, Transition(name, frozenset(sources), target, by, label)
+def _t(name, sources, target, label, event, by="handler") -> tuple[str, Transition]:
+    return name, Transition(name, frozenset(sources), target, by, label, event)
 
 
 S = Status
 TRANSITIONS: dict[str, Transition] = dict(
     [
-        _t("acknowledge", [S.NEW], S.TRIAGE, _l("Ontvangst bevestigen")),
-        _t("start_follow_up", [S.TRIAGE], S.FOLLOW_UP, _l("Opvolging starten")),
-        _t("refer", [S.TRIAGE, S.FOLLOW_UP], S.REFERRED, _l("Doorverwijzen naar ADV")),
-        _t("return_from_referral", [S.REFERRED], S.FOLLOW_UP, _l("Terug van ADV")),
-        _t("escalate", [S.TRIAGE, S.FOLLOW_UP], S.ESCALATED, _l("Doorzetten naar SBB")),
-        _t("return_from_escalation", [S.ESCALATED], S.FOLLOW_UP, _l("Terug van SBB"), by=SBB),
+        _t("acknowledge", [S.NEW], S.TRIAGE, _l("Ontvangst bevestigen"), "case.acknowledged"),
+        _t(
+            "start_follow_up",
+            [S.TRIAGE],
+            S.FOLLOW_UP,
+            _l("Opvolging starten"),
+            "case.follow_up_started",
+        ),
+        _t(
+            "refer",
+            [S.TRIAGE, S.FOLLOW_UP],
+            S.REFERRED,
+            _l("Doorverwijzen naar ADV"),
+            "case.referred",
+        ),
+        _t(
+            "return_from_referral",
+            [S.REFERRED],
+            S.FOLLOW_UP,
+            _l("Terug van ADV"),
+            "case.returned_from_referral",
+        ),
+        _t(
+            "escalate",
+            [S.TRIAGE, S.FOLLOW_UP],
+            S.ESCALATED,
+            _l("Doorzetten naar SBB"),
+            "case.escalated",
+        ),
+        _t(
+            "return_from_escalation",
+            [S.ESCALATED],
+            S.FOLLOW_UP,
+            _l("Terug van SBB"),
+            "case.returned_from_escalation",
+            by=SBB,
+        ),
         # While SBB investigates, the school waits for its decision before closing.
-        _t("close", [s for s in OPEN_STATUSES if s != S.ESCALATED], S.CLOSED, _l("Afsluiten")),
-        _t("reopen", [S.CLOSED], S.FOLLOW_UP, _l("Heropenen")),
-        _t("withdraw", OPEN_STATUSES, S.CLOSED, _l("Melding intrekken"), by=REPORTER),
+        _t(
+            "close",
+            [s for s in OPEN_STATUSES if s != S.ESCALATED],
+            S.CLOSED,
+            _l("Afsluiten"),
+            "case.closed",
+        ),
+        _t("reopen", [S.CLOSED], S.FOLLOW_UP, _l("Heropenen"), "case.reopened"),
+        _t(
+            "withdraw",
+            OPEN_STATUSES,
+            S.CLOSED,
+            _l("Melding intrekken"),
+            "case.withdrawn",
+            by=REPORTER,
+        ),
     ]
 )
 
@@ -202,7 +247,7 @@ def _move(case: Case, name: str, actor: User | str, **details) -> None:
     previous = case.status
     case.status = transition.target
     audit.record(
-        f"case.{name}",
+        transition.event,
         case=case,
         actor=actor,
         from_status=str(previous),
@@ -433,7 +478,7 @@ def student_message(case: Case, body: str) -> Message:
     if not body:
         raise WorkflowError(_l("Schrijf eerst je bericht."), "body")
     message = _add_message(case, Message.FROM_STUDENT, body, None)
-    audit.record("case.student_message", case=case, actor=REPORTER, message_id=message.id)
+    audit.record("case.student_message_added", case=case, actor=REPORTER, message_id=message.id)
     notify.handlers_of_student_activity(case, _l("nieuw bericht"))
     return message
 
@@ -641,7 +686,7 @@ def record_adv_answer(
     referral.answered_by_id = user.id
     details = {"referral_id": referral.id, "answer": str(answer)}
     if answer == AdvAnswer.TAKEN_ON:
-        audit.record("case.adv_answer", case=case, actor=user, **details)
+        audit.record("case.adv_answered", case=case, actor=user, **details)
     else:
         _move(case, "return_from_referral", user, **details)
     notify.student_of_news(case)

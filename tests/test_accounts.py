@@ -434,7 +434,7 @@ def test_logins_and_failures_are_in_the_audit_trail_without_the_password(client)
     _login(client, handler, "geheim-en-fout-1")
     _login(client, handler)
     events = db.session.scalars(sa.select(AuditEvent).order_by(AuditEvent.id)).all()
-    assert [e.action for e in events][-2:] == ["auth.login_failed", "auth.login"]
+    assert [e.action for e in events][-2:] == ["auth.login_failed", "auth.logged_in"]
     assert all("geheim-en-fout" not in e.details for e in events)
 
 

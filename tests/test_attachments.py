@@ -1103,7 +1103,7 @@ def test_the_adv_mail_carries_exactly_the_chosen_files(app, institution, smtp):
     assert response.status_code == 302
     [referral] = _fresh(case).referrals
     assert [a.id for a in referral.attachments] == [pdf.id, png.id]
-    [event] = [e for e in _events("case.refer") if e.case_id == case.id]
+    [event] = [e for e in _events("case.referred") if e.case_id == case.id]
     assert json.loads(event.details)["attachment_ids"] == [pdf.id, png.id]
     sent, failed = send_due()
     assert failed == 0 and sent >= 1
@@ -1186,7 +1186,7 @@ def test_sbb_sees_and_downloads_exactly_the_files_shared_with_the_escalation(app
     assert response.status_code == 302
     [investigation] = _fresh(case).investigations
     assert [a.id for a in investigation.attachments] == [pdf.id]
-    [event] = _events("case.escalate")
+    [event] = _events("case.escalated")
     assert json.loads(event.details)["attachment_ids"] == [pdf.id]
     reviewer = _browser(app, reviewer_user)
     prefix = f"/sbb/onderzoeken/{investigation.id}/bestanden/"
@@ -1284,7 +1284,7 @@ def test_a_file_of_another_case_is_refused_beside_the_field_and_nothing_is_creat
     assert "ander.pdf" not in page
     assert _fresh(case).status == Status.FOLLOW_UP
     assert (count(Referral), count(Investigation), count(OutboxMail)) == before
-    assert _events("case.refer") == [] and _events("case.escalate") == []
+    assert _events("case.referred") == [] and _events("case.escalated") == []
 
 
 @pytest.mark.parametrize("route, prefix, consents, form", STEPS)

@@ -93,8 +93,8 @@ def test_chain_is_intact_after_cases_transitions_and_logins(client, auth):
     assert problem is None
     assert checked == len(ids) >= 15
     actions = set(db.session.scalars(sa.select(AuditEvent.action)))
-    assert {"auth.login", "auth.login_failed", "auth.logout", "case.submitted"} <= actions
-    assert {"case.acknowledge", "case.close", "case.reopen", "case.note_added"} <= actions
+    assert {"auth.logged_in", "auth.login_failed", "auth.logged_out", "case.submitted"} <= actions
+    assert {"case.acknowledged", "case.closed", "case.reopened", "case.note_added"} <= actions
     head = db.session.get(AuditHead, 1)
     assert head.event_count == len(ids) and head.last_event_id == ids[-1]
 
@@ -272,7 +272,12 @@ def test_audit_details_never_hold_the_narrative_names_emails_or_messages(client,
     assert case.status == Status.CLOSED and case.outcome == Outcome.WITHDRAWN
     events = db.session.execute(sa.text("SELECT * FROM audit_event")).all()
     actions = {row.action for row in events}
-    assert {"case.note_added", "case.student_message", "case.reopen", "case.withdraw"} <= actions
+    assert {
+        "case.note_added",
+        "case.student_message_added",
+        "case.reopened",
+        "case.withdrawn",
+    } <= actions
     assert {"case.message_sent", "case.notice_email_set", "auth.login_failed"} <= actions
     stored = "\n".join(" ".join(str(value) for value in row) for row in events).lower()
     for name, value in personal.items():
@@ -297,7 +302,7 @@ def test_event_rolls_back_with_the_change_it_describes():
     assert db.session.get(Case, case.id).status == Status.NEW
     assert count(AuditEvent) == events_before
     assert (
-        db.session.scalar(sa.select(AuditEvent).where(AuditEvent.action == "case.acknowledge"))
+        db.session.scalar(sa.select(AuditEvent).where(AuditEvent.action == "case.acknowledged"))
         is None
     )
     assert db.session.get(AuditHead, 1).event_count == events_before
@@ -322,7 +327,7 @@ def test_submitted_report_rolled_back_leaves_neither_case_nor_event():
 
 def test_removing_the_head_together_with_the_last_events_is_noticed():
     for n in range(3):
-        audit.record("test.event", actor="system", n=n)
+        audit.record("demo.loaded", actor="system", n=n)
     db.session.commit()
     last = db.session.scalar(sa.select(sa.func.max(AuditEvent.id)))
     db.session.execute(sa.delete(AuditEvent).where(AuditEvent.id == last))
@@ -332,3 +337,25 @@ def test_removing_the_head_together_with_the_last_events_is_noticed():
     checked, problem = audit.verify_chain()
 
     assert problem is not None and problem.code == "truncated"
+
+
+def test_every_action_is_registered_in_the_past_tense_and_an_unknown_one_is_refused():
+    """One registry names every action the trail records (audit.ACTIONS), with the label a
+    case's timeline shows; older names keep their label through audit.RENAMED."""
+    import pytest
+
+    with pytest.raises(ValueError, match="not an audit action"):
+        audit.record("case.close", actor="system")
+    assert set(audit.RENAMED.values()) <= set(audit.ACTIONS)
+    assert not set(audit.RENAMED) & set(audit.ACTIONS)
+    assert audit.label("case.close") == audit.label("case.closed") == "Afgesloten"
+    assert audit.label("statistics.published") == "statistics.published"  # no timeline
+    participles = {"sent", "set", "reset", "withdrawn", "read"}
+    present_tense = {
+        name
+        for name in audit.ACTIONS
+        if not any(
+            word.endswith("ed") or word in participles for word in name.split(".")[1].split("_")
+        )
+    }
+    assert present_tense == set(), "name what happened, in the past tense"

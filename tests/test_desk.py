@@ -63,7 +63,7 @@ def test_handler_logs_in_and_lands_on_the_inbox(client, auth):
     assert response.status_code == 302
     assert urlsplit(response.headers["Location"]).path == "/behandelen/"
     assert client.get("/behandelen/").status_code == 200
-    assert [e.actor_id for e in _events("auth.login")] == [handler.id]
+    assert [e.actor_id for e in _events("auth.logged_in")] == [handler.id]
     assert _events("auth.login_failed") == []
     assert _fresh_user(handler).last_login_at is not None
 
@@ -75,7 +75,7 @@ def test_login_ignores_capitals_in_the_email_address(client):
         "/inloggen", data={"email": "  Anna.Jansen@Example.org ", "password": PASSWORD}
     )
     assert response.status_code == 302
-    assert [e.actor_id for e in _events("auth.login")] == [handler.id]
+    assert [e.actor_id for e in _events("auth.logged_in")] == [handler.id]
 
 
 def _login_error(page: str) -> str:
@@ -108,7 +108,7 @@ def test_a_failed_login_says_the_same_for_an_unknown_email_and_a_wrong_password(
     assert {e.actor_type for e in failed} == {"anonymous"}
     assert '"user_id": null' in failed[0].details
     assert f'"user_id": {handler.id}' in failed[1].details
-    assert _events("auth.login") == []
+    assert _events("auth.logged_in") == []
     assert client.get("/behandelen/").status_code == 302
 
 
@@ -119,7 +119,7 @@ def test_a_disabled_account_cannot_log_in(client, auth):
 
     assert response.status_code == 401
     assert "Het e-mailadres of het wachtwoord klopt niet." in _text(response)
-    assert _events("auth.login") == []
+    assert _events("auth.logged_in") == []
     assert len(_events("auth.login_failed")) == 1
     assert urlsplit(client.get("/behandelen/").headers["Location"]).path == "/inloggen"
 
@@ -143,13 +143,13 @@ def test_logging_out_needs_a_post(client, auth):
 
     assert client.get("/uitloggen").status_code == 405
     assert client.get("/behandelen/").status_code == 200  # still logged in
-    assert _events("auth.logout") == []
+    assert _events("auth.logged_out") == []
 
     response = client.post("/uitloggen")
     assert response.status_code == 302
     assert urlsplit(response.headers["Location"]).path == "/inloggen"
     assert client.get("/behandelen/").status_code == 302
-    assert [e.actor_id for e in _events("auth.logout")] == [handler.id]
+    assert [e.actor_id for e in _events("auth.logged_out")] == [handler.id]
 
 
 # --- The inbox ----------------------------------------------------------------------------

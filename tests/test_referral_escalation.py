@@ -476,7 +476,7 @@ def test_referral_with_consent_records_it_and_queues_the_mail_to_the_adv(client,
     assert adv_mail.recipient == "intake@adv-noord.example"
     assert fresh.number in adv_mail.subject
     assert ADV_SUMMARY in adv_mail.body
-    [event] = _events(case, "case.refer")
+    [event] = _events(case, "case.referred")
     assert json.loads(event.details) == {
         "from_status": "follow_up",
         "to_status": "referred",
@@ -675,9 +675,9 @@ def test_adv_taking_the_case_on_keeps_it_referred(app, client, auth):
     assert referral.answer == AdvAnswer.TAKEN_ON
     assert referral.answer_note is None
     assert referral.answered_at is not None and referral.answered_by_id == handler.id
-    [event] = _events(case, "case.adv_answer")
+    [event] = _events(case, "case.adv_answered")
     assert json.loads(event.details) == {"referral_id": referral.id, "answer": "taken_on"}
-    assert _events(case, "case.return_from_referral") == []
+    assert _events(case, "case.returned_from_referral") == []
     page = _text(client.get(f"/behandelen/zaken/{case.id}"))
     assert "Antwoord van het ADV vastgelegd" in _timeline(page)
     assert "Het ADV heeft de melding in behandeling genomen" in page
@@ -708,7 +708,7 @@ def test_adv_declining_or_closing_needs_a_note_and_returns_the_case(app, client,
     assert (referral.answer, referral.answer_note) == (answer, note)
     assert referral.answered_by_id == handler.id and referral.answered_at is not None
     assert fresh.open_referral is None
-    [event] = _events(case, "case.return_from_referral")
+    [event] = _events(case, "case.returned_from_referral")
     assert json.loads(event.details) == {
         "from_status": "referred",
         "to_status": "follow_up",
@@ -846,7 +846,7 @@ def test_escalation_holds_exactly_what_is_shared(app, client, auth, consented, c
     texts = " ".join(_column_texts(investigation))
     for never in ("GEHEIM", "hoofddoek", STUDENT_NUMBER, NOTICE_ADDRESS):
         assert never not in texts, never
-    [event] = _events(case, "case.escalate")
+    [event] = _events(case, "case.escalated")
     assert json.loads(event.details) == {
         "from_status": "follow_up",
         "to_status": "escalated",
@@ -945,7 +945,7 @@ def test_a_message_to_sbb_is_kept_and_mailed_to_the_active_reviewers(client, aut
     for sent in to_sbb:
         assert investigation.reference in sent.subject
         assert "GEHEIM" not in sent.subject + sent.body  # a notice, never the content
-    [event] = _events(case, "investigation.message")
+    [event] = _events(case, "investigation.message_sent")
     details = json.loads(event.details)
     assert details["message_id"] == message.id and details["from_sbb"] is False
     assert "GEHEIM" not in event.details
@@ -1002,13 +1002,13 @@ def test_every_step_outside_the_school_is_in_the_audit_trail_and_the_timeline(ap
     steps_taken = [e for e in steps_taken if e.action != "case.viewed"]
     assert [e.action for e in steps_taken] == [
         "case.consent_recorded",
-        "case.refer",
-        "case.adv_answer",
-        "case.return_from_referral",
+        "case.referred",
+        "case.adv_answered",
+        "case.returned_from_referral",
         "case.consent_recorded",
         "case.company_linked",
-        "case.escalate",
-        "investigation.message",
+        "case.escalated",
+        "investigation.message_sent",
     ]
     assert {(e.actor_type, e.actor_id) for e in steps_taken} == {("user", handler.id)}
     for event in steps_taken:

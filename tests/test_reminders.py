@@ -29,7 +29,9 @@ def test_acknowledgement_reminder_comes_the_working_day_before_and_only_once():
     mails = _reminders("handler_acknowledgement_reminder")
     assert sorted(m.recipient for m in mails) == sorted([first.email, second.email])
     assert case.number in mails[0].body and case.narrative not in mails[0].body
-    events = db.session.scalars(sa.select(AuditEvent).where(AuditEvent.action == "case.reminder"))
+    events = db.session.scalars(
+        sa.select(AuditEvent).where(AuditEvent.action == "case.reminder_sent")
+    )
     assert [e.case_id for e in events] == [case.id]
 
 

@@ -127,14 +127,14 @@ SBB_PAGES = {"sbb.queue", "sbb.investigation", "sbb.companies_list", "sbb.compan
 
 # On the handler's case timeline (desk), by hand.
 TIMELINE = {
-    "case.escalate": "Doorgezet naar SBB",
-    "investigation.start": "SBB is het onderzoek gestart",
-    "investigation.message": "Bericht tussen SBB en het meldpunt",
-    "investigation.decide": "SBB heeft besloten",
-    "case.return_from_escalation": "Terug van SBB",
-    "investigation.object": "Bezwaar van het bedrijf bij SBB",
-    "investigation.resolve_objection": "SBB heeft op het bezwaar beslist",
-    "investigation.close": "SBB heeft het onderzoek afgesloten",
+    "case.escalated": "Doorgezet naar SBB",
+    "investigation.started": "SBB is het onderzoek gestart",
+    "investigation.message_sent": "Bericht tussen SBB en het meldpunt",
+    "investigation.decided": "SBB heeft besloten",
+    "case.returned_from_escalation": "Terug van SBB",
+    "investigation.objection_recorded": "Bezwaar van het bedrijf bij SBB",
+    "investigation.objection_resolved": "SBB heeft op het bezwaar beslist",
+    "investigation.closed": "SBB heeft het onderzoek afgesloten",
 }
 
 
@@ -669,7 +669,7 @@ def test_each_decision_sets_the_recognition_with_its_history_and_returns_the_cas
 
     # The outcome goes back to the school: the case is in follow-up again, the handler is told.
     assert _fresh_case(case).status == Status.FOLLOW_UP
-    returned = _events("case.return_from_escalation", case_id=case.id)
+    returned = _events("case.returned_from_escalation", case_id=case.id)
     assert [(e.actor_id, f'"decision": "{decision}"' in e.details) for e in returned] == [
         (reviewer.id, True)
     ]
@@ -1011,10 +1011,10 @@ def test_an_upheld_objection_restores_the_recognition_of_before_and_a_rejected_o
     else:
         assert resolved.company.recognition_status == measure
         assert len(changes) == changes_before
-    assert [e.actor_id for e in _events("investigation.object", case_id=inv.case_id)] == [
-        reviewer.id
-    ]
-    events = _events("investigation.resolve_objection", case_id=inv.case_id)
+    assert [
+        e.actor_id for e in _events("investigation.objection_recorded", case_id=inv.case_id)
+    ] == [reviewer.id]
+    events = _events("investigation.objection_resolved", case_id=inv.case_id)
     assert len(events) == 1 and f'"upheld": {str(upheld).lower()}' in events[0].details
     assert len(_mails("handler_sbb_news")) == mails_before + 2  # objection, and its outcome
     assert _fresh_case(inv.case).status == Status.FOLLOW_UP  # the school's case is not reopened
@@ -1088,7 +1088,7 @@ def test_sbb_and_the_schools_handlers_write_to_each_other_and_each_side_is_maile
     for mail in to_school + to_sbb:
         assert from_sbb not in mail.body and from_school not in mail.body
         assert NARRATIVE not in mail.body and SUMMARY not in mail.body
-    events = _events("investigation.message")
+    events = _events("investigation.message_sent")
     assert [(e.actor_id, e.case_id, e.institution_id) for e in events] == [
         (reviewer.id, case.id, case.institution_id),
         (handler.id, case.id, case.institution_id),
@@ -1144,10 +1144,10 @@ def test_every_step_is_audited_on_the_case_and_shows_on_the_handlers_timeline(
         .order_by(AuditEvent.id)
     ).all()
     assert [e.action for e in steps] == [
-        "investigation.start",
-        "investigation.message",
-        "investigation.decide",
-        "investigation.close",
+        "investigation.started",
+        "investigation.message_sent",
+        "investigation.decided",
+        "investigation.closed",
     ]
     for event in steps:
         assert (event.actor_type, event.actor_id) == ("user", reviewer.id), event.action
@@ -1160,7 +1160,7 @@ def test_every_step_is_audited_on_the_case_and_shows_on_the_handlers_timeline(
     for event, change in zip(_events("company.recognition_changed"), changes, strict=True):
         assert f'"cause": "{change.cause}"' in event.details
         assert f'"company_id": {inv.company_id}' in event.details
-    assert len(_events("case.return_from_escalation", case_id=case.id)) == 1
+    assert len(_events("case.returned_from_escalation", case_id=case.id)) == 1
     # Codes and ids only: no shared text, reasoning, conditions or message in any event.
     for event in db.session.scalars(sa.select(AuditEvent)).all():
         for text in (SUMMARY, REASONING, CONDITIONS, "Wij zijn begonnen."):
@@ -1172,7 +1172,7 @@ def test_every_step_is_audited_on_the_case_and_shows_on_the_handlers_timeline(
     page = _text(desk.get(f"/behandelen/zaken/{case.id}"))
     timeline = html_lib.unescape(_section(page, "timeline-title"))
     for action, label in TIMELINE.items():
-        if action not in ("investigation.object", "investigation.resolve_objection"):
+        if action not in ("investigation.objection_recorded", "investigation.objection_resolved"):
             assert label in timeline, action
 
 
@@ -1189,7 +1189,7 @@ def test_an_objection_and_its_outcome_are_audited_and_show_on_the_handlers_timel
     data = {"upheld": "yes", "reasoning": OBJECTION_REASONING}
     assert client.post(f"{url}/bezwaar-besluit", data=data).status_code == 302
 
-    for action in ("investigation.object", "investigation.resolve_objection"):
+    for action in ("investigation.objection_recorded", "investigation.objection_resolved"):
         events = _events(action)
         assert [(e.actor_id, e.case_id, e.institution_id) for e in events] == [
             (reviewer.id, inv.case_id, inv.institution_id)
@@ -1201,8 +1201,8 @@ def test_an_objection_and_its_outcome_are_audited_and_show_on_the_handlers_timel
     desk.post("/inloggen", data={"email": handler.email, "password": PASSWORD})
     page = _text(desk.get(f"/behandelen/zaken/{inv.case_id}"))
     timeline = html_lib.unescape(_section(page, "timeline-title"))
-    assert TIMELINE["investigation.object"] in timeline
-    assert TIMELINE["investigation.resolve_objection"] in timeline
+    assert TIMELINE["investigation.objection_recorded"] in timeline
+    assert TIMELINE["investigation.objection_resolved"] in timeline
 
 
 def test_sbbs_reading_of_an_escalation_is_audited_on_the_case(client, auth, reviewer):
@@ -1446,11 +1446,11 @@ def test_sbb_opens_an_investigation_from_a_signal_and_decides_it_the_same_way(
     ]
     assert actions == [
         "investigation.opened_from_signal",
-        "investigation.start",
-        "investigation.decide",
-        "investigation.close",
+        "investigation.started",
+        "investigation.decided",
+        "investigation.closed",
     ]
-    for event in _events("investigation.start") + _events("investigation.opened_from_signal"):
+    for event in _events("investigation.started") + _events("investigation.opened_from_signal"):
         assert (event.case_id, event.institution_id) == (None, None)
         assert f'"company_id": {company.id}' in event.details
     assert _count(OutboxMail) == mails_before

@@ -284,7 +284,7 @@ def test_every_api_call_is_an_audit_event_with_its_parameters_and_nothing_person
     call(client, spec, {"year": "1999"}, bearer(token), request_valid=False)  # 400: no event
     call(client, spec, params, request_valid=False)  # 401
 
-    events = _events("statistics.api")
+    events = _events("statistics.api_read")
     assert len(events) == 1
     details = json.loads(events[0].details)
     row = db.session.scalar(sa.select(ApiToken))
@@ -385,7 +385,7 @@ def test_invalid_parameters_are_400_with_the_errors_per_field(
         assert body["fields"][field]
         if message is not None:
             assert body["fields"][field] == [message]
-    assert _events("statistics.api") == []
+    assert _events("statistics.api_read") == []
 
 
 @pytest.mark.parametrize(
@@ -408,7 +408,7 @@ def test_unknown_parameters_are_refused_by_name(client, spec, token, params):
         "error": "Unknown parameters.",
         "fields": {name: ["unknown"] for name in unknown},
     }
-    assert _events("statistics.api") == []
+    assert _events("statistics.api_read") == []
 
 
 def test_an_empty_second_dimension_means_none(client, spec, token):
@@ -474,7 +474,7 @@ def test_a_request_without_a_valid_token_is_401(client, spec, token, authorizati
 
     _assert_401(response)
     assert "rows" not in response.get_json()
-    assert _events("statistics.api") == []
+    assert _events("statistics.api_read") == []
 
 
 def test_the_scheme_name_is_case_insensitive_and_the_token_exact(client, spec, token):
@@ -491,7 +491,7 @@ def test_a_logged_in_monitors_session_cookie_opens_nothing_here(client, auth, sp
     response = call(client, spec, {"year": 2025}, request_valid=False)
 
     _assert_401(response)
-    assert _events("statistics.api") == []
+    assert _events("statistics.api_read") == []
 
 
 def test_a_token_stops_working_when_its_monitor_is_deactivated_or_no_longer_a_monitor(

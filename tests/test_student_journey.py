@@ -114,7 +114,7 @@ def test_student_journey_from_report_to_withdrawal(client, app):
     actions = db.session.scalars(
         sa.select(AuditEvent.action).where(AuditEvent.case_id == case.id).order_by(AuditEvent.id)
     ).all()
-    assert actions[0] == "case.submitted" and actions[-1] == "case.withdraw"
+    assert actions[0] == "case.submitted" and actions[-1] == "case.withdrawn"
 
 
 def test_wrong_code_gets_one_generic_message(client):

@@ -58,6 +58,19 @@ EXPECTED = {
     "erase": ({S.CLOSED}, {OWN_HANDLER}),
 }
 
+# The audit action each transition records: what happened, in the past tense.
+EVENT = {
+    "acknowledge": "case.acknowledged",
+    "start_follow_up": "case.follow_up_started",
+    "refer": "case.referred",
+    "return_from_referral": "case.returned_from_referral",
+    "escalate": "case.escalated",
+    "return_from_escalation": "case.returned_from_escalation",
+    "close": "case.closed",
+    "reopen": "case.reopened",
+    "withdraw": "case.withdrawn",
+}
+
 # Where each transition leads.
 TARGET = {
     "acknowledge": S.TRIAGE,
@@ -513,7 +526,7 @@ def test_each_transition_writes_exactly_one_audit_event_with_from_and_to(name):
     _perform(name, case, actor)
 
     events = _events_after(last)
-    assert [e.action for e in events] == [f"case.{name}"]
+    assert [e.action for e in events] == [EVENT[name]]
     details = json.loads(events[0].details)
     assert (details["from_status"], details["to_status"]) == (STEP_SOURCE[name], TARGET[name])
     assert events[0].case_id == case.id
@@ -529,7 +542,7 @@ def test_each_transition_writes_exactly_one_audit_event_with_from_and_to(name):
     [
         ("assign", OWN_HANDLER, "case.assigned"),
         ("message", OWN_HANDLER, "case.message_sent"),
-        ("message", "reporter", "case.student_message"),
+        ("message", "reporter", "case.student_message_added"),
         ("note", OWN_HANDLER, "case.note_added"),
     ],
 )

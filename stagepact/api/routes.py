@@ -114,7 +114,7 @@ def statistics_table():
         return _error(400, "Invalid parameters.", fields=errors)
     table = statistics.table(form.to_query(), published)
     audit.record(
-        "statistics.api",
+        "statistics.api_read",
         actor=g.api_user,
         token_id=token.id,
         parameters=form.parameters(),

@@ -7,7 +7,6 @@ from datetime import timedelta
 import sqlalchemy as sa
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy.orm import selectinload
 
@@ -50,47 +49,6 @@ from .forms import (
     ReopenForm,
     SbbMessageForm,
 )
-
-# How the timeline names each audit action.
-TIMELINE_LABELS = {
-    "case.submitted": _l("Melding ontvangen"),
-    "case.viewed": _l("Melding bekeken"),
-    "case.acknowledge": _l("Ontvangst bevestigd"),
-    "case.start_follow_up": _l("Opvolging gestart"),
-    "case.refer": _l("Doorverwezen naar ADV"),
-    "case.return_from_referral": _l("Terug van ADV"),
-    "case.escalate": _l("Doorgezet naar SBB"),
-    "case.return_from_escalation": _l("Terug van SBB"),
-    "case.close": _l("Afgesloten"),
-    "case.reopen": _l("Heropend"),
-    "case.withdraw": _l("Ingetrokken door de student"),
-    "case.assigned": _l("Toegewezen"),
-    "case.message_sent": _l("Bericht aan de student"),
-    "case.note_added": _l("Interne notitie"),
-    "case.student_message": _l("Bericht van de student"),
-    "case.code_used": _l("De student opende de melding met de code"),
-    "case.notice_email_set": _l("De student gaf een e-mailadres voor berichten"),
-    "case.reminder": _l("Herinnering over de termijn gemaild"),
-    "case.company_linked": _l("Leerbedrijf gekoppeld"),
-    "case.company_merged": _l("Leerbedrijf door SBB gekoppeld aan het register"),
-    "case.consent_recorded": _l("Toestemming vastgelegd"),
-    "case.adv_answer": _l("Antwoord van het ADV vastgelegd"),
-    "case.attachments_added": _l("Bestanden toegevoegd"),
-    "case.attachment_downloaded": _l("Bestand gedownload"),
-    "case.data_exported": _l("De student downloadde de gegevens van de melding"),
-    "case.erasure_requested": _l("De student vroeg om verwijdering van de gegevens"),
-    "case.personal_data_erased": _l("Persoonsgegevens gewist"),
-    "investigation.viewed": _l("SBB bekeek het onderzoek"),
-    "investigation.attachment_downloaded": _l("SBB downloadde een gedeeld bestand"),
-    "investigation.identity_removed": _l("Naam van de student verwijderd bij SBB"),
-    "investigation.case_withdrawn": _l("SBB hoorde dat de student de melding introk"),
-    "investigation.start": _l("SBB is het onderzoek gestart"),
-    "investigation.decide": _l("SBB heeft besloten"),
-    "investigation.object": _l("Bezwaar van het bedrijf bij SBB"),
-    "investigation.resolve_objection": _l("SBB heeft op het bezwaar beslist"),
-    "investigation.close": _l("SBB heeft het onderzoek afgesloten"),
-    "investigation.message": _l("Bericht tussen SBB en het meldpunt"),
-}
 
 
 @bp.before_request
@@ -194,7 +152,7 @@ def _case_page(case: Case, forms: dict | None = None, status: int = 200):
         forms=all_forms,
         events=events,
         actors=actors,
-        labels=TIMELINE_LABELS,
+        label=audit.label,
         company_query=company_query,
         found_companies=found,
         today=deadlines.today(),

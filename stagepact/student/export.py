@@ -31,15 +31,17 @@ FORMAT_VERSION = 1
 # The audit events that make up the report's story, as the student reads them.
 TIMELINE = {
     "case.submitted": _l("Je melding is binnengekomen"),
-    "case.acknowledge": _l("Het meldpunt heeft de ontvangst bevestigd"),
-    "case.start_follow_up": _l("Het meldpunt is met je melding aan de slag gegaan"),
-    "case.refer": _l("Je melding is doorgestuurd naar het antidiscriminatiebureau"),
-    "case.return_from_referral": _l("Het antidiscriminatiebureau gaf je melding terug aan school"),
-    "case.escalate": _l("Je melding is doorgestuurd naar SBB"),
-    "case.return_from_escalation": _l("SBB heeft besloten; je melding is terug bij school"),
-    "case.close": _l("Je melding is afgesloten"),
-    "case.reopen": _l("Je melding is heropend"),
-    "case.withdraw": _l("Je hebt je melding ingetrokken"),
+    "case.acknowledged": _l("Het meldpunt heeft de ontvangst bevestigd"),
+    "case.follow_up_started": _l("Het meldpunt is met je melding aan de slag gegaan"),
+    "case.referred": _l("Je melding is doorgestuurd naar het antidiscriminatiebureau"),
+    "case.returned_from_referral": _l(
+        "Het antidiscriminatiebureau gaf je melding terug aan school"
+    ),
+    "case.escalated": _l("Je melding is doorgestuurd naar SBB"),
+    "case.returned_from_escalation": _l("SBB heeft besloten; je melding is terug bij school"),
+    "case.closed": _l("Je melding is afgesloten"),
+    "case.reopened": _l("Je melding is heropend"),
+    "case.withdrawn": _l("Je hebt je melding ingetrokken"),
     "case.erasure_requested": _l("Je vroeg om verwijdering van je gegevens"),
     "case.personal_data_erased": _l("Je gegevens zijn gewist"),
 }
@@ -140,9 +142,9 @@ def _status(case: Case) -> dict:
 def _timeline(case: Case) -> list[dict]:
     """Only the steps of the report, with when; who at the meldpunt did them stays out."""
     return [
-        {"at": _moment(event.created_at), "what": str(TIMELINE[event.action])}
+        {"at": _moment(event.created_at), "what": str(TIMELINE[audit.canonical(event.action)])}
         for event in audit.events_for_case(case)
-        if event.action in TIMELINE
+        if audit.canonical(event.action) in TIMELINE
     ]
 
 
