@@ -11,7 +11,15 @@ the linear program of `tests/disclosure_attack.py`. The monitor's tables are rea
 - as if an empty cell showed 0 (the rule before): "<5" then says "1 to 6" and a 0 says
   "0 to 2", from the same perturbed counts.
 
+With `--narrowed`, it finds both ends of every protected cell's interval instead, and
+counts the cells the attacker narrows (an end inside what the cell's own value allows)
+for the monitor (that world), and for the largest institution and SBB on the world of
+the institution and SBB tests (700 reports, 10 institutions, 3 regions, 2024-2025). For
+the monitor, the ends that rounds of programs solved for many cells at once do not
+settle are solved one by one for a random sample of `--sample` cells per end.
+
     .venv/bin/python bench/disclosure_attack_cell_key.py [--reports 300] [--seed 2026]
+    .venv/bin/python bench/disclosure_attack_cell_key.py --narrowed [--sample 60]
 """
 
 from __future__ import annotations
@@ -59,13 +67,116 @@ def run(name: str, published, truth, institutions, vocabulary) -> None:
     print(f"   ({time.perf_counter() - started:.0f} s)")
 
 
+def narrowed(name: str, published, truth, institutions, vocabulary, sample=None) -> None:
+    started = time.perf_counter()
+    held = list(dict.fromkeys(p.cell for p in published if p.protected))
+    held = [c for c in held if c.true_count(truth) > 0]
+    stats: dict = {}
+    bounds = da.intervals(
+        published, truth, institutions, vocabulary, held, sample=sample, stats=stats
+    )
+    by_cell = {b.cell: b for b in bounds}
+    print(f"{name}")
+    print(f"   protected cells holding a report   {len(held):>7,}")
+    print(f"   recovered exactly                  {sum(b.exact for b in bounds):>7,}")
+    print(f"   narrowed                           {sum(b.narrowed for b in bounds):>7,}")
+    small = [b for b in bounds if b.true in da.SMALL]
+    print(
+        f"     of which a true count 1-4        {sum(b.narrowed for b in small):>7,}"
+        f"  (of {len(small):,})"
+    )
+    print(
+        f"   both ends as wide as its own value {sum(not b.narrowed and None not in b.found for b in bounds):>7,}"
+    )
+    print(f"   not settled (sample below)         {sum(b.undecided for b in bounds):>7,}")
+    for side, index in (("upper", 1), ("lower", 0)):
+        left, solved = stats.get(side, (0, []))
+        inside = sum(
+            by_cell[c].found[index] is not None
+            and (
+                by_cell[c].found[1] < by_cell[c].own[1]
+                if index
+                else by_cell[c].found[0] > max(by_cell[c].own[0], 0)
+            )
+            for c in solved
+        )
+        print(
+            f"   {side} ends left after the rounds  {left:>7,}; solved {len(solved):,}, inside its own range: {inside:,}"
+        )
+    wrong = sum(
+        not (
+            (b.found[0] is None or b.found[0] <= b.true)
+            and (b.found[1] is None or b.true <= b.found[1])
+        )
+        for b in bounds
+    )
+    print(f"   bounds contradicting the truth     {wrong:>7,}")
+    print(f"   ({time.perf_counter() - started:.0f} s)")
+
+
+def _app(scratch: str):
+    return create_app(
+        TestConfig,
+        {
+            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{Path(scratch) / 'attack.sqlite'}",
+            "ATTACHMENT_DIR": scratch,
+        },
+    )
+
+
+def main_narrowed(args) -> None:
+    with tempfile.TemporaryDirectory() as scratch, _app(scratch).app_context():
+        db.create_all()
+        truth = da.seed_world(
+            args.reports,
+            args.institutions,
+            args.regions,
+            date(2025, 1, 1),
+            date(2025, 12, 31),
+            seed=args.seed,
+        )
+        statistics.publish()
+        db.session.commit()
+        regions = {i.id: i.region for i in db.session.query(Institution)}
+        narrowed(
+            f"monitor, {args.reports} reports",
+            da.monitor_cells(regions),
+            truth,
+            sorted(regions),
+            da.vocabulary(truth),
+            args.sample,
+        )
+    with tempfile.TemporaryDirectory() as scratch, _app(scratch).app_context():
+        db.create_all()
+        first, last = date(2024, 1, 1), date(2025, 12, 31)
+        truth = da.seed_world(700, 10, 3, first, last, seed=args.seed)
+        statistics.publish()
+        db.session.commit()
+        regions = {i.id: i.region for i in db.session.query(Institution)}
+        largest = max(regions, key=lambda i: sum(r.institution == i for r in truth))
+        vocabulary = da.vocabulary(truth)
+        narrowed(
+            "institution (the largest), 700 reports",
+            da.institution_cells(regions, largest, truth),
+            truth,
+            sorted(regions),
+            vocabulary,
+        )
+        narrowed("SBB, 700 reports", da.sbb_cells(first, last), truth, sorted(regions), vocabulary)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reports", type=int, default=300)
     parser.add_argument("--institutions", type=int, default=6)
     parser.add_argument("--regions", type=int, default=2)
     parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument("--narrowed", action="store_true")
+    parser.add_argument("--sample", type=int, default=60)
     args = parser.parse_args()
+    if args.narrowed:
+        main_narrowed(args)
+        return
     with tempfile.TemporaryDirectory() as scratch:
         app = create_app(
             TestConfig,

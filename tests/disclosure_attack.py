@@ -739,7 +739,7 @@ class Attack:
         return set(targets) - left
 
     def intervals(
-        self, targets: list[Cell], progress=None, sample: int | None = None
+        self, targets: list[Cell], progress=None, sample: int | None = None, stats=None
     ) -> dict[Cell, tuple[float | None, float | None]]:
         """Both ends of every target's interval, for the "narrowed" figure.
 
@@ -748,7 +748,8 @@ class Attack:
         pushing every unsettled target towards that end at once, with random weights so
         that targets competing for the same reports take turns; rounds stop when three in
         a row settle next to nothing, and each target left gets a program of its own; with
-        `sample`, only that many of them (drawn at random), and the others' end is None."""
+        `sample`, only that many of them (drawn at random), and the others' end is None.
+        `stats` (a dict) receives, per end, how many were left and which were solved."""
         import highspy
 
         h = self._highs()
@@ -785,6 +786,8 @@ class Attack:
             alone = sorted(left, key=repr)
             if sample is not None and len(alone) > sample:
                 alone = random.Random(13).sample(alone, sample)
+            if stats is not None:
+                stats["upper" if side else "lower"] = (len(left), list(alone))
             for number, cell in enumerate(alone):
                 self._objective(h, dict.fromkeys(self.expression(cell), 1.0))
                 best[cell] = self._run(h, sense)
@@ -875,6 +878,7 @@ def intervals(
     targets: list[Cell],
     progress=None,
     sample: int | None = None,
+    stats: dict | None = None,
 ) -> list[Bounds]:
     """Both ends of every target's interval (`Attack.intervals`): what `figures` needs to
     count the cells narrowed as well as those pinned. With `sample`, an end that the
@@ -883,7 +887,7 @@ def intervals(
     model = Attack(published, months, institutions, vocabulary, full=True)
     own = model.own_bounds()
     targets = list(dict.fromkeys(targets))
-    found = model.intervals(targets, progress, sample)
+    found = model.intervals(targets, progress, sample, stats)
     return [Bounds(c, c.true_count(truth), own.get(c, (0, math.inf)), found[c]) for c in targets]
 
 
