@@ -211,9 +211,15 @@ def main() -> None:
         "--pairs",
         default="all",
         help="'ground': only the two-way tables with ground (a weaker attacker, fewer "
-        "variables; a lower bound of what the rule gives away)",
+        "variables; a lower bound of what the rule gives away); 'none': one-way tables only",
+    )
+    parser.add_argument(
+        "--roles",
+        default="monitor,institution",
+        help="whom to attack as: monitor, institution or both (comma separated)",
     )
     args = parser.parse_args()
+    roles = set(args.roles.split(","))
     if args.pairs != "all":
         PAIRED_WITH[:] = [args.pairs]
     with tempfile.TemporaryDirectory() as scratch:
@@ -233,10 +239,13 @@ def main() -> None:
             print(f"seeded {len(truth)} reports in {time.perf_counter() - started:.0f} s")
             region_of = {i.id: i.region for i in db.session.query(Institution)}
             institutions = sorted(region_of)
-            started = time.perf_counter()
-            monitor = monitor_tables(region_of)
-            print(f"monitor tables: {time.perf_counter() - started:.0f} s")
-            run("monitor", monitor, truth, institutions, args.sample)
+            if "monitor" in roles:
+                started = time.perf_counter()
+                monitor = monitor_tables(region_of)
+                print(f"monitor tables: {time.perf_counter() - started:.0f} s")
+                run("monitor", monitor, truth, institutions, args.sample)
+            if "institution" not in roles:
+                return
             own = institutions[0]
             started = time.perf_counter()
             mine = institution_tables(own, region_of, truth)
