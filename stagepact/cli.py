@@ -85,7 +85,6 @@ OPTIONS = {
     "adv_id": "--adv-id",
     "institution_id": "--institution BRIN",
     "email": "--email",
-    "password": "--password",
 }
 
 
