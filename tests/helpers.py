@@ -25,6 +25,10 @@ def count(model, *where) -> int:
     return db.session.scalar(sa.select(sa.func.count()).select_from(model).where(*where))
 
 
+def page_text(response) -> str:
+    return response.get_data(as_text=True)
+
+
 def changes_in_trail() -> int:
     """Audit events that record a change (or an attempt), not a read."""
     return count(AuditEvent, AuditEvent.action.not_in(READS))

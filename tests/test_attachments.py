@@ -52,7 +52,7 @@ from tests.factories import (
     make_institution,
     make_user,
 )
-from tests.helpers import count
+from tests.helpers import count, page_text
 from tests.test_report_form import FormState
 
 NARRATIVE = "GEHEIM-VERHAAL de praktijkopleider zei dat mijn hoofddoek niet bij de klanten past."
@@ -215,16 +215,12 @@ def _report(client, institution, files=(), **fields):
     return client.post(f"/meldpunt/{institution.slug}/melden", data=data)
 
 
-def _text(response) -> str:
-    return response.get_data(as_text=True)
-
-
 def _is_receipt(response) -> bool:
-    return response.status_code == 200 and 'class="receipt-code"' in _text(response)
+    return response.status_code == 200 and 'class="receipt-code"' in page_text(response)
 
 
 def _receipt_code(response) -> str:
-    match = re.search(r'class="receipt-code"[^>]*>([\d ]+)<', _text(response))
+    match = re.search(r'class="receipt-code"[^>]*>([\d ]+)<', page_text(response))
     assert match, "the receipt page shows the code"
     return match.group(1)
 
@@ -372,7 +368,7 @@ def test_a_file_that_is_not_an_accepted_kind_is_refused_beside_the_field(
     response = _report(client, institution, [(uploaded_as, content)], programme="Verzorgende IG")
 
     assert response.status_code == 422
-    page = _text(response)
+    page = page_text(response)
     error = _field_error(page, "attachments")
     assert error is not None, "no message beside the file field"
     assert error.startswith(f"{uploaded_as}: ") and message in error
@@ -389,7 +385,7 @@ def test_markup_in_a_refused_files_name_is_shown_escaped(client, institution):
     response = _report(client, institution, [(name, b"MZ" + b"\x00" * 64)])
 
     assert response.status_code == 422
-    page = _text(response)
+    page = page_text(response)
     assert "<img src=x" not in page
     assert "&lt;img src=x onerror=alert(1)&gt;.pdf" in page
 
@@ -469,7 +465,7 @@ def test_a_file_over_the_size_limit_is_refused_and_the_form_kept(
     )
 
     assert response.status_code == 422
-    page = _text(response)
+    page = page_text(response)
     assert _field_error(page, "attachments") == "te-groot.txt: Dit bestand is groter dan 1 MB."
     assert FormState(page).values["narrative"] == [NARRATIVE]
     [kept] = _pending()
@@ -500,7 +496,7 @@ def test_a_later_message_that_would_take_the_case_over_its_total_is_refused(
     )
 
     assert response.status_code == 422
-    page = _text(response)
+    page = page_text(response)
     assert _field_error(page, "attachments") == (
         "tweede.txt: Samen worden de bestanden bij deze melding groter dan 1 MB."
     )
@@ -529,7 +525,7 @@ def test_more_files_than_a_form_takes_are_refused_with_a_message(
     response = _report(client, institution, files)
 
     assert response.status_code == 422
-    page = _text(response)
+    page = page_text(response)
     assert "Je kunt hoogstens 2 bestanden tegelijk toevoegen." in _field_error(page, "attachments")
     assert FormState(page).values["narrative"] == [NARRATIVE]
     assert [a.original_name for a in _pending()] == ["bewijs-1.txt", "bewijs-2.txt"]
@@ -543,7 +539,7 @@ def test_kept_files_of_two_forms_together_still_obey_the_per_form_count(
     tokens = []
     for batch in ("a", "b"):
         files = [(f"{batch}{n}.txt", f"{batch}{n}\n".encode()) for n in (1, 2)]
-        page = _text(_report(client, institution, files, narrative=""))
+        page = page_text(_report(client, institution, files, narrative=""))
         tokens += _tokens(page)
     assert len(tokens) == 4
 
@@ -565,7 +561,9 @@ def test_an_image_too_large_to_decode_is_refused_before_it_is_decoded(client, in
     response = _report(client, institution, [("bom.png", bomb)])
 
     assert response.status_code == 422
-    assert _field_error(_text(response), "attachments") == "bom.png: Deze afbeelding is te groot."
+    assert (
+        _field_error(page_text(response), "attachments") == "bom.png: Deze afbeelding is te groot."
+    )
     assert count(Attachment) == 0
 
 
@@ -573,7 +571,7 @@ def test_an_empty_file_is_refused(client, institution):
     response = _report(client, institution, [("leeg.pdf", b"")])
 
     assert response.status_code == 422
-    assert _field_error(_text(response), "attachments") == "leeg.pdf: Dit bestand is leeg."
+    assert _field_error(page_text(response), "attachments") == "leeg.pdf: Dit bestand is leeg."
     assert count(Attachment) == 0 and count(Case) == 0
 
 
@@ -596,7 +594,7 @@ def test_a_request_over_the_request_limit_gets_the_sites_own_page(
     response = _report(client, institution, [("groot.txt", b"a" * 100_000)])
 
     assert response.status_code == 413
-    assert 'lang="nl"' in _text(response)
+    assert 'lang="nl"' in page_text(response)
 
 
 # --- Encrypted at rest, under a name the server chooses --------------------------------------
@@ -647,7 +645,7 @@ def test_a_form_with_an_error_keeps_its_file_and_sending_it_again_attaches_it(cl
     )
 
     assert response.status_code == 422
-    page = _text(response)
+    page = page_text(response)
     assert _field_error(page, "narrative") is not None
     assert _field_error(page, "attachments") is None
     assert FormState(page).values["programme"] == ["Verzorgende IG"]
@@ -671,7 +669,7 @@ def test_a_form_with_an_error_keeps_its_file_and_sending_it_again_attaches_it(cl
 
 
 def test_kept_files_and_new_ones_go_together(client, institution):
-    page = _text(_report(client, institution, [("een.txt", b"een\n")], narrative=""))
+    page = page_text(_report(client, institution, [("een.txt", b"een\n")], narrative=""))
 
     response = _report(client, institution, [("twee.pdf", _pdf())], attachment_token=_tokens(page))
 
@@ -680,7 +678,7 @@ def test_kept_files_and_new_ones_go_together(client, institution):
 
 
 def test_ticking_remove_drops_a_kept_file(client, institution):
-    page = _text(
+    page = page_text(
         _report(client, institution, [("een.txt", b"een\n"), ("twee.txt", b"twee\n")], narrative="")
     )
     first, second = _tokens(page)
@@ -704,7 +702,7 @@ def test_a_bad_file_beside_a_valid_form_comes_back_with_everything_typed(client,
     )
 
     assert response.status_code == 422
-    page = _text(response)
+    page = page_text(response)
     assert "virus.pdf: Dit soort bestand kan niet." in _field_error(page, "attachments")
     state = FormState(page).values
     assert state["narrative"] == [NARRATIVE]
@@ -721,7 +719,7 @@ def test_a_bad_file_beside_a_valid_form_comes_back_with_everything_typed(client,
 
 
 def test_a_token_of_an_upload_already_attached_to_a_case_attaches_nothing(app, client, institution):
-    page = _text(_report(client, institution, [("bewijs.pdf", _pdf())], narrative=""))
+    page = page_text(_report(client, institution, [("bewijs.pdf", _pdf())], narrative=""))
     [token] = _tokens(page)
     assert _is_receipt(_report(client, institution, attachment_token=token))
     first = _only_case()
@@ -751,7 +749,7 @@ def test_a_token_that_is_not_one_is_ignored(client, institution):
 
 
 def _csrf_token(browser, institution) -> str:
-    page = _text(browser.get(f"/meldpunt/{institution.slug}/melden"))
+    page = page_text(browser.get(f"/meldpunt/{institution.slug}/melden"))
     return FormState(page).values["csrf_token"][0]
 
 
@@ -764,7 +762,7 @@ def test_new_files_with_an_invalid_csrf_token_are_not_stored_and_the_form_says_s
     response = _report(client, institution, [("bewijs.pdf", _pdf())], csrf_token=token)
 
     assert response.status_code == 422
-    page = _text(response)
+    page = page_text(response)
     assert _field_error(page, "attachments") == (
         "Je formulier stond te lang open. Voeg je bestanden opnieuw toe."
     )
@@ -776,7 +774,7 @@ def test_with_csrf_a_kept_file_survives_an_expired_form_and_is_attached_when_sen
     client, institution, csrf_enabled
 ):
     token = _csrf_token(client, institution)
-    page = _text(
+    page = page_text(
         _report(client, institution, [("bewijs.pdf", _pdf())], narrative="", csrf_token=token)
     )
     [kept] = _tokens(page)
@@ -784,7 +782,7 @@ def test_with_csrf_a_kept_file_survives_an_expired_form_and_is_attached_when_sen
     expired = _report(client, institution, attachment_token=kept, csrf_token="verlopen")
 
     assert expired.status_code == 422
-    assert _tokens(_text(expired)) == [kept]
+    assert _tokens(page_text(expired)) == [kept]
     assert count(Case) == 0
 
     sent = _report(client, institution, attachment_token=kept, csrf_token=token)
@@ -834,7 +832,7 @@ def test_the_handler_of_the_case_downloads_its_file_as_an_attachment(app, two_ca
     case, file_a = two_cases["case_a"], two_cases["file_a"]
     handler = _browser(app, two_cases["handler"])
 
-    page = _text(handler.get(f"/behandelen/zaken/{case.id}"))
+    page = page_text(handler.get(f"/behandelen/zaken/{case.id}"))
     assert _download_links(page, f"/behandelen/zaken/{case.id}/bestanden/") == {file_a.id}
     response = handler.get(f"/behandelen/zaken/{case.id}/bestanden/{file_a.id}")
 
@@ -882,7 +880,7 @@ def test_the_student_downloads_files_of_their_own_case_only(app, two_cases):
     file_a, file_b = two_cases["file_a"], two_cases["file_b"]
     student_a = _student(app, two_cases["code_a"])
 
-    page = _text(student_a.get("/volgen/melding"))
+    page = page_text(student_a.get("/volgen/melding"))
     assert _download_links(page, "/volgen/melding/bestanden/") == {file_a.id}
     own = student_a.get(f"/volgen/melding/bestanden/{file_a.id}")
     _assert_download_headers(own, "Mail van het bedrijf.txt")
@@ -902,7 +900,7 @@ def test_without_the_code_a_student_download_asks_for_the_code(app, two_cases):
 
 
 def test_a_pending_upload_cannot_be_downloaded_by_anyone(app, client, institution, two_cases):
-    page = _text(_report(client, institution, [("nog-niet.pdf", _pdf())], narrative=""))
+    page = page_text(_report(client, institution, [("nog-niet.pdf", _pdf())], narrative=""))
     assert _tokens(page)
     [pending] = _pending()
     case_a = two_cases["case_a"]
@@ -954,7 +952,7 @@ def test_handler_sends_the_student_a_file_with_a_message(app, institution):
     assert stored.case_id == case.id and stored.uploaded_by_id == handler_user.id
     assert stored.original_name == "verslag.docx"
     student = _student(app, code)
-    page = _text(student.get("/volgen/melding"))
+    page = page_text(student.get("/volgen/melding"))
     assert body in page and "verslag.docx" in page
     assert _download_links(page, "/volgen/melding/bestanden/") == {stored.id}
     download = student.get(f"/volgen/melding/bestanden/{stored.id}")
@@ -978,7 +976,7 @@ def test_a_handlers_message_with_a_bad_file_keeps_the_text_and_the_good_file(app
     )
 
     assert response.status_code == 422
-    page = _text(response)
+    page = page_text(response)
     assert "slecht.pdf: Dit soort bestand kan niet." in _field_error(page, "attachments")
     assert body in page
     [good] = _pending()
@@ -1013,7 +1011,7 @@ def test_the_student_adds_a_file_to_a_later_message_and_the_handler_sees_it(app,
     [stored] = message.attachments
     assert stored.uploaded_by_id is None and stored.kind == "eml"
     handler = _browser(app, handler_user)
-    page = _text(handler.get(f"/behandelen/zaken/{case.id}"))
+    page = page_text(handler.get(f"/behandelen/zaken/{case.id}"))
     assert f"/behandelen/zaken/{case.id}/bestanden/{stored.id}" in page
     download = handler.get(f"/behandelen/zaken/{case.id}/bestanden/{stored.id}")
     _assert_download_headers(download, "afwijzing.eml")
@@ -1033,7 +1031,7 @@ def test_a_handler_enters_a_report_with_a_file(app, institution):
         },
     )
 
-    assert response.status_code == 200 and 'class="receipt-code"' in _text(response)
+    assert response.status_code == 200 and 'class="receipt-code"' in page_text(response)
     [stored] = _files(_only_case())
     assert stored.original_name == "aantekeningen.txt"
     assert stored.uploaded_by_id == handler_user.id and stored.message_id is None
@@ -1076,7 +1074,7 @@ def _case_going_out(institution, **consents):
 def test_the_refer_form_offers_the_cases_files_and_none_ticked(app, institution):
     case, handler, _code, files = _case_going_out(institution, consent_adv=True)
 
-    page = _text(_browser(app, handler).get(f"/behandelen/zaken/{case.id}"))
+    page = page_text(_browser(app, handler).get(f"/behandelen/zaken/{case.id}"))
 
     form = re.search(r'action="/behandelen/zaken/\d+/doorverwijzen".*?</form>', page, re.S).group(0)
     offered = re.findall(r'<input[^>]*name="refer-attachment_ids"[^>]*>', form)
@@ -1190,7 +1188,7 @@ def test_sbb_sees_and_downloads_exactly_the_files_shared_with_the_escalation(app
     assert json.loads(event.details)["attachment_ids"] == [pdf.id]
     reviewer = _browser(app, reviewer_user)
     prefix = f"/sbb/onderzoeken/{investigation.id}/bestanden/"
-    page = _text(reviewer.get(f"/sbb/onderzoeken/{investigation.id}"))
+    page = page_text(reviewer.get(f"/sbb/onderzoeken/{investigation.id}"))
     assert _download_links(page, prefix) == {pdf.id}
     assert "verklaring collega.pdf" in page
     assert "GEHEIM-dagboek" not in page and "schermafbeelding" not in page
@@ -1276,7 +1274,7 @@ def test_a_file_of_another_case_is_refused_beside_the_field_and_nothing_is_creat
     )
 
     assert response.status_code == 422
-    page = _text(response)
+    page = page_text(response)
     assert _field_error(page, f"{prefix}-attachment_ids") == (
         "Kies alleen bestanden van deze melding."
     )
@@ -1297,7 +1295,7 @@ def test_a_file_id_that_is_not_a_number_is_refused(app, institution, route, pref
     )
 
     assert response.status_code == 422
-    assert _field_error(_text(response), f"{prefix}-attachment_ids") == (
+    assert _field_error(page_text(response), f"{prefix}-attachment_ids") == (
         "Kies alleen bestanden van deze melding."
     )
     assert _fresh(case).status == Status.FOLLOW_UP
@@ -1309,7 +1307,7 @@ def test_a_file_id_that_is_not_a_number_is_refused(app, institution, route, pref
 def test_purge_pending_removes_stale_uploads_with_their_files_and_keeps_the_rest(
     app, client, institution
 ):
-    page = _text(
+    page = page_text(
         _report(client, institution, [("oud.txt", b"oud\n"), ("vers.txt", b"vers\n")], narrative="")
     )
     assert len(_tokens(page)) == 2
@@ -1334,7 +1332,7 @@ def test_purge_pending_removes_stale_uploads_with_their_files_and_keeps_the_rest
 
 
 def test_a_purged_uploads_token_no_longer_attaches_anything(app, client, institution):
-    page = _text(_report(client, institution, [("oud.txt", b"oud\n")], narrative=""))
+    page = page_text(_report(client, institution, [("oud.txt", b"oud\n")], narrative=""))
     [token] = _tokens(page)
     [stale] = _pending()
     stale.created_at = utcnow() - timedelta(hours=app.config["PENDING_UPLOAD_HOURS"] + 1)

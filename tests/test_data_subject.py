@@ -26,14 +26,10 @@ from tests.factories import (
     make_institution,
     make_user,
 )
-from tests.helpers import READS, count
+from tests.helpers import READS, count, page_text
 
 EXPORT_URL = "/volgen/melding/gegevens"
 REQUEST_URL = "/volgen/melding/verwijderen"
-
-
-def _text(response) -> str:
-    return response.get_data(as_text=True)
 
 
 def _student(app, code: str):
@@ -91,7 +87,7 @@ def _archive(response) -> zipfile.ZipFile:
 
 def test_the_student_downloads_a_zip_of_everything_the_report_holds_about_them(app, full):
     student = _student(app, full.code)
-    page = _text(student.get("/volgen/melding"))
+    page = page_text(student.get("/volgen/melding"))
     assert f'href="{EXPORT_URL}"' in page
     assert "Download wat de melding over jou bewaart" in page
 
@@ -233,13 +229,13 @@ def test_the_student_asks_for_erasure_with_an_explicit_confirmation(app):
     case, code, handler = _closed_case()
     colleague = make_user(Role.HANDLER, case.institution)
     student = _student(app, code)
-    page = _text(student.get("/volgen/melding"))
+    page = page_text(student.get("/volgen/melding"))
     assert f'href="{REQUEST_URL}"' in page
     mails = count(OutboxMail)
 
     unconfirmed = student.post(REQUEST_URL, data={})
     assert unconfirmed.status_code == 422
-    assert "Zet een vinkje" in _text(unconfirmed)
+    assert "Zet een vinkje" in page_text(unconfirmed)
     assert _fresh(case).erasure_requested_at is None
 
     confirmed = student.post(REQUEST_URL, data={"confirm": "y"})
@@ -249,7 +245,7 @@ def test_the_student_asks_for_erasure_with_an_explicit_confirmation(app):
     # Asking for erasure ends the session: the code opens the case again.
     assert student.get("/volgen/melding").headers["Location"] == "/volgen"
     student = _student(app, code)
-    page = _text(student.get("/volgen/melding"))
+    page = page_text(student.get("/volgen/melding"))
     assert "om verwijdering van je gegevens" in page
     assert f'href="{REQUEST_URL}"' not in page
     assert student.get(REQUEST_URL).status_code == 302  # asking twice is not offered
@@ -269,7 +265,7 @@ def test_asking_for_erasure_of_an_open_unassigned_case_tells_every_handler(app):
     handlers = [make_user(Role.HANDLER, institution) for _ in range(2)]
     case, code = make_case(institution)
     student = _student(app, code)
-    assert "Je melding loopt nog" in _text(student.get(REQUEST_URL))
+    assert "Je melding loopt nog" in page_text(student.get(REQUEST_URL))
 
     assert student.post(REQUEST_URL, data={"confirm": "y"}).status_code == 302
 
@@ -278,7 +274,7 @@ def test_asking_for_erasure_of_an_open_unassigned_case_tells_every_handler(app):
     ).all()
     assert sorted(m.recipient for m in mails) == sorted(h.email for h in handlers)
     # The handler sees the request, and that the case must be closed first.
-    page = _text(_staff(app, handlers[0]).get(f"/behandelen/zaken/{case.id}"))
+    page = page_text(_staff(app, handlers[0]).get(f"/behandelen/zaken/{case.id}"))
     assert "De student vroeg op" in page and "Sluit de melding eerst af" in page
     assert "Persoonsgegevens wissen" not in page
 
@@ -301,7 +297,7 @@ def test_the_handler_erases_a_closed_case_the_student_asked_to_erase(app, full):
     student = _student(app, full.code)
     assert student.post(REQUEST_URL, data={"confirm": "y"}).status_code == 302
     desk = _staff(app, full.handler)
-    page = _text(desk.get(f"/behandelen/zaken/{case.id}"))
+    page = page_text(desk.get(f"/behandelen/zaken/{case.id}"))
     assert "Persoonsgegevens wissen" in page
     assert "niet ongedaan kan worden gemaakt" in page
     assert f'action="{_erase_url(case)}"' in page
@@ -323,13 +319,13 @@ def test_the_handler_erases_a_closed_case_the_student_asked_to_erase(app, full):
     [event] = _events("case.personal_data_erased")
     assert (event.actor_type, event.actor_id) == ("user", full.handler.id)
     assert json.loads(event.details)["reason"] == "request"
-    page = _text(desk.get(f"/behandelen/zaken/{case.id}"))
+    page = page_text(desk.get(f"/behandelen/zaken/{case.id}"))
     assert "zijn gewist op" in page and PERSONAL_MARKER not in page.lower()
     assert "Persoonsgegevens wissen" not in page and "Melding heropenen" not in page
 
     # With the code, the student reads that their data were erased; nothing personal is left.
     student = _student(app, full.code)
-    page = _text(student.get("/volgen/melding"))
+    page = page_text(student.get("/volgen/melding"))
     assert "Je gegevens zijn gewist op" in page
     assert PERSONAL_MARKER not in page.lower()
     archive = _archive(student.get(EXPORT_URL))
@@ -344,7 +340,7 @@ def test_a_case_the_student_withdrew_may_be_erased_without_a_request(app):
     workflow.withdraw(case, "Ik wil niet verder.")
     db.session.commit()
     desk = _staff(app, handler)
-    assert "ingetrokken" in _text(desk.get(f"/behandelen/zaken/{case.id}"))
+    assert "ingetrokken" in page_text(desk.get(f"/behandelen/zaken/{case.id}"))
 
     assert desk.post(_erase_url(case), data={"erase-confirm": "y"}).status_code == 302
 
@@ -376,7 +372,7 @@ def test_erasing_is_refused_while_the_case_is_open(app, status):
     case.erasure_requested_at = utcnow()
     db.session.commit()
     desk = _staff(app, handler)
-    assert "Persoonsgegevens wissen" not in _text(desk.get(f"/behandelen/zaken/{case.id}"))
+    assert "Persoonsgegevens wissen" not in page_text(desk.get(f"/behandelen/zaken/{case.id}"))
     before = _unchanged(case)
 
     response = desk.post(_erase_url(case), data={"erase-confirm": "y"})
@@ -390,7 +386,7 @@ def test_erasing_is_refused_while_the_case_is_open(app, status):
 def test_erasing_a_closed_case_needs_the_students_request_or_withdrawal(app):
     case, _code, handler = _closed_case()
     desk = _staff(app, handler)
-    assert "Persoonsgegevens wissen" not in _text(desk.get(f"/behandelen/zaken/{case.id}"))
+    assert "Persoonsgegevens wissen" not in page_text(desk.get(f"/behandelen/zaken/{case.id}"))
     before = _unchanged(case)
 
     assert desk.post(_erase_url(case), data={"erase-confirm": "y"}).status_code == 409
@@ -408,7 +404,7 @@ def test_another_institutions_handler_gets_404_and_erases_nothing(app):
     response = _staff(app, stranger).post(_erase_url(case), data={"erase-confirm": "y"})
 
     assert response.status_code == 404
-    assert "Mijn verhaal" not in _text(response)
+    assert "Mijn verhaal" not in page_text(response)
     assert _unchanged(case) == before
 
 
@@ -451,7 +447,7 @@ def test_nothing_more_happens_to_an_erased_case(app):
     )
     assert refused.status_code == 302
     assert _fresh(case).notify_email is None
-    assert "Mail bij nieuws" not in _text(student.get("/volgen/melding"))
+    assert "Mail bij nieuws" not in page_text(student.get("/volgen/melding"))
     assert count(Message) == len(_fresh(case).messages)  # no message was added
 
 
@@ -471,7 +467,7 @@ def test_asking_for_erasure_needs_the_forms_csrf_token(app, csrf_enabled):
     case, code, _handler = _closed_case()
     db.session.commit()
     student = app.test_client()
-    page = _text(student.get("/volgen"))
+    page = page_text(student.get("/volgen"))
     token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
     assert student.post("/volgen", data={"code": code, "csrf_token": token}).status_code == 302
 
@@ -479,7 +475,7 @@ def test_asking_for_erasure_needs_the_forms_csrf_token(app, csrf_enabled):
 
     assert forged.status_code == 422
     assert _fresh(case).erasure_requested_at is None
-    token = re.search(r'name="csrf_token" value="([^"]+)"', _text(student.get(REQUEST_URL)))
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page_text(student.get(REQUEST_URL)))
     sent = student.post(REQUEST_URL, data={"confirm": "y", "csrf_token": token.group(1)})
     assert sent.status_code == 302
     assert _fresh(case).erasure_requested_at is not None

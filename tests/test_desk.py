@@ -22,13 +22,9 @@ from tests.factories import (
     make_user,
     opened_case_id,
 )
-from tests.helpers import changes_in_trail, header_texts
+from tests.helpers import changes_in_trail, count, header_texts, page_text
 
 S = Status
-
-
-def _count(model, *where) -> int:
-    return db.session.scalar(sa.select(sa.func.count()).select_from(model).where(*where))
 
 
 def _events(action: str, **where) -> list[AuditEvent]:
@@ -41,10 +37,6 @@ def _events(action: str, **where) -> list[AuditEvent]:
 def _fresh(case: Case) -> Case:
     db.session.expire_all()
     return db.session.get(Case, case.id)
-
-
-def _text(response) -> str:
-    return response.get_data(as_text=True)
 
 
 def _fresh_user(user):
@@ -96,12 +88,12 @@ def test_a_failed_login_says_the_same_for_an_unknown_email_and_a_wrong_password(
     wrong = client.post("/inloggen", data={"email": "bekend@example.org", "password": "fout"})
 
     assert unknown.status_code == wrong.status_code == 401
-    assert _login_error(_text(unknown)) == _login_error(_text(wrong))
-    assert "Het e-mailadres of het wachtwoord klopt niet." in _login_error(_text(wrong))
+    assert _login_error(page_text(unknown)) == _login_error(page_text(wrong))
+    assert "Het e-mailadres of het wachtwoord klopt niet." in _login_error(page_text(wrong))
     # Apart from the address typed (and the CSRF token's timestamp, which
     # moves on when the two requests straddle a second), the pages are the same.
-    assert _same_page(_text(unknown).replace("onbekend@", "X@")) == _same_page(
-        _text(wrong).replace("bekend@", "X@")
+    assert _same_page(page_text(unknown).replace("onbekend@", "X@")) == _same_page(
+        page_text(wrong).replace("bekend@", "X@")
     )
     failed = _events("auth.login_failed")
     assert len(failed) == 2
@@ -118,7 +110,7 @@ def test_a_disabled_account_cannot_log_in(client, auth):
     response = auth.login(handler)
 
     assert response.status_code == 401
-    assert "Het e-mailadres of het wachtwoord klopt niet." in _text(response)
+    assert "Het e-mailadres of het wachtwoord klopt niet." in page_text(response)
     assert _events("auth.logged_in") == []
     assert len(_events("auth.login_failed")) == 1
     assert urlsplit(client.get("/behandelen/").headers["Location"]).path == "/inloggen"
@@ -157,7 +149,7 @@ def test_logging_out_needs_a_post(client, auth):
 
 def _listed(response) -> list[int]:
     assert response.status_code == 200
-    return [int(i) for i in re.findall(r'href="/behandelen/zaken/(\d+)"', _text(response))]
+    return [int(i) for i in re.findall(r'href="/behandelen/zaken/(\d+)"', page_text(response))]
 
 
 @pytest.fixture
@@ -267,7 +259,7 @@ def test_inbox_lists_newest_first_and_pages_through_all_cases(client, auth):
     ]
     assert pages == [ids_newest_first[0:2], ids_newest_first[2:4], ids_newest_first[4:5]]
 
-    first = _text(client.get("/behandelen/", query_string={"per_page": 2, "status": "new"}))
+    first = page_text(client.get("/behandelen/", query_string={"per_page": 2, "status": "new"}))
     assert "Pagina 1 van 3" in first
     next_link = html_lib.unescape(re.search(r'href="([^"]+)" rel="next"', first).group(1))
     assert parse_qs(urlsplit(next_link).query) == {
@@ -290,7 +282,7 @@ def test_inbox_survives_nonsense_in_its_filters(client, auth, inbox_cases):
     )
 
     assert response.status_code == 200
-    page = _text(response)
+    page = page_text(response)
     assert _field_error(page, "submitted_from") == "Ongeldige datum."
     assert _field_error(page, "submitted_to") == "Ongeldige datum."
     assert re.search(r'id="submitted_from"[^>]*value="notadate"', page)
@@ -330,7 +322,7 @@ def test_opening_a_case_is_written_to_the_audit_trail(client, auth):
 
     page = client.get(f"/behandelen/zaken/{case.id}")
     assert page.status_code == 200
-    assert case.narrative in _text(page)
+    assert case.narrative in page_text(page)
     client.get(f"/behandelen/zaken/{case.id}")
 
     viewed = _events("case.viewed", case_id=case.id)
@@ -397,7 +389,7 @@ def test_case_page_shows_only_the_buttons_the_state_allows(client, auth, status)
     case, handler = _case_in(status)
     auth.login(handler)
 
-    page = _text(client.get(f"/behandelen/zaken/{case.id}"))
+    page = page_text(client.get(f"/behandelen/zaken/{case.id}"))
 
     assert _buttons(page) == ON_THE_PAGE[status]
     assert _form_actions(page) == {ROUTES[action] for action in ON_THE_PAGE[status]}
@@ -411,9 +403,9 @@ def _state(case: Case) -> dict:
         "closed_at": fresh.closed_at,
         "assigned_to": fresh.assigned_to_id,
         "feedback_at": fresh.feedback_at,
-        "messages": _count(Message, Message.case_id == case.id),
+        "messages": count(Message, Message.case_id == case.id),
         "audit events": changes_in_trail(),
-        "mails": _count(OutboxMail),
+        "mails": count(OutboxMail),
     }
 
 
@@ -452,7 +444,7 @@ def test_a_step_the_state_does_not_allow_is_refused_with_409_and_changes_nothing
     )
 
     assert response.status_code == 409
-    assert "Deze stap kan nu niet bij deze melding." in _text(response)
+    assert "Deze stap kan nu niet bij deze melding." in page_text(response)
     assert _state(case) == before
     # The case was shown again: that is a read, and the trail has it like any other.
     assert _events("case.viewed")[-1].case_id == case.id
@@ -468,10 +460,10 @@ def test_handler_takes_a_case_through_every_form_on_its_page(client, auth):
     url = f"/behandelen/zaken/{case.id}"
 
     def submit(route, data=None):
-        page = _text(client.get(url))
+        page = page_text(client.get(url))
         assert route in _form_actions(page), f"the page has no form for {route}"
         response = client.post(f"{url}/{route}", data=data or {})
-        assert response.status_code == 302, _text(response)
+        assert response.status_code == 302, page_text(response)
         assert response.headers["Location"].endswith(url)
         return _fresh(case)
 
@@ -488,7 +480,7 @@ def test_handler_takes_a_case_through_every_form_on_its_page(client, auth):
     reopened = submit("heropenen", {"reason": "De student meldde zich opnieuw."})
     assert (reopened.status, reopened.outcome) == (S.FOLLOW_UP, None)
 
-    page = _text(client.get(url))
+    page = page_text(client.get(url))
     for shown in ("Wij bellen je morgen.", "Alleen voor ons.", "Fijn dat het is opgelost."):
         assert shown in page
 
@@ -527,7 +519,7 @@ def _form_html(page: str, route: str) -> str:
 def _post_bad(client, case, route, data):
     response = client.post(f"/behandelen/zaken/{case.id}/{route}", data=data)
     assert response.status_code == 422, response.status_code
-    return _text(response)
+    return page_text(response)
 
 
 def test_closing_without_a_message_says_so_and_keeps_the_choices(client, auth):
@@ -675,7 +667,7 @@ def _intake_code(page: str) -> str:
 
 def _intake_form_id(client) -> str:
     """The hidden submission id of a freshly shown intake form, as the browser sends it back."""
-    page = _text(client.get("/behandelen/melding-invoeren"))
+    page = page_text(client.get("/behandelen/melding-invoeren"))
     match = re.search(r'<input[^>]*name="submission_id"[^>]*value="([^"]+)"', page)
     assert match, "the intake form carries a submission id"
     return match.group(1)
@@ -698,18 +690,18 @@ def test_handler_enters_a_report_for_a_student_who_then_follows_it_with_the_code
     assert (case.channel, case.entered_by_id, case.status) == (channel, handler.id, S.NEW)
     assert case.institution_id == institution.id
     assert case.narrative == INTAKE["narrative"]
-    receipt = _text(response)
+    receipt = page_text(response)
     assert case.number in receipt
     code = _intake_code(receipt)
     assert re.fullmatch(r"\d{4} \d{4} \d{4} \d{4}", code)
     for page in ("/behandelen/", f"/behandelen/zaken/{case.id}"):  # shown once
-        assert code.replace(" ", "") not in _text(client.get(page)).replace(" ", "")
+        assert code.replace(" ", "") not in page_text(client.get(page)).replace(" ", "")
 
     student = app.test_client()
     opened = student.post("/volgen", data={"code": code})
     assert opened.status_code == 302
     assert urlsplit(opened.headers["Location"]).path == "/volgen/melding"
-    page = _text(student.get("/volgen/melding"))
+    page = page_text(student.get("/volgen/melding"))
     assert "Je melding is binnen" in page
     assert institution.name in page
 
@@ -724,11 +716,11 @@ def test_entering_a_report_without_a_story_says_so_and_keeps_what_was_typed(clie
     )
 
     assert response.status_code == 422
-    page = _text(response)
+    page = page_text(response)
     assert _field_error(page, "narrative")
     assert 'value="Zorg en welzijn"' in page
     assert re.search(r'<option selected value="visit">', page)
-    assert _count(Case) == 0
+    assert count(Case) == 0
 
 
 def test_entering_a_report_as_if_from_the_web_form_is_refused(client, auth):
@@ -738,9 +730,9 @@ def test_entering_a_report_as_if_from_the_web_form_is_refused(client, auth):
     response = client.post("/behandelen/melding-invoeren", data={**INTAKE, "channel": "web"})
 
     assert response.status_code == 422
-    assert _field_error(_text(response), "channel")
-    assert INTAKE["narrative"] in _text(response)
-    assert _count(Case) == 0
+    assert _field_error(page_text(response), "channel")
+    assert INTAKE["narrative"] in page_text(response)
+    assert count(Case) == 0
 
 
 def test_the_intake_code_is_in_no_header_and_no_cookie(app, client, auth):
@@ -757,7 +749,7 @@ def test_the_intake_code_is_in_no_header_and_no_cookie(app, client, auth):
     submission_id = _intake_form_id(client)
     data = {**INTAKE, "channel": "phone", "submission_id": submission_id}
     entered = go("post", "/behandelen/melding-invoeren", data=data)
-    code = _intake_code(_text(entered)).replace(" ", "")
+    code = _intake_code(page_text(entered)).replace(" ", "")
     case = db.session.scalar(sa.select(Case))
     go("get", f"/behandelen/zaken/{case.id}")
     go("post", "/behandelen/melding-invoeren", data=data)  # re-sent
@@ -775,19 +767,19 @@ def test_a_resent_intake_enters_no_second_case_and_shows_no_code(client, auth):
     auth.login(handler)
     data = {**INTAKE, "channel": "visit", "submission_id": _intake_form_id(client)}
     first = client.post("/behandelen/melding-invoeren", data=data)
-    code = _intake_code(_text(first))
-    assert _count(Case) == 1
+    code = _intake_code(page_text(first))
+    assert count(Case) == 1
 
     again = client.post("/behandelen/melding-invoeren", data=data)
 
     assert again.status_code == 302
     assert urlsplit(again.headers["Location"]).path == "/behandelen/"
-    inbox = _text(client.get(again.headers["Location"]))
+    inbox = page_text(client.get(again.headers["Location"]))
     assert "al opgeslagen" in inbox
-    for page in (_text(again), inbox):
+    for page in (page_text(again), inbox):
         assert 'class="receipt-code"' not in page
         assert code.replace(" ", "") not in page.replace(" ", "")
-    assert _count(Case) == 1
+    assert count(Case) == 1
     assert len(_events("case.submitted")) == 1
 
 
@@ -811,9 +803,9 @@ def test_two_intakes_in_one_session_each_get_their_own_case_and_code(app, client
         }
         response = client.post("/behandelen/melding-invoeren", data=data)
         assert response.status_code == 200
-        entered.append((narrative, _intake_code(_text(response))))
+        entered.append((narrative, _intake_code(page_text(response))))
 
-    assert _count(Case) == 2
+    assert count(Case) == 2
     assert entered[0][1] != entered[1][1]
     for narrative, code in entered:
         student = app.test_client()
@@ -831,7 +823,7 @@ def _token(page: str) -> str:
 
 def _login_with_token(client, user) -> None:
     db.session.commit()
-    token = _token(_text(client.get("/inloggen")))
+    token = _token(page_text(client.get("/inloggen")))
     response = client.post(
         "/inloggen", data={"email": user.email, "password": PASSWORD, "csrf_token": token}
     )
@@ -844,7 +836,7 @@ def test_every_desk_form_and_logout_is_refused_without_a_csrf_token(app, client,
     colleague = make_user(Role.HANDLER, new_case.institution)
     _login_with_token(client, handler)
     before = {case.id: _state(case) for case in (new_case, closed_case)}
-    cases_before = _count(Case)
+    cases_before = count(Case)
 
     adapter = app.url_map.bind("meldpunt.test")
     posts = []
@@ -871,11 +863,11 @@ def test_every_desk_form_and_logout_is_refused_without_a_csrf_token(app, client,
 
     assert {url: code for url, code in answers.items() if code != 400} == {}
     assert {case.id: _state(case) for case in (new_case, closed_case)} == before
-    assert _count(Case) == cases_before
+    assert count(Case) == cases_before
     assert client.get("/behandelen/").status_code == 200  # the logout was refused too
 
     # The same step with the page's token goes through.
-    token = _token(_text(client.get(f"/behandelen/zaken/{new_case.id}")))
+    token = _token(page_text(client.get(f"/behandelen/zaken/{new_case.id}")))
     done = client.post(f"/behandelen/zaken/{new_case.id}/bevestigen", data={"csrf_token": token})
     assert done.status_code == 302
     assert _fresh(new_case).status == S.TRIAGE
@@ -891,7 +883,7 @@ def test_every_id_on_the_case_page_is_unique(app, client, auth):
         app.config["WTF_CSRF_ENABLED"] = False
 
     assert response.status_code == 200
-    page = _text(response)
+    page = page_text(response)
     assert page.count('name="csrf_token"') > 3
     ids = re.findall(r'\sid="([^"]+)"', page)
     assert len(ids) == len(set(ids)), sorted({i for i in ids if ids.count(i) > 1})

@@ -42,7 +42,7 @@ from stagepact.vocab import (
 )
 from stagepact.workflow import WorkflowError
 from tests.factories import make_adv, make_case, make_company, make_institution, make_user
-from tests.helpers import changes_in_trail
+from tests.helpers import changes_in_trail, count, page_text
 
 S = Status
 
@@ -126,10 +126,6 @@ def _fresh(case: Case) -> Case:
     return db.session.get(Case, case.id)
 
 
-def _count(model, *where) -> int:
-    return db.session.scalar(sa.select(sa.func.count()).select_from(model).where(*where))
-
-
 def _events(case: Case, action: str | None = None) -> list[AuditEvent]:
     query = sa.select(AuditEvent).where(AuditEvent.case_id == case.id)
     if action is not None:
@@ -150,17 +146,13 @@ def _state(case: Case) -> dict:
     return {
         "status": fresh.status,
         "consents": {kind: fresh.consent(kind) for kind in ConsentKind},
-        "consent records": _count(CaseConsent),
+        "consent records": count(CaseConsent),
         "referrals": [(r.id, r.answer, r.answer_note) for r in fresh.referrals],
-        "investigations": _count(Investigation),
-        "sbb messages": _count(InvestigationMessage),
+        "investigations": count(Investigation),
+        "sbb messages": count(InvestigationMessage),
         "audit events": changes_in_trail(),
-        "mails": _count(OutboxMail),
+        "mails": count(OutboxMail),
     }
-
-
-def _text(response) -> str:
-    return response.get_data(as_text=True)
 
 
 def _post(client, case: Case, route: str, data: dict):
@@ -200,7 +192,7 @@ def _student_page(app, code: str) -> str:
     assert student.post("/volgen", data={"code": code}).status_code == 302
     response = student.get("/volgen/melding")
     assert response.status_code == 200
-    return _text(response)
+    return page_text(response)
 
 
 # --- Consents -------------------------------------------------------------------------------
@@ -269,7 +261,7 @@ def test_handler_records_a_consent_the_student_gave_in_a_message(client, auth):
     }
     for secret in ("GEHEIM", NAME, EMAIL, "hoofddoek"):
         assert secret.lower() not in event.details.lower()
-    page = _text(client.get(f"/behandelen/zaken/{case.id}"))
+    page = page_text(client.get(f"/behandelen/zaken/{case.id}"))
     assert "Toestemming vastgelegd" in _timeline(page)
     assert f"In een bericht ({handler.name})" in page  # how the consent was given, and by whom
 
@@ -304,7 +296,7 @@ def _consent_refused(client, case, data: dict, field: str) -> str:
     response = _post(client, case, "toestemming", data)
     assert response.status_code == 422
     assert _state(case) == before
-    return _field_error(_form_html(_text(response), "toestemming"), f"consent-{field}")
+    return _field_error(_form_html(page_text(response), "toestemming"), f"consent-{field}")
 
 
 def test_consent_from_a_message_needs_a_students_message_of_this_case(client, auth):
@@ -342,7 +334,7 @@ def test_form_is_not_a_source_a_handler_can_choose(client, auth):
     case, handler, _code = _case(consent_adv=False)
     auth.login(handler)
 
-    page = _text(client.get(f"/behandelen/zaken/{case.id}"))
+    page = page_text(client.get(f"/behandelen/zaken/{case.id}"))
     sources = re.search(r'<select[^>]*name="consent-source".*?</select>', page, re.S).group(0)
     assert set(re.findall(r'value="([^"]*)"', sources)) == {"message", "handler"}
     data = {"consent-kind": "adv", "consent-given": "yes", "consent-source": "form"}
@@ -429,7 +421,7 @@ def test_withdrawing_the_sbb_consent_also_withdraws_the_identity_consent(client,
 def test_referral_without_the_students_consent_is_refused_and_mails_nothing(client, auth):
     case, handler, _code = _case(consent_adv=False)
     auth.login(handler)
-    page = _text(client.get(f"/behandelen/zaken/{case.id}"))
+    page = page_text(client.get(f"/behandelen/zaken/{case.id}"))
     assert "/doorverwijzen" not in page
     assert "De student heeft (nog) geen toestemming gegeven voor het ADV." in page
     before = _state(case)
@@ -442,9 +434,9 @@ def test_referral_without_the_students_consent_is_refused_and_mails_nothing(clie
     )
 
     assert response.status_code == 409
-    assert "Deze stap kan nu niet bij deze melding." in _text(response)
+    assert "Deze stap kan nu niet bij deze melding." in page_text(response)
     assert _state(case) == before
-    assert _count(Referral) == 0 and _mails("adv_referral") == []
+    assert count(Referral) == 0 and _mails("adv_referral") == []
     with pytest.raises(WorkflowError):
         workflow.refer(case, handler, case.institution.adv, ADV_SUMMARY, False)
 
@@ -485,7 +477,7 @@ def test_referral_with_consent_records_it_and_queues_the_mail_to_the_adv(client,
         "shared_contact": False,
         "attachment_ids": [],
     }
-    page = _text(client.get(f"/behandelen/zaken/{case.id}"))
+    page = page_text(client.get(f"/behandelen/zaken/{case.id}"))
     assert "Doorverwezen naar Discriminatie Meldpunt Noord" in page
     assert "Doorverwezen naar ADV" in _timeline(page)
 
@@ -502,7 +494,7 @@ def test_sharing_contact_details_is_refused_without_contact_consent_or_a_name(
 ):
     case, handler, _code = _case(**student)
     auth.login(handler)
-    page = _text(client.get(f"/behandelen/zaken/{case.id}"))
+    page = page_text(client.get(f"/behandelen/zaken/{case.id}"))
     assert 'name="refer-share_contact"' not in _form_html(page, "doorverwijzen")
     before = _state(case)
 
@@ -518,13 +510,13 @@ def test_sharing_contact_details_is_refused_without_contact_consent_or_a_name(
     )
 
     assert response.status_code == 422
-    page = _text(response)
+    page = page_text(response)
     assert _summary_errors(page)["refer-share_contact"] == (
         "De student gaf geen toestemming voor contact, of liet geen gegevens achter."
     )
     assert ADV_SUMMARY in _form_html(page, "doorverwijzen")  # what was typed is kept
     assert _state(case) == before
-    assert _count(Referral) == 0 and _mails("adv_referral") == []
+    assert count(Referral) == 0 and _mails("adv_referral") == []
 
 
 def test_a_student_with_contact_consent_but_no_address_or_phone_has_nothing_to_share():
@@ -543,7 +535,7 @@ def test_refused_share_contact_error_stands_beside_a_field_on_the_page(client, a
     case, handler, _code = _case(consent_contact=False)
     auth.login(handler)
 
-    page = _text(
+    page = page_text(
         _post(
             client,
             case,
@@ -584,7 +576,7 @@ def test_a_referral_form_with_errors_says_so_beside_the_field_and_keeps_the_summ
     response = _post(client, case, "doorverwijzen", posted)
 
     assert response.status_code == 422
-    form = _form_html(_text(response), "doorverwijzen")
+    form = _form_html(page_text(response), "doorverwijzen")
     assert _field_error(form, field) == expected
     if posted["refer-summary"].strip():
         assert posted["refer-summary"] in form
@@ -606,7 +598,7 @@ def test_an_adv_without_an_email_address_cannot_be_referred_to(client, auth):
     )
 
     assert response.status_code == 422
-    form = _form_html(_text(response), "doorverwijzen")
+    form = _form_html(page_text(response), "doorverwijzen")
     assert "geen e-mailadres bekend" in _field_error(form, "refer-adv_id")
     assert ADV_SUMMARY in form
     assert _state(case) == before
@@ -678,7 +670,7 @@ def test_adv_taking_the_case_on_keeps_it_referred(app, client, auth):
     [event] = _events(case, "case.adv_answered")
     assert json.loads(event.details) == {"referral_id": referral.id, "answer": "taken_on"}
     assert _events(case, "case.returned_from_referral") == []
-    page = _text(client.get(f"/behandelen/zaken/{case.id}"))
+    page = page_text(client.get(f"/behandelen/zaken/{case.id}"))
     assert "Antwoord van het ADV vastgelegd" in _timeline(page)
     assert "Het ADV heeft de melding in behandeling genomen" in page
     student = _student_page(app, code)
@@ -694,7 +686,7 @@ def test_adv_declining_or_closing_needs_a_note_and_returns_the_case(app, client,
     refused = _post(client, case, "adv-antwoord", {"adv-answer": str(answer), "adv-note": " "})
 
     assert refused.status_code == 422
-    form = _form_html(_text(refused), "adv-antwoord")
+    form = _form_html(page_text(refused), "adv-antwoord")
     assert _field_error(form, "adv-note") == "Schrijf wat het ADV liet weten."
     assert _state(case) == before
 
@@ -715,7 +707,7 @@ def test_adv_declining_or_closing_needs_a_note_and_returns_the_case(app, client,
         "referral_id": referral.id,
         "answer": str(answer),
     }
-    page = _text(client.get(f"/behandelen/zaken/{case.id}"))
+    page = page_text(client.get(f"/behandelen/zaken/{case.id}"))
     assert "Terug van ADV" in _timeline(page)
     assert note in page
     assert "Het meldpunt is met je melding bezig." in _student_page(app, code)
@@ -730,7 +722,7 @@ def test_the_same_adv_answer_twice_is_refused(client, auth):
     response = _post(client, case, "adv-antwoord", {"adv-answer": "taken_on"})
 
     assert response.status_code == 422
-    form = _form_html(_text(response), "adv-antwoord")
+    form = _form_html(page_text(response), "adv-antwoord")
     assert _field_error(form, "adv-answer") == "Dit antwoord staat al vastgelegd."
     assert _state(case) == before
 
@@ -741,7 +733,7 @@ def test_the_same_adv_answer_twice_is_refused(client, auth):
 def test_escalation_without_a_linked_company_is_refused(client, auth):
     case, handler, _code = _case(consent_sbb=True, company=False)
     auth.login(handler)
-    page = _text(client.get(f"/behandelen/zaken/{case.id}"))
+    page = page_text(client.get(f"/behandelen/zaken/{case.id}"))
     assert "/doorzetten" not in page
     assert "Koppel eerst het leerbedrijf uit het register." in page
     before = _state(case)
@@ -750,14 +742,14 @@ def test_escalation_without_a_linked_company_is_refused(client, auth):
 
     assert response.status_code == 409
     assert _state(case) == before
-    assert _count(Investigation) == 0
+    assert count(Investigation) == 0
 
 
 def test_while_sbb_has_the_case_the_handler_reads_what_comes_next(client, auth):
     case, handler, _code = _case(S.ESCALATED, consent_sbb=True)
     auth.login(handler)
 
-    page = _text(client.get(f"/behandelen/zaken/{case.id}"))
+    page = page_text(client.get(f"/behandelen/zaken/{case.id}"))
 
     assert "De melding ligt bij SBB. Als SBB het onderzoek heeft afgerond" in page
     assert "/afsluiten" not in page
@@ -767,7 +759,7 @@ def test_while_sbb_has_the_case_the_handler_reads_what_comes_next(client, auth):
 def test_escalation_without_the_sbb_consent_is_refused(client, auth):
     case, handler, _code = _case(consent_sbb=False)
     auth.login(handler)
-    page = _text(client.get(f"/behandelen/zaken/{case.id}"))
+    page = page_text(client.get(f"/behandelen/zaken/{case.id}"))
     assert "/doorzetten" not in page
     assert "De student heeft (nog) geen toestemming gegeven voor SBB." in page
     before = _state(case)
@@ -776,7 +768,7 @@ def test_escalation_without_the_sbb_consent_is_refused(client, auth):
 
     assert response.status_code == 409
     assert _state(case) == before
-    assert _count(Investigation) == 0
+    assert count(Investigation) == 0
     with pytest.raises(WorkflowError):
         workflow.escalate(case, handler, SBB_SUMMARY, False)
 
@@ -855,7 +847,7 @@ def test_escalation_holds_exactly_what_is_shared(app, client, auth, consented, c
         "shares_identity": chosen,
         "attachment_ids": [],
     }
-    page = _text(client.get(f"/behandelen/zaken/{case.id}"))
+    page = page_text(client.get(f"/behandelen/zaken/{case.id}"))
     assert "Doorgezet naar SBB" in _timeline(page)
     assert investigation.reference in page
     assert "doorgestuurd naar SBB" in _student_page(app, code)
@@ -864,7 +856,7 @@ def test_escalation_holds_exactly_what_is_shared(app, client, auth, consented, c
 def test_sharing_the_identity_without_its_consent_is_refused(client, auth):
     case, handler, _code = _case(consent_sbb=True, consent_sbb_identity=False)
     auth.login(handler)
-    page = _text(client.get(f"/behandelen/zaken/{case.id}"))
+    page = page_text(client.get(f"/behandelen/zaken/{case.id}"))
     assert 'name="sbb-share_identity"' not in _form_html(page, "doorzetten")
     before = _state(case)
 
@@ -873,7 +865,7 @@ def test_sharing_the_identity_without_its_consent_is_refused(client, auth):
     )
 
     assert response.status_code == 422
-    page = _text(response)
+    page = page_text(response)
     assert _summary_errors(page)["sbb-share_identity"] == (
         "De student gaf geen toestemming om de naam met SBB te delen."
     )
@@ -888,7 +880,7 @@ def test_refused_share_identity_error_stands_beside_a_field_on_the_page(client, 
     case, handler, _code = _case(consent_sbb=True, consent_sbb_identity=False)
     auth.login(handler)
 
-    page = _text(
+    page = page_text(
         _post(client, case, "doorzetten", {"sbb-summary": SBB_SUMMARY, "sbb-share_identity": "y"})
     )
 
@@ -914,7 +906,7 @@ def test_an_escalation_form_with_errors_says_so_and_keeps_the_summary(
     response = _post(client, case, "doorzetten", {"sbb-summary": summary})
 
     assert response.status_code == 422
-    form = _form_html(_text(response), "doorzetten")
+    form = _form_html(page_text(response), "doorzetten")
     assert _field_error(form, "sbb-summary") == expected
     if summary.strip():
         assert summary.strip() in html_lib.unescape(form)
@@ -949,7 +941,7 @@ def test_a_message_to_sbb_is_kept_and_mailed_to_the_active_reviewers(client, aut
     details = json.loads(event.details)
     assert details["message_id"] == message.id and details["from_sbb"] is False
     assert "GEHEIM" not in event.details
-    page = _text(client.get(f"/behandelen/zaken/{case.id}"))
+    page = page_text(client.get(f"/behandelen/zaken/{case.id}"))
     assert "Bericht tussen SBB en het meldpunt" in _timeline(page)
     assert body in page
 
@@ -962,7 +954,7 @@ def test_an_empty_message_to_sbb_says_so_beside_the_field(client, auth):
     response = _post(client, case, "sbb-bericht", {"sbbmsg-body": "  "})
 
     assert response.status_code == 422
-    form = _form_html(_text(response), "sbb-bericht")
+    form = _form_html(page_text(response), "sbb-bericht")
     assert _field_error(form, "sbbmsg-body") == "Schrijf een bericht."
     assert _state(case) == before
 
@@ -994,7 +986,7 @@ def test_every_step_outside_the_school_is_in_the_audit_trail_and_the_timeline(ap
 
     for route, data, status in steps:
         response = _post(client, case, route, data)
-        assert response.status_code == status, (route, _text(response)[:300])
+        assert response.status_code == status, (route, page_text(response)[:300])
 
     steps_taken = [e for e in _events(case) if e.id > first_event]
     # The two refused steps showed the case again: each of those is a read in the trail.
@@ -1016,7 +1008,7 @@ def test_every_step_outside_the_school_is_in_the_audit_trail_and_the_timeline(ap
             assert secret.lower() not in event.details.lower(), (event.action, secret)
     assert audit.verify_chain()[1] is None
 
-    page = _text(client.get(f"/behandelen/zaken/{case.id}"))
+    page = page_text(client.get(f"/behandelen/zaken/{case.id}"))
     timeline = _timeline(page)
     expected_labels = [
         "Toestemming vastgelegd",
@@ -1075,7 +1067,7 @@ def test_a_handler_of_another_institution_gets_404_and_changes_nothing(client, a
     response = _post(client, case, route, _valid(route, case))
 
     assert response.status_code == 404
-    assert case.number not in _text(response)
+    assert case.number not in page_text(response)
     assert _state(case) == before
 
 

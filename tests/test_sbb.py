@@ -36,7 +36,7 @@ from stagepact.vocab import (
     Status,
 )
 from tests.factories import PASSWORD, make_case, make_company, make_institution, make_user
-from tests.helpers import changes_in_trail
+from tests.helpers import changes_in_trail, count, page_text
 
 IS = InvestigationStatus
 R = Recognition
@@ -139,14 +139,6 @@ TIMELINE = {
 
 
 # --- Helpers -------------------------------------------------------------------------------
-
-
-def _count(model, *where) -> int:
-    return db.session.scalar(sa.select(sa.func.count()).select_from(model).where(*where))
-
-
-def _text(response) -> str:
-    return response.get_data(as_text=True)
 
 
 def _fresh(investigation: Investigation) -> Investigation:
@@ -261,11 +253,11 @@ def _state(investigation: Investigation) -> dict:
         "recognition_before": fresh.recognition_before,
         "recognition": fresh.company.recognition_status,
         "case status": fresh.case.status if fresh.case else None,
-        "recognition changes": _count(RecognitionChange),
-        "messages": _count(InvestigationMessage),
-        "investigations": _count(Investigation),
+        "recognition changes": count(RecognitionChange),
+        "messages": count(InvestigationMessage),
+        "investigations": count(Investigation),
         "audit events": changes_in_trail(),
-        "mails": _count(OutboxMail),
+        "mails": count(OutboxMail),
     }
 
 
@@ -463,7 +455,7 @@ def test_sbb_finds_no_case_escalated_or_not_and_no_investigation_it_was_not_give
     assert client.get(f"/sbb/onderzoeken/{inv.id + 1}").status_code == 404
     assert client.post(f"/sbb/onderzoeken/{inv.id + 1}/starten").status_code == 404
     assert client.get("/sbb/bedrijven/987654").status_code == 404
-    assert _listed_investigations(_text(client.get("/sbb/?status=all"))) == {inv.id}
+    assert _listed_investigations(page_text(client.get("/sbb/?status=all"))) == {inv.id}
     assert _fresh_case(not_escalated).status == Status.NEW
 
 
@@ -486,7 +478,7 @@ def test_the_investigation_shows_what_the_school_shared_and_nothing_else_of_the_
     db.session.commit()
     auth.login(reviewer)
 
-    page = _text(client.get(f"/sbb/onderzoeken/{inv.id}"))
+    page = page_text(client.get(f"/sbb/onderzoeken/{inv.id}"))
 
     shared = _section(page, "shared-title")
     for text in (
@@ -523,7 +515,7 @@ def test_the_investigation_shows_what_the_school_shared_and_nothing_else_of_the_
         assert (fresh.student_name, fresh.student_email, fresh.student_phone) == (None,) * 3
     # Nor do the queue, the company page or the register show anything of the case.
     for url in ("/sbb/", f"/sbb/bedrijven/{inv.company_id}", "/sbb/bedrijven"):
-        other = html_lib.unescape(_text(client.get(url)))
+        other = html_lib.unescape(page_text(client.get(url)))
         for text in never + identity + [SUMMARY]:
             assert text not in other, (url, text)
 
@@ -540,7 +532,7 @@ def test_the_investigation_page_offers_exactly_the_steps_the_state_allows(
     db.session.commit()
     auth.login(reviewer)
 
-    page = _text(client.get(f"/sbb/onderzoeken/{inv.id}"))
+    page = page_text(client.get(f"/sbb/onderzoeken/{inv.id}"))
 
     expected = {STEP_ROUTES[step] for step in EXPECTED_STEPS[state]}
     assert _form_actions(page) == expected | {"bericht"}  # an escalation can always be discussed
@@ -567,7 +559,7 @@ def test_a_step_the_state_does_not_allow_is_refused_with_409_and_changes_nothing
     response = client.post(f"/sbb/onderzoeken/{inv.id}/{STEP_ROUTES[step]}", data=_all_form_data())
 
     assert response.status_code == 409
-    assert "Deze stap kan nu niet bij dit onderzoek." in _text(response)
+    assert "Deze stap kan nu niet bij dit onderzoek." in page_text(response)
     assert _state(inv) == before
     # The investigation was shown again: a read, in the trail like any other.
     read = _events("investigation.viewed")[-1]
@@ -580,9 +572,11 @@ def test_reviewer_takes_an_escalation_through_every_form_on_its_page(client, aut
     url = f"/sbb/onderzoeken/{inv.id}"
 
     def submit(route, data=None):
-        assert route in _form_actions(_text(client.get(url))), f"the page has no form for {route}"
+        assert route in _form_actions(page_text(client.get(url))), (
+            f"the page has no form for {route}"
+        )
         response = client.post(f"{url}/{route}", data=data or {})
-        assert response.status_code == 302, _text(response)
+        assert response.status_code == 302, page_text(response)
         assert urlsplit(response.headers["Location"]).path == url
         return _fresh(inv)
 
@@ -593,7 +587,7 @@ def test_reviewer_takes_an_escalation_through_every_form_on_its_page(client, aut
     closed = submit("afsluiten")
     assert closed.status == IS.CLOSED and closed.closed_at is not None
 
-    page = _text(client.get(url))
+    page = page_text(client.get(url))
     assert "Afgesloten" in page
     assert REASONING in page
 
@@ -607,17 +601,17 @@ def test_reviewer_records_an_objection_and_decides_on_it_through_the_pages_forms
     auth.login(reviewer)
     url = f"/sbb/onderzoeken/{inv.id}"
 
-    assert "bezwaar" in _form_actions(_text(client.get(url)))
+    assert "bezwaar" in _form_actions(page_text(client.get(url)))
     assert client.post(f"{url}/bezwaar").status_code == 302
     assert _fresh(inv).status == IS.OBJECTION
-    assert "bezwaar-besluit" in _form_actions(_text(client.get(url)))
+    assert "bezwaar-besluit" in _form_actions(page_text(client.get(url)))
     resolved = client.post(
         f"{url}/bezwaar-besluit", data={"upheld": "no", "reasoning": OBJECTION_REASONING}
     )
     assert resolved.status_code == 302
     fresh = _fresh(inv)
     assert (fresh.status, fresh.objection_upheld) == (IS.DECIDED, False)
-    assert "ongegrond, maatregel blijft" in _text(client.get(url))
+    assert "ongegrond, maatregel blijft" in page_text(client.get(url))
 
 
 @pytest.mark.parametrize("decision", list(Decision))
@@ -637,7 +631,7 @@ def test_each_decision_sets_the_recognition_with_its_history_and_returns_the_cas
 
     response = client.post(f"{url}/besluit", data=_decide_form(decision))
 
-    assert response.status_code == 302, _text(response)
+    assert response.status_code == 302, page_text(response)
     decided = _fresh(inv)
     expected_until = {D.IMPROVEMENT: _day(90), D.SUSPENSION: _day(180)}.get(decision)
     assert decided.status == IS.DECIDED
@@ -675,7 +669,7 @@ def test_each_decision_sets_the_recognition_with_its_history_and_returns_the_cas
     ]
     assert [m.recipient for m in _mails("handler_sbb_news")] == [handler.email] * 2
 
-    company_page = html_lib.unescape(_text(client.get(f"/sbb/bedrijven/{company_id}")))
+    company_page = html_lib.unescape(page_text(client.get(f"/sbb/bedrijven/{company_id}")))
     history_section = _section(company_page, "history-title")
     assert REASONING in history_section
     assert history_section.count("→") == 2
@@ -731,13 +725,13 @@ def test_after_sbbs_decision_the_handler_closes_the_case_as_an_sbb_measure(clien
     investigations.start(inv, reviewer)
     investigations.decide(inv, reviewer, D.SUSPENSION, REASONING, suspended_until=_day(180))
     db.session.commit()
-    page = html_lib.unescape(_text(client.get(f"/behandelen/zaken/{case.id}")))
+    page = html_lib.unescape(page_text(client.get(f"/behandelen/zaken/{case.id}")))
     assert "Schorsing: tijdelijk geen nieuwe studenten" in page
     assert REASONING in page
 
     response = client.post(close, data=data)
 
-    assert response.status_code == 302, _text(response)
+    assert response.status_code == 302, page_text(response)
     closed = _fresh_case(case)
     assert (closed.status, closed.outcome) == (Status.CLOSED, Outcome.SBB_MEASURE)
 
@@ -822,7 +816,7 @@ def test_a_decision_with_bad_input_says_so_beside_the_field_and_keeps_what_was_t
     response = client.post(f"/sbb/onderzoeken/{inv.id}/besluit", data=data)
 
     assert response.status_code == 422
-    page = _text(response)
+    page = page_text(response)
     assert "Het besluit is niet vastgelegd." in page
     form = _form_html(page, f"/sbb/onderzoeken/{inv.id}/besluit")
     error = _field_error(form, field)
@@ -872,7 +866,7 @@ def test_deciding_on_an_objection_with_bad_input_says_so_and_keeps_what_was_type
     response = client.post(f"/sbb/onderzoeken/{inv.id}/bezwaar-besluit", data=data)
 
     assert response.status_code == 422
-    form = _form_html(_text(response), f"/sbb/onderzoeken/{inv.id}/bezwaar-besluit")
+    form = _form_html(page_text(response), f"/sbb/onderzoeken/{inv.id}/bezwaar-besluit")
     assert _field_error(form, field) == message
     if data.get("upheld"):
         assert re.search(rf'<input[^>]*checked[^>]*value="{data["upheld"]}"', form)
@@ -896,7 +890,7 @@ def test_a_bad_message_to_the_institution_is_refused_and_kept(
     response = client.post(f"/sbb/onderzoeken/{inv.id}/bericht", data={"body": body})
 
     assert response.status_code == 422
-    form = _form_html(_text(response), f"/sbb/onderzoeken/{inv.id}/bericht")
+    form = _form_html(page_text(response), f"/sbb/onderzoeken/{inv.id}/bericht")
     assert _field_error(form, "body") == message
     assert body.strip() in form
     assert _state(inv) == before
@@ -915,16 +909,16 @@ def test_opening_an_investigation_without_a_good_reason_is_refused_and_kept(
 ):
     company = make_company()
     auth.login(reviewer)
-    audit_before = _count(AuditEvent)
+    audit_before = count(AuditEvent)
 
     response = client.post(f"/sbb/bedrijven/{company.id}/onderzoek", data={"reason": reason})
 
     assert response.status_code == 422
-    form = _form_html(_text(response), f"/sbb/bedrijven/{company.id}/onderzoek")
+    form = _form_html(page_text(response), f"/sbb/bedrijven/{company.id}/onderzoek")
     assert _field_error(form, "reason") == message
     assert reason.strip() in form
-    assert _count(Investigation) == 0
-    assert _count(AuditEvent) == audit_before
+    assert count(Investigation) == 0
+    assert count(AuditEvent) == audit_before
 
 
 # --- Objections ------------------------------------------------------------------------------
@@ -989,7 +983,7 @@ def test_an_upheld_objection_restores_the_recognition_of_before_and_a_rejected_o
         data={"upheld": "yes" if upheld else "no", "reasoning": OBJECTION_REASONING},
     )
 
-    assert response.status_code == 302, _text(response)
+    assert response.status_code == 302, page_text(response)
     resolved = _fresh(inv)
     assert (resolved.status, resolved.objection_upheld) == (IS.DECIDED, upheld)
     assert resolved.decision == decision  # the decision stays on record
@@ -1096,8 +1090,8 @@ def test_sbb_and_the_schools_handlers_write_to_each_other_and_each_side_is_maile
     assert not any(from_sbb in e.details or from_school in e.details for e in events)
 
     # Both sides read both messages.
-    sbb_page = html_lib.unescape(_text(client.get(f"/sbb/onderzoeken/{inv.id}")))
-    desk_page = html_lib.unescape(_text(school.get(f"/behandelen/zaken/{case.id}")))
+    sbb_page = html_lib.unescape(page_text(client.get(f"/sbb/onderzoeken/{inv.id}")))
+    desk_page = html_lib.unescape(page_text(school.get(f"/behandelen/zaken/{case.id}")))
     for page in (sbb_page, desk_page):
         assert from_sbb in page and from_school in page
 
@@ -1169,7 +1163,7 @@ def test_every_step_is_audited_on_the_case_and_shows_on_the_handlers_timeline(
 
     desk = app.test_client()
     desk.post("/inloggen", data={"email": handler.email, "password": PASSWORD})
-    page = _text(desk.get(f"/behandelen/zaken/{case.id}"))
+    page = page_text(desk.get(f"/behandelen/zaken/{case.id}"))
     timeline = html_lib.unescape(_section(page, "timeline-title"))
     for action, label in TIMELINE.items():
         if action not in ("investigation.objection_recorded", "investigation.objection_resolved"):
@@ -1199,7 +1193,7 @@ def test_an_objection_and_its_outcome_are_audited_and_show_on_the_handlers_timel
     assert audit.verify_chain()[1] is None
     desk = app.test_client()
     desk.post("/inloggen", data={"email": handler.email, "password": PASSWORD})
-    page = _text(desk.get(f"/behandelen/zaken/{inv.case_id}"))
+    page = page_text(desk.get(f"/behandelen/zaken/{inv.case_id}"))
     timeline = html_lib.unescape(_section(page, "timeline-title"))
     assert TIMELINE["investigation.objection_recorded"] in timeline
     assert TIMELINE["investigation.objection_resolved"] in timeline
@@ -1224,7 +1218,7 @@ def test_the_handlers_timeline_names_every_sbb_event_in_words(app, client, auth,
     desk = app.test_client()
     desk.post("/inloggen", data={"email": handler.email, "password": PASSWORD})
 
-    page = _text(desk.get(f"/behandelen/zaken/{inv.case_id}"))
+    page = page_text(desk.get(f"/behandelen/zaken/{inv.case_id}"))
 
     timeline = _section(page, "timeline-title")
     assert re.findall(r"\b[a-z_]+\.[a-z_]+\b", re.sub(r"<[^>]+>", " ", timeline)) == []
@@ -1246,7 +1240,7 @@ def test_the_queue_lists_investigations_of_every_institution_and_filters_by_stat
     auth.login(reviewer)
 
     def listed(**query):
-        return _listed_investigations(_text(client.get("/sbb/", query_string=query)))
+        return _listed_investigations(page_text(client.get("/sbb/", query_string=query)))
 
     def ids(*names):
         return {made[name].id for name in names}
@@ -1261,7 +1255,7 @@ def test_the_queue_lists_investigations_of_every_institution_and_filters_by_stat
     assert listed(status="decided") == ids("decided_measure")
     assert listed(status="objection") == set()
     assert listed(status="closed") == ids("closed")
-    page = _text(client.get("/sbb/", query_string={"status": "all"}))
+    page = page_text(client.get("/sbb/", query_string={"status": "all"}))
     for name in ("received", "investigating", "decided_measure", "closed"):
         assert made[name].institution.name in page
 
@@ -1333,8 +1327,8 @@ def test_a_company_is_a_signal_when_reports_of_two_institutions_name_it_within_2
     assert not db.session.scalar(sa.select(sa.func.count()).select_from(Investigation))
     auth.login(reviewer)
 
-    rows = _signal_rows(_text(client.get("/sbb/")))
-    company_page = _text(client.get(f"/sbb/bedrijven/{company.id}"))
+    rows = _signal_rows(page_text(client.get("/sbb/")))
+    company_page = page_text(client.get(f"/sbb/bedrijven/{company.id}"))
 
     expected = SIGNAL_VARIANTS[variant]
     assert signals.is_signal(company.id) is expected
@@ -1352,8 +1346,8 @@ def test_one_institution_alone_is_never_a_signal(client, auth, reviewer):
     db.session.commit()
     auth.login(reviewer)
 
-    assert _signal_rows(_text(client.get("/sbb/"))) == {}
-    assert "0 signalen" in _text(client.get("/sbb/"))
+    assert _signal_rows(page_text(client.get("/sbb/"))) == {}
+    assert "0 signalen" in page_text(client.get("/sbb/"))
 
 
 def test_signals_list_companies_by_name_without_counts_dates_or_institution_names(
@@ -1369,7 +1363,7 @@ def test_signals_list_companies_by_name_without_counts_dates_or_institution_name
     db.session.commit()
     auth.login(reviewer)
 
-    page = _text(client.get("/sbb/"))
+    page = page_text(client.get("/sbb/"))
 
     rows = _signal_rows(page)
     assert list(rows) == [two.id, three.id]  # by name: the order tells nothing either
@@ -1389,12 +1383,12 @@ def test_sbb_opens_an_investigation_from_a_signal_and_decides_it_the_same_way(
     for school in schools:
         _report(school, company)
     db.session.commit()
-    mails_before = _count(OutboxMail)
+    mails_before = count(OutboxMail)
     auth.login(reviewer)
 
-    signal_section = _section(_text(client.get("/sbb/")), "signals-title")
+    signal_section = _section(page_text(client.get("/sbb/")), "signals-title")
     assert "nog niet" in signal_section
-    assert "Zelf een onderzoek openen" in _text(client.get(f"/sbb/bedrijven/{company.id}"))
+    assert "Zelf een onderzoek openen" in page_text(client.get(f"/sbb/bedrijven/{company.id}"))
 
     opened = client.post(f"/sbb/bedrijven/{company.id}/onderzoek", data={"reason": SIGNAL_REASON})
 
@@ -1409,10 +1403,10 @@ def test_sbb_opens_an_investigation_from_a_signal_and_decides_it_the_same_way(
     )
     assert (inv.case_id, inv.institution_id, inv.created_by_id) == (None, None, reviewer.id)
     assert inv.summary == SIGNAL_REASON
-    signal_section = _section(_text(client.get("/sbb/")), "signals-title")
+    signal_section = _section(page_text(client.get("/sbb/")), "signals-title")
     assert f'href="{url}"' in signal_section  # the signal links to the running investigation
 
-    page = html_lib.unescape(_text(client.get(url)))
+    page = html_lib.unescape(page_text(client.get(url)))
     assert "Waarom SBB dit onderzoekt" in page and SIGNAL_REASON in page
     assert "bericht" not in _form_actions(page)  # there is no school to write to
     for school in schools:
@@ -1453,9 +1447,9 @@ def test_sbb_opens_an_investigation_from_a_signal_and_decides_it_the_same_way(
     for event in _events("investigation.started") + _events("investigation.opened_from_signal"):
         assert (event.case_id, event.institution_id) == (None, None)
         assert f'"company_id": {company.id}' in event.details
-    assert _count(OutboxMail) == mails_before
+    assert count(OutboxMail) == mails_before
     # Closed: the company is still a signal, with no investigation running.
-    signal_section = _section(_text(client.get("/sbb/")), "signals-title")
+    signal_section = _section(page_text(client.get("/sbb/")), "signals-title")
     assert company.id in _signal_rows(signal_section) and "nog niet" in signal_section
 
 
@@ -1469,8 +1463,8 @@ def test_no_institution_sees_the_signal_or_another_schools_reports(client, auth)
     assert signals.is_signal(company.id)
     auth.login(handler_a)
 
-    inbox = _text(client.get("/behandelen/", query_string={"status": "all"}))
-    case_page = _text(client.get(f"/behandelen/zaken/{case_a.id}"))
+    inbox = page_text(client.get("/behandelen/", query_string={"status": "all"}))
+    case_page = page_text(client.get(f"/behandelen/zaken/{case_a.id}"))
 
     assert set(re.findall(r'href="/behandelen/zaken/(\d+)"', inbox)) == {str(case_a.id)}
     for page in (inbox, case_page):
@@ -1541,7 +1535,7 @@ def test_the_company_page_counts_only_reports_consented_to_sbb_per_year_protecte
     db.session.commit()
     auth.login(reviewer)
 
-    page = _text(client.get(f"/sbb/bedrijven/{company.id}"))
+    page = page_text(client.get(f"/sbb/bedrijven/{company.id}"))
 
     assert _counts_table(page) == {
         str(this_year): _protected(recent),
@@ -1559,11 +1553,11 @@ def test_the_company_page_counts_only_reports_consented_to_sbb_per_year_protecte
     for case in db.session.scalars(sa.select(Case)).all():
         assert case.number not in unescaped
 
-    register = _text(client.get("/sbb/bedrijven", query_string={"q": company.kvk}))
+    register = page_text(client.get("/sbb/bedrijven", query_string={"q": company.kvk}))
     row = re.search(rf'href="/sbb/bedrijven/{company.id}".*?</tr>', register, re.S).group(0)
     cells = [html_lib.unescape(c) for c in re.findall(r"<td>(.*?)</td>", row)]
     assert cells[-1] == _protected(earlier + recent)
-    everything = _text(client.get("/sbb/bedrijven"))
+    everything = page_text(client.get("/sbb/bedrijven"))
     other_row = re.search(rf'href="/sbb/bedrijven/{other_company.id}".*?</tr>', everything, re.S)
     other_cells = [html_lib.unescape(c) for c in re.findall(r"<td>(.*?)</td>", other_row.group(0))]
     assert other_cells[-1] == _protected(other)
@@ -1584,14 +1578,14 @@ def test_every_company_shows_the_same_years_and_a_company_never_named_shows_belo
     auth.login(reviewer)
 
     for company in (named, never_named):
-        table = _counts_table(_text(client.get(f"/sbb/bedrijven/{company.id}")))
+        table = _counts_table(page_text(client.get(f"/sbb/bedrijven/{company.id}")))
         assert list(table) == [str(year), str(year - 1), str(year - 2), "Alle jaren"]
-    table = _counts_table(_text(client.get(f"/sbb/bedrijven/{named.id}")))
+    table = _counts_table(page_text(client.get(f"/sbb/bedrijven/{named.id}")))
     assert table[str(year - 2)] == table["Alle jaren"] == _protected([first])
-    assert set(_counts_table(_text(client.get(f"/sbb/bedrijven/{never_named.id}"))).values()) == {
-        "<5"
-    }
-    register = _text(client.get("/sbb/bedrijven", query_string={"q": never_named.kvk}))
+    assert set(
+        _counts_table(page_text(client.get(f"/sbb/bedrijven/{never_named.id}"))).values()
+    ) == {"<5"}
+    register = page_text(client.get("/sbb/bedrijven", query_string={"q": never_named.kvk}))
     row = re.search(rf'href="/sbb/bedrijven/{never_named.id}".*?</tr>', register, re.S).group(0)
     assert html_lib.unescape(re.findall(r"<td>(.*?)</td>", row)[-1]) == "<5"
 
@@ -1624,7 +1618,7 @@ def test_every_sbb_form_is_refused_without_a_csrf_token(app, client, csrf_enable
     inv, _handler = _escalated()
     investigations.start(inv, reviewer)
     db.session.commit()
-    token = _token(_text(client.get("/inloggen")))
+    token = _token(page_text(client.get("/inloggen")))
     login = client.post(
         "/inloggen", data={"email": reviewer.email, "password": PASSWORD, "csrf_token": token}
     )
@@ -1638,7 +1632,7 @@ def test_every_sbb_form_is_refused_without_a_csrf_token(app, client, csrf_enable
     assert {url: code for url, code in answers.items() if code != 400} == {}
     assert _state(inv) == before
 
-    page = _text(client.get(f"/sbb/onderzoeken/{inv.id}"))
+    page = page_text(client.get(f"/sbb/onderzoeken/{inv.id}"))
     done = client.post(
         f"/sbb/onderzoeken/{inv.id}/besluit",
         data={**_decide_form(D.CONVERSATION), "csrf_token": _token(page)},
@@ -1660,7 +1654,7 @@ def test_every_id_on_the_investigation_page_is_unique(app, client, auth, reviewe
         app.config["WTF_CSRF_ENABLED"] = False
 
     assert response.status_code == 200
-    ids = re.findall(r'\sid="([^"]+)"', _text(response))
+    ids = re.findall(r'\sid="([^"]+)"', page_text(response))
     assert len(ids) == len(set(ids)), sorted({i for i in ids if ids.count(i) > 1})
 
 
@@ -1689,7 +1683,7 @@ def _escalated_with_code(share_identity=False):
 def _withdraw_with_code(app, code: str, reason: str = ""):
     student = app.test_client()
     student.post("/volgen", data={"code": code})
-    page = _text(student.get("/volgen/melding/intrekken"))
+    page = page_text(student.get("/volgen/melding/intrekken"))
     response = student.post("/volgen/melding/intrekken", data={"confirm": "y", "reason": reason})
     assert response.status_code == 302
     return page
@@ -1721,9 +1715,9 @@ def test_sbb_hears_when_the_student_withdraws_and_its_copy_of_the_name_goes(
     assert all("Samira" not in m.body for m in _mails("sbb_case_withdrawn"))
 
     auth.login(reviewer)
-    shown = _text(client.get(f"/sbb/onderzoeken/{investigation.id}"))
+    shown = page_text(client.get(f"/sbb/onderzoeken/{investigation.id}"))
     assert "De student heeft de melding op" in shown and "Samira" not in shown
-    assert "ingetrokken door de student" in _text(client.get("/sbb/"))
+    assert "ingetrokken door de student" in page_text(client.get("/sbb/"))
 
     # SBB can still decide on the company; the withdrawn case stays closed as it was.
     investigations.start(fresh, reviewer)

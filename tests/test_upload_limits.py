@@ -25,7 +25,7 @@ from stagepact.extensions import db
 from stagepact.models import Attachment, Case, User
 from stagepact.vocab import Role
 from tests.factories import make_attachment, make_case, make_institution, make_user
-from tests.helpers import count
+from tests.helpers import count, page_text
 from tests.test_attachments import (
     NARRATIVE,
     _docx,
@@ -36,7 +36,6 @@ from tests.test_attachments import (
     _pending,
     _report,
     _student,
-    _text,
     _tokens,
     _uploads,
 )
@@ -89,7 +88,7 @@ def test_the_students_message_form_is_limited_per_case_and_keeps_the_text(
     response = _message(student, [("nog-een.txt", b"bewijs\n")], body="Nog een bericht")
 
     assert response.status_code == 422
-    page = _text(response)
+    page = page_text(response)
     assert "Er is in korte tijd te veel verstuurd." in _field_error(page, "attachments")
     assert FormState(page).values["body"] == ["Nog een bericht"]
     assert _pending() == []  # nothing read, nothing stored
@@ -138,12 +137,12 @@ def test_the_report_form_limits_the_megabytes_an_address_posts(
     monkeypatch.setattr(attachments, "MEGABYTES_PER_ADDRESS", "3 per hour")
     one_megabyte = b"a" * (1024 * 1024 - 2048)
     for n in range(3):
-        page = _text(_report(client, institution, [(f"{n}.txt", one_megabyte)], narrative=""))
+        page = page_text(_report(client, institution, [(f"{n}.txt", one_megabyte)], narrative=""))
         assert len(_tokens(page)) == 1
 
     response = _report(client, institution, [("te-veel.txt", one_megabyte)], narrative="")
 
-    page = _text(response)
+    page = page_text(response)
     assert "Er is in korte tijd te veel verstuurd." in _field_error(page, "attachments")
     assert len(_pending()) == 3
 
@@ -161,7 +160,7 @@ def test_the_forms_with_files_have_limits_and_the_others_are_unchanged(
     for _ in range(2):
         browser.post(url, data={"attachments": _uploads([("a.txt", b"a\n")])})
 
-    page = _text(browser.post(url, data={"attachments": _uploads([("b.txt", b"b\n")])}))
+    page = page_text(browser.post(url, data={"attachments": _uploads([("b.txt", b"b\n")])}))
 
     assert "Er is in korte tijd te veel verstuurd." in _field_error(page, "attachments")
 
@@ -184,7 +183,7 @@ def test_images_of_a_form_with_errors_are_kept_uncleaned_and_cleaned_when_it_is_
     assert cleaned == []  # the form was refused: no image decoded
     [waiting] = _pending()
     assert not waiting.cleaned and waiting.pending_case_id == case.id
-    tokens = _tokens(_text(response))
+    tokens = _tokens(page_text(response))
 
     response = _message(student, attachment_token=tokens)
 
@@ -208,7 +207,7 @@ def test_the_stall_attack_is_refused_by_the_header_before_anything_is_decoded(
     response = _message(student, [(f"{n}.png", huge) for n in range(10)])
 
     assert response.status_code == 422
-    page = _text(response)
+    page = page_text(response)
     assert _field_error(page, "attachments").count("Deze afbeelding is te groot.") == 10
     assert FormState(page).values["body"] == [BODY]
     assert count(Attachment) == 0
@@ -224,7 +223,7 @@ def test_the_pixel_budget_of_one_request_refuses_the_image_that_would_exceed_it(
     response = _message(student, [("een.png", _small_png(1)), ("twee.png", _small_png(2))])
 
     assert response.status_code == 422
-    page = _text(response)
+    page = page_text(response)
     assert _field_error(page, "attachments") == (
         "twee.png: Deze foto's samen zijn te groot om in één keer te verwerken. "
         "Stuur deze foto in een volgend bericht."
@@ -244,7 +243,7 @@ def test_the_time_budget_refuses_images_once_it_is_spent(app, institution, monke
     response = _message(student, [("foto.png", _small_png())])
 
     assert response.status_code == 422
-    assert "te groot om in één keer te verwerken" in _field_error(_text(response), "attachments")
+    assert "te groot om in één keer te verwerken" in _field_error(page_text(response), "attachments")
     assert _files(_fresh(case)) == []
 
 
@@ -269,7 +268,7 @@ def test_uploads_of_refused_messages_count_against_the_case_quota(app, instituti
 
     response = _message(student, [("derde.txt", part)], body="")
 
-    assert _field_error(_text(response), "attachments") == (
+    assert _field_error(page_text(response), "attachments") == (
         "derde.txt: Samen worden de bestanden bij deze melding groter dan 1 MB."
     )
     assert len(_pending()) == 2
@@ -280,7 +279,7 @@ def test_the_pending_files_a_form_carries_are_not_counted_twice(app, institution
     monkeypatch.setitem(app.config, "ATTACHMENT_CASE_MAX_BYTES", 1024 * 1024)
     case, code = make_case(institution)
     student = _student(app, code)
-    page = _text(_message(student, [("groot.txt", b"x" * 700_000)], body=""))
+    page = page_text(_message(student, [("groot.txt", b"x" * 700_000)], body=""))
 
     response = _message(student, attachment_token=_tokens(page))
 
@@ -406,7 +405,7 @@ def test_a_hostile_pdf_is_refused_with_its_reason_and_the_report_kept(
     response = _report(client, institution, [("verklaring.pdf", make())], programme="Kok")
 
     assert response.status_code == 422
-    page = _text(response)
+    page = page_text(response)
     assert _field_error(page, "attachments").startswith(f"verklaring.pdf: {reason}")
     state = FormState(page).values
     assert state["narrative"] == [NARRATIVE] and state["programme"] == ["Kok"]
@@ -476,7 +475,7 @@ def test_a_hostile_word_file_is_refused_with_its_reason_and_the_message_kept(
     response = _message(student, [("brief.docx", make())])
 
     assert response.status_code == 422
-    page = _text(response)
+    page = page_text(response)
     assert _field_error(page, "attachments").startswith(f"brief.docx: {reason}")
     assert FormState(page).values["body"] == [BODY]
     assert count(Attachment) == 0
@@ -509,7 +508,7 @@ def test_a_handlers_message_with_a_hostile_document_keeps_the_text(app, institut
     )
 
     assert response.status_code == 422
-    page = _text(response)
+    page = page_text(response)
     assert ACTIVE in page and body in page
     assert count(Attachment) == 0
 

@@ -14,6 +14,7 @@ from stagepact.models import AuditEvent, Case, Message, OutboxMail, utcnow
 from stagepact.vocab import AdvAnswer, ConsentKind, ConsentSource, Decision, Outcome, Role, Status
 from stagepact.workflow import REPORTER, WorkflowError
 from tests.factories import make_case, make_company, make_institution, make_user
+from tests.helpers import count
 
 S = Status
 OPEN = frozenset({S.NEW, S.TRIAGE, S.FOLLOW_UP, S.REFERRED, S.ESCALATED})
@@ -197,14 +198,10 @@ def _snapshot(case: Case) -> dict:
         for attr in sa.inspect(Case).column_attrs
         if attr.key != "updated_at"
     }
-    state["messages"] = _count(Message, Message.case_id == case.id)
-    state["audit events"] = _count(AuditEvent)
-    state["mails"] = _count(OutboxMail)
+    state["messages"] = count(Message, Message.case_id == case.id)
+    state["audit events"] = count(AuditEvent)
+    state["mails"] = count(OutboxMail)
     return state
-
-
-def _count(model, *where) -> int:
-    return db.session.scalar(sa.select(sa.func.count()).select_from(model).where(*where))
 
 
 def _events_after(event_id: int) -> list[AuditEvent]:
