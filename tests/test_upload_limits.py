@@ -243,7 +243,9 @@ def test_the_time_budget_refuses_images_once_it_is_spent(app, institution, monke
     response = _message(student, [("foto.png", _small_png())])
 
     assert response.status_code == 422
-    assert "te groot om in één keer te verwerken" in _field_error(page_text(response), "attachments")
+    assert "te groot om in één keer te verwerken" in _field_error(
+        page_text(response), "attachments"
+    )
     assert _files(_fresh(case)) == []
 
 
