@@ -25,6 +25,7 @@ settle are solved one by one for a random sample of `--sample` cells per end.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 import tempfile
 import time
@@ -62,7 +63,7 @@ def run(name: str, published, truth, institutions, vocabulary) -> None:
     print(f"   recovered exactly                  {len(exact):>7,}")
     print(f"     of which a true count 1-4        {sum(b.true in da.SMALL for b in exact):>7,}")
     print(f"     of which a single report         {sum(b.true == 1 for b in exact):>7,}")
-    wrong = sum(not b.found[0] <= b.true <= b.found[1] for b in broken)
+    wrong = sum(b.contradicts for b in broken)
     print(f"   bounds contradicting the truth     {wrong:>7,}")
     print(f"   ({time.perf_counter() - started:.0f} s)")
 
@@ -91,53 +92,41 @@ def narrowed(name: str, published, truth, institutions, vocabulary, sample=None)
     print(f"   not settled (sample below)         {sum(b.undecided for b in bounds):>7,}")
     for side, index in (("upper", 1), ("lower", 0)):
         left, solved = stats.get(side, (0, []))
-        inside = sum(
-            by_cell[c].found[index] is not None
-            and (
-                by_cell[c].found[1] < by_cell[c].own[1]
-                if index
-                else by_cell[c].found[0] > max(by_cell[c].own[0], 0)
-            )
-            for c in solved
-        )
+        inside = sum(by_cell[c].inside(index) for c in solved)
         print(
             f"   {side} ends left after the rounds  {left:>7,}; solved {len(solved):,}, inside its own range: {inside:,}"
         )
-    wrong = sum(
-        not (
-            (b.found[0] is None or b.found[0] <= b.true)
-            and (b.found[1] is None or b.true <= b.found[1])
-        )
-        for b in bounds
-    )
+    wrong = sum(b.contradicts for b in bounds)
     print(f"   bounds contradicting the truth     {wrong:>7,}")
     print(f"   ({time.perf_counter() - started:.0f} s)")
 
 
-def _app(scratch: str):
-    return create_app(
-        TestConfig,
-        {
-            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{Path(scratch) / 'attack.sqlite'}",
-            "ATTACHMENT_DIR": scratch,
-        },
-    )
+@contextlib.contextmanager
+def _world(reports: int, institutions: int, regions: int, first: date, last: date, seed: int):
+    """A seeded, published world in a scratch database: (truth, institution id -> region)."""
+    with tempfile.TemporaryDirectory() as scratch:
+        app = create_app(
+            TestConfig,
+            {
+                "SQLALCHEMY_DATABASE_URI": f"sqlite:///{Path(scratch) / 'attack.sqlite'}",
+                "ATTACHMENT_DIR": scratch,
+            },
+        )
+        with app.app_context():
+            db.create_all()
+            truth = da.seed_world(reports, institutions, regions, first, last, seed=seed)
+            statistics.publish()
+            db.session.commit()
+            yield truth, {i.id: i.region for i in db.session.query(Institution)}
+
+
+YEAR = (date(2025, 1, 1), date(2025, 12, 31))  # the monitor test's world
+TWO_YEARS = (date(2024, 1, 1), date(2025, 12, 31))  # the institution and SBB tests' world
 
 
 def main_narrowed(args) -> None:
-    with tempfile.TemporaryDirectory() as scratch, _app(scratch).app_context():
-        db.create_all()
-        truth = da.seed_world(
-            args.reports,
-            args.institutions,
-            args.regions,
-            date(2025, 1, 1),
-            date(2025, 12, 31),
-            seed=args.seed,
-        )
-        statistics.publish()
-        db.session.commit()
-        regions = {i.id: i.region for i in db.session.query(Institution)}
+    with _world(args.reports, args.institutions, args.regions, *YEAR, args.seed) as world:
+        truth, regions = world
         narrowed(
             f"monitor, {args.reports} reports",
             da.monitor_cells(regions),
@@ -146,13 +135,7 @@ def main_narrowed(args) -> None:
             da.vocabulary(truth),
             args.sample,
         )
-    with tempfile.TemporaryDirectory() as scratch, _app(scratch).app_context():
-        db.create_all()
-        first, last = date(2024, 1, 1), date(2025, 12, 31)
-        truth = da.seed_world(700, 10, 3, first, last, seed=args.seed)
-        statistics.publish()
-        db.session.commit()
-        regions = {i.id: i.region for i in db.session.query(Institution)}
+    with _world(700, 10, 3, *TWO_YEARS, args.seed) as (truth, regions):
         largest = max(regions, key=lambda i: sum(r.institution == i for r in truth))
         vocabulary = da.vocabulary(truth)
         narrowed(
@@ -162,7 +145,8 @@ def main_narrowed(args) -> None:
             sorted(regions),
             vocabulary,
         )
-        narrowed("SBB, 700 reports", da.sbb_cells(first, last), truth, sorted(regions), vocabulary)
+        sbb = da.sbb_cells(*TWO_YEARS)
+        narrowed("SBB, 700 reports", sbb, truth, sorted(regions), vocabulary)
 
 
 def main() -> None:
@@ -177,57 +161,38 @@ def main() -> None:
     if args.narrowed:
         main_narrowed(args)
         return
-    with tempfile.TemporaryDirectory() as scratch:
-        app = create_app(
-            TestConfig,
-            {
-                "SQLALCHEMY_DATABASE_URI": f"sqlite:///{Path(scratch) / 'attack.sqlite'}",
-                "ATTACHMENT_DIR": scratch,
-            },
+    with _world(args.reports, args.institutions, args.regions, *YEAR, args.seed) as world:
+        truth, regions = world
+        published = da.monitor_cells(regions)
+        vocabulary = da.vocabulary(truth)
+        print(
+            f"{args.reports} reports, {args.institutions} institutions, "
+            f"{args.regions} regions, seed {args.seed}: "
+            f"{len({p.cell for p in published}):,} distinct published cells"
         )
-        with app.app_context():
-            db.create_all()
-            truth = da.seed_world(
-                args.reports,
-                args.institutions,
-                args.regions,
-                date(2025, 1, 1),
-                date(2025, 12, 31),
-                seed=args.seed,
-            )
-            statistics.publish()
-            db.session.commit()
-            regions = {i.id: i.region for i in db.session.query(Institution)}
-            published = da.monitor_cells(regions)
-            vocabulary = da.vocabulary(truth)
-            print(
-                f"{args.reports} reports, {args.institutions} institutions, "
-                f"{args.regions} regions, seed {args.seed}: "
-                f"{len({p.cell for p in published}):,} distinct published cells"
-            )
-            institutions = sorted(regions)
-            run(
-                "monitor, as served (an empty cell shows <5)",
-                published,
-                truth,
-                institutions,
-                vocabulary,
-            )
-            largest = max(regions, key=lambda i: sum(r.institution == i for r in truth))
-            run(
-                "institution (the largest), as served",
-                da.institution_cells(regions, largest, truth),
-                truth,
-                institutions,
-                vocabulary,
-            )
-            run(
-                "monitor, as if an empty cell showed 0",
-                as_if_empty_showed_zero(published),
-                truth,
-                institutions,
-                vocabulary,
-            )
+        institutions = sorted(regions)
+        run(
+            "monitor, as served (an empty cell shows <5)",
+            published,
+            truth,
+            institutions,
+            vocabulary,
+        )
+        largest = max(regions, key=lambda i: sum(r.institution == i for r in truth))
+        run(
+            "institution (the largest), as served",
+            da.institution_cells(regions, largest, truth),
+            truth,
+            institutions,
+            vocabulary,
+        )
+        run(
+            "monitor, as if an empty cell showed 0",
+            as_if_empty_showed_zero(published),
+            truth,
+            institutions,
+            vocabulary,
+        )
 
 
 if __name__ == "__main__":

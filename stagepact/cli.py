@@ -236,7 +236,7 @@ def create_user_command(email, name, role, brin, password, invite, language) -> 
     if problem:
         raise CommandError(str(problem))
     institution = _institution(brin)
-    with refusals():
+    with refusals():  # before the password is asked for; invite and add_user check it too
         accounts.check_institution(role, institution)
     email = _valid_new_email(email)
     if invite:

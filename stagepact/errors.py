@@ -1,8 +1,9 @@
 """The one kind of refusal a domain rule raises.
 
-A rule in `accounts`, `admin` or another domain module that refuses its input raises a
-DomainError with a translated message and the name of the input it is about. A view puts
-the message beside that form field; a command prints it, with the option to correct.
+A rule in `accounts`, `admin`, `workflow` or another domain module that refuses its input
+raises a DomainError (or its own subclass: `AccountError`, `WorkflowError`) with a
+translated message and the name of the input it is about. A view puts the message beside
+that form field; a command prints it, with the option to correct.
 """
 
 from __future__ import annotations

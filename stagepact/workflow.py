@@ -16,6 +16,7 @@ from flask_babel import lazy_gettext as _l
 
 from . import audit, follow_up_sessions, notify, retention
 from .deadlines import acknowledgement_due, feedback_due
+from .errors import DomainError
 from .extensions import db
 from .models import (
     Adv,
@@ -45,13 +46,8 @@ REPORTER = "reporter"
 SBB = "sbb"  # transitions SBB's decisions cause
 
 
-class WorkflowError(Exception):
+class WorkflowError(DomainError):
     """An action the workflow refuses; `message` is fit to show, `field` names the input."""
-
-    def __init__(self, message, field: str | None = None):
-        super().__init__(str(message))
-        self.message = message
-        self.field = field
 
 
 @dataclass(frozen=True)

@@ -331,13 +331,24 @@ class Bounds:
     def exact(self) -> bool:
         return self.found[0] is not None and self.found[0] == self.found[1]
 
+    def inside(self, end: int) -> bool:
+        """The lower (0) or upper (1) end the attacker found lies inside what the cell's
+        own value allows (False while that end is not solved)."""
+        found = self.found[end]
+        if found is None:
+            return False
+        return found < self.own[1] if end else found > max(self.own[0], 0)
+
     @property
     def narrowed(self) -> bool:
-        """An end the attacker found lies inside what the cell's own value allows."""
+        return self.inside(0) or self.inside(1)
+
+    @property
+    def contradicts(self) -> bool:
+        """An end the attacker found excludes the true count: a bug in the attack or the
+        method, never an attacker's gain."""
         low, high = self.found
-        return (low is not None and low > max(self.own[0], 0)) or (
-            high is not None and high < self.own[1]
-        )
+        return (low is not None and low > self.true) or (high is not None and high < self.true)
 
     @property
     def undecided(self) -> bool:
@@ -867,7 +878,7 @@ def pinned(
     left = [cell for cell in targets if cell not in free]
     found = model.solve(left, truth, solver="ipm")
     bounds = [Bounds(c, c.true_count(truth), own.get(c, (0, math.inf)), found[c]) for c in left]
-    return [b for b in bounds if b.exact or not b.found[0] <= b.true <= b.found[1]]
+    return [b for b in bounds if b.exact or b.contradicts]
 
 
 def intervals(
@@ -927,5 +938,5 @@ def figures(published: list[Published], bounds: list[Bounds]) -> Figures:
         small=len(small),
         small_recovered=sum(b.exact for b in small),
         single_reports=sum(b.exact and b.true == 1 for b in bounds),
-        wrong=sum(not (b.found[0] <= b.true <= b.found[1]) for b in bounds),
+        wrong=sum(b.contradicts for b in bounds),
     )

@@ -95,8 +95,7 @@ def _institution_filters(tree: ast.Module) -> list[int]:
                 and side.value.id in SCOPED_MODELS
             ):
                 lines.append(node.lineno)
-        # `.in_(...)` on the column is a filter too
-    for node in ast.walk(tree):
+    for node in ast.walk(tree):  # `.in_(...)` and the like on the column filter too
         if (
             isinstance(node, ast.Call)
             and isinstance(node.func, ast.Attribute)
