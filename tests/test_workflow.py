@@ -12,7 +12,7 @@ from stagepact import deadlines, workflow
 from stagepact.extensions import db
 from stagepact.models import AuditEvent, Case, Message, OutboxMail, utcnow
 from stagepact.vocab import AdvAnswer, ConsentKind, ConsentSource, Decision, Outcome, Role, Status
-from stagepact.workflow import REPORTER, WorkflowError
+from stagepact.workflow import REPORTER, WorkflowError, operations, states
 from tests.factories import make_case, make_company, make_institution, make_user
 from tests.helpers import count
 
@@ -163,7 +163,7 @@ def _perform(action: str, case: Case, actor, assignee=None) -> None:
         if actor == REPORTER:
             workflow.withdraw(case, "Ik wil er niet meer mee verder.")
         else:  # the operation only exists for the student; anyone else hits the table
-            workflow._move(case, "withdraw", actor)
+            states._move(case, "withdraw", actor)
     elif action == "assign":
         workflow.assign(case, actor, assignee)
     elif action == "message":
@@ -179,12 +179,12 @@ def _perform(action: str, case: Case, actor, assignee=None) -> None:
         if actor == REPORTER:
             workflow.request_erasure(case)
         else:  # the operation only exists for the student; anyone else hits the table
-            workflow._require("request_erasure", case, actor)
+            states._require("request_erasure", case, actor)
     elif action == "notice_email":
         if actor == REPORTER:
             workflow.set_notice_email(case, "student@example.org")
         else:  # the operation only exists for the student; anyone else hits the table
-            workflow._require("notice_email", case, actor)
+            states._require("notice_email", case, actor)
     elif action == "erase":
         workflow.erase(case, actor)
     else:
@@ -315,7 +315,7 @@ def test_acknowledging_moves_to_triage_and_sets_the_feedback_deadline(
 ):
     institution = make_institution(feedback_months=feedback_months)
     case, handler = _case_in(S.NEW, institution)
-    monkeypatch.setattr(workflow, "utcnow", lambda: acknowledged_at)
+    monkeypatch.setattr(operations, "utcnow", lambda: acknowledged_at)
 
     workflow.acknowledge(case, handler)
 
@@ -612,7 +612,7 @@ def test_acknowledgement_is_due_working_days_after_submission(
     monkeypatch, submitted_at, working_days, due
 ):
     institution = make_institution(ack_working_days=working_days)
-    monkeypatch.setattr(workflow, "utcnow", lambda: submitted_at)
+    monkeypatch.setattr(operations, "utcnow", lambda: submitted_at)
 
     case, _code = make_case(institution)
 
@@ -679,11 +679,11 @@ def test_a_message_marked_as_feedback_records_when_feedback_was_given(monkeypatc
     assert case.feedback_at is None
 
     first = datetime(2026, 6, 1, 10, 0)
-    monkeypatch.setattr(workflow, "utcnow", lambda: first)
+    monkeypatch.setattr(operations, "utcnow", lambda: first)
     workflow.send_message(case, handler, "Wij hebben het bedrijf gesproken.", is_feedback=True)
     assert case.feedback_at == first
 
-    monkeypatch.setattr(workflow, "utcnow", lambda: datetime(2026, 7, 1, 10, 0))
+    monkeypatch.setattr(operations, "utcnow", lambda: datetime(2026, 7, 1, 10, 0))
     workflow.send_message(case, handler, "Nog een aanvulling.", is_feedback=True)
     assert case.feedback_at == first  # the first feedback met the deadline
 
