@@ -5,6 +5,7 @@ spelled a second time fails here before review has to find it.
 - Only `scoping` filters cases, audit events or staff accounts by institution; the
   batch jobs that go through one institution at a time are listed with their reason.
 - A domain module imports no module with routes (views import the domain, not back).
+- The model modules import only `models.base` at run time: no cycle as they grow.
 - A domain module never commits: the view or the command that called it does, once.
   Views are the modules that define routes, and the commands are in `cli.py`; the
   batch jobs that commit per item (so that one failure loses nothing else) are listed.
@@ -190,6 +191,29 @@ def test_the_domain_imports_no_module_with_routes():
     assert found == {}, "move the rule the domain needs out of the module with routes"
 
 
+def _runtime_sibling_imports(tree: ast.Module) -> list[str]:
+    """The sibling modules (`from .x import ...`) a module imports when it runs, leaving
+    out the imports under `if TYPE_CHECKING:`."""
+    return [
+        node.module or ""
+        for node in tree.body
+        if isinstance(node, ast.ImportFrom) and node.level == 1
+    ]
+
+
+def test_the_model_modules_import_only_their_base_at_run_time():
+    """Relationships name their classes as strings, so no import cycle can appear
+    between the model modules as they grow."""
+    found = {
+        name: imports
+        for name, tree in MODULES
+        if name.startswith("models/")
+        and name != "models/__init__.py"
+        and (imports := [m for m in _runtime_sibling_imports(tree) if m != "base"])
+    }
+    assert found == {}, "name the related class as a string, import it under TYPE_CHECKING"
+
+
 @pytest.mark.parametrize(
     ("check", "source"),
     [
@@ -199,7 +223,13 @@ def test_the_domain_imports_no_module_with_routes():
         (_institution_filters, "sa.select(Case).where(Case.institution_id == user.institution_id)"),
         (_institution_filters, "q.where(AuditEvent.institution_id.in_(ids))"),
         (_commits, "db.session.commit()"),
+        (_runtime_sibling_imports, "from .case import Case"),
     ],
 )
 def test_the_checks_find_what_they_look_for(check, source):
-    assert check(ast.parse(source)) == [1]
+    assert len(check(ast.parse(source))) == 1
+
+
+def test_an_import_for_type_checking_only_is_not_a_run_time_import():
+    source = "if TYPE_CHECKING:\n    from .case import Case\nfrom .base import utcnow"
+    assert _runtime_sibling_imports(ast.parse(source)) == ["base"]
