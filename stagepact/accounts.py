@@ -19,10 +19,12 @@ import re
 import secrets
 import time
 from datetime import datetime, timedelta
+from types import SimpleNamespace
 
 import pyotp
 import segno
 import sqlalchemy as sa
+from email_validator import EmailNotValidError, validate_email
 from flask import current_app, session
 from flask_babel import lazy_gettext as _l
 from zxcvbn import zxcvbn
@@ -156,7 +158,7 @@ def _compose_reset(item) -> bool:
     for an unknown or disabled address. A new link leaves the open ones valid."""
     from . import notify
 
-    user = db.session.scalar(sa.select(User).where(User.with_email(item.recipient)))
+    user = by_email(item.recipient)
     if user is None or not user.active:
         return False
     recent = db.session.scalar(
@@ -202,6 +204,38 @@ def check_institution(role: Role, institution: Institution | None) -> None:
         )
 
 
+def by_email(email: str) -> User | None:
+    """The account with this address, whatever its letter case, or None."""
+    return db.session.scalar(sa.select(User).where(User.with_email(email)))
+
+
+def check_new_account(
+    email: str, name: str, role: Role, institution: Institution | None
+) -> tuple[str, str]:
+    """The address and the name of a new account, normalised. Refuses a name that cannot
+    be stored, an institution that does not fit the role, an address that is not one,
+    and an address another account has."""
+    problem = name_problem(name)
+    if problem:
+        raise AccountError(problem, "name")
+    check_institution(role, institution)
+    try:
+        email = validate_email(email.strip(), check_deliverability=False).normalized.lower()
+    except EmailNotValidError:
+        raise AccountError(_l("Dit is geen geldig e-mailadres."), "email") from None
+    if by_email(email) is not None:
+        raise AccountError(_l("Er is al een account met dit e-mailadres."), "email")
+    return email, name.strip()
+
+
+def check_password(password: str, email: str, name: str) -> None:
+    """Refuse a password for a new account with this address and name, by the same rule
+    as `password_problem`."""
+    problem = password_problem(password, SimpleNamespace(email=email, name=name))
+    if problem:
+        raise AccountError(problem, "password")
+
+
 def invite(
     *,
     email: str,
@@ -213,16 +247,8 @@ def invite(
 ) -> tuple[User, str]:
     """A new account without a password, and the link to set one (to be mailed in
     `language`, which stays the account's language until its owner chooses another)."""
-    email = email.strip().lower()
-    problem = name_problem(name)
-    if problem:
-        raise AccountError(problem, "name")
-    check_institution(role, institution)
-    if db.session.scalar(sa.select(User.id).where(User.with_email(email))) is not None:
-        raise AccountError(_l("Er is al een account met dit e-mailadres."), "email")
-    user = User(
-        email=email, name=name.strip(), role=role, institution=institution, language=language
-    )
+    email, name = check_new_account(email, name, role, institution)
+    user = User(email=email, name=name, role=role, institution=institution, language=language)
     db.session.add(user)
     db.session.flush()
     audit.record(

@@ -81,6 +81,17 @@ def valid_slug(slug: str | None, name: str) -> str:
     return slug
 
 
+def institution_by_brin(brin: str) -> Institution:
+    """The institution with this BRIN code; refuses one that does not exist."""
+    brin = brin.strip().upper()
+    institution = db.session.scalar(sa.select(Institution).where(Institution.brin == brin))
+    if institution is None:
+        raise DomainError(
+            _l("Er is geen instelling met BRIN-code %(brin)s.", brin=brin), "institution_id"
+        )
+    return institution
+
+
 def _existing_adv(adv_id: int | None) -> Adv | None:
     if adv_id is None:
         return None
@@ -153,8 +164,9 @@ def add_user(
     demo: bool = False,
     language: str | None = None,
 ) -> User:
-    """A staff account with a password already checked and hashed."""
-    accounts.check_institution(role, institution)
+    """A staff account with a password already checked (`accounts.check_password`) and
+    hashed."""
+    email, name = accounts.check_new_account(email, name, role, institution)
     user = User(
         email=email,
         name=name,

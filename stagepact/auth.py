@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import time
 
-import sqlalchemy as sa
 from flask import (
     Blueprint,
     abort,
@@ -253,8 +252,7 @@ def login():
     form = LoginForm()
     failed = False
     if form.validate_on_submit():
-        email = form.email.data.strip().lower()
-        user = db.session.scalar(sa.select(User).where(User.with_email(email)))
+        user = accounts.by_email(form.email.data)
         # While this address waits after its failures, no password is even checked;
         # an address without failures is always checked.
         waiting = login_failures.login_delayed(user, client_address())

@@ -1,20 +1,19 @@
 """Commands under `flask --app app stagepact ...`, for the operator and for cron.
 
-Each command runs in its own transaction and, where it changes data, writes
-an audit event with actor "system" in that same transaction. What a command
-prints is Dutch, through gettext; a refusal prints one clear sentence and
-exits with code 1 without changing anything.
+A command reads its options, calls the domain (`admin` and `accounts` for
+institutions and accounts, `jobs` for what cron runs) and prints the result. Where
+it changes data, an audit event with actor "system" is written in the same
+transaction. What a command prints is Dutch, through gettext; a refusal (a
+`DomainError` of the domain's rules) prints one clear sentence and exits with code 1
+without changing anything.
 """
 
 from __future__ import annotations
 
 import contextlib
 import functools
-from types import SimpleNamespace
 
 import click
-import sqlalchemy as sa
-from email_validator import EmailNotValidError, validate_email
 from flask import current_app
 from flask.cli import AppGroup
 from flask_babel import force_locale
@@ -24,24 +23,19 @@ from . import (
     accounts,
     admin,
     api_tokens,
-    attachments,
     audit,
     companies,
-    deadlines,
     demo,
-    follow_up_sessions,
+    jobs,
     key_rotation,
     notify,
-    outbox,
-    reminders,
     retention,
-    statistics,
 )
 from .crypto import MIN_PASSWORD_LENGTH, hash_password
 from .errors import DomainError
 from .extensions import db
 from .i18n import STAFF_LANGUAGES
-from .models import AccountToken, Institution, User
+from .models import AccountToken
 from .vocab import ROLE_LABELS, Role
 
 stagepact_cli = AppGroup("stagepact", help="Beheer van het meldpunt.")
@@ -157,36 +151,6 @@ def create_institution_command(
 # --- create-user ------------------------------------------------------------------
 
 
-def _valid_new_email(email: str) -> str:
-    try:
-        email = validate_email(email.strip(), check_deliverability=False).normalized.lower()
-    except EmailNotValidError:
-        raise CommandError(_("%(email)s is geen geldig e-mailadres.", email=email)) from None
-    taken = db.session.scalar(sa.select(User.id).where(User.with_email(email)))
-    if taken:
-        raise CommandError(_("Er is al een account met e-mailadres %(email)s.", email=email))
-    return email
-
-
-def _institution(brin: str | None) -> Institution | None:
-    if not brin:
-        return None
-    institution = db.session.scalar(
-        sa.select(Institution).where(Institution.brin == brin.strip().upper())
-    )
-    if institution is None:
-        raise CommandError(_("Er is geen instelling met BRIN-code %(brin)s.", brin=brin))
-    return institution
-
-
-def _valid_password(password: str, email: str, name: str) -> str:
-    """The same rule as on the site: long enough, not common, not one's own name."""
-    problem = accounts.password_problem(password, SimpleNamespace(email=email, name=name))
-    if problem:
-        raise CommandError(str(problem))
-    return password
-
-
 def _ask_password() -> str:
     """Ask twice, hidden, until both entries are the same."""
     while True:
@@ -229,19 +193,12 @@ def _ask_password() -> str:
 def create_user_command(email, name, role, brin, password, invite, language) -> None:
     """Create a staff account: with an invitation by mail, or a password (asked, hidden)."""
     role = Role(role)
-    name = (name or "").strip()
-    if not name:
-        raise CommandError(_("Vul %(label)s in.", label=_("de naam")))
-    problem = accounts.name_problem(name)
-    if problem:
-        raise CommandError(str(problem))
-    institution = _institution(brin)
-    with refusals():  # before the password is asked for; invite and add_user check it too
-        accounts.check_institution(role, institution)
-    email = _valid_new_email(email)
+    if invite and password is not None:
+        raise CommandError(_("Kies --invite of --password, niet allebei."))
+    with refusals():  # all of it before the password is asked for
+        institution = admin.institution_by_brin(brin) if brin else None
+        email, name = accounts.check_new_account(email, name, role, institution)
     if invite:
-        if password is not None:
-            raise CommandError(_("Kies --invite of --password, niet allebei."))
         user, token = accounts.invite(
             email=email,
             name=name,
@@ -259,15 +216,17 @@ def create_user_command(email, name, role, brin, password, invite, language) -> 
             )
         )
         return
-    password = _valid_password(password if password is not None else _ask_password(), email, name)
-    user = admin.add_user(
-        email=email,
-        name=name,
-        role=role,
-        institution=institution,
-        password_hash=hash_password(password),
-        language=language,
-    )
+    password = password if password is not None else _ask_password()
+    with refusals():
+        accounts.check_password(password, email, name)
+        user = admin.add_user(
+            email=email,
+            name=name,
+            role=role,
+            institution=institution,
+            password_hash=hash_password(password),
+            language=language,
+        )
     db.session.commit()
     click.echo(_("Account %(email)s aangemaakt met id %(id)d.", email=user.email, id=user.id))
 
@@ -326,19 +285,14 @@ def send_mail_command(limit: int) -> None:
     backs off, so cron must not raise an alarm for a mail server that is
     briefly away.
     """
-    reminded = reminders.queue_due_reminders(deadlines.today())
-    db.session.commit()
-    if reminded:
-        click.echo(_("%(count)d herinnering(en) over termijnen klaargezet.", count=reminded))
-    sent, failed = outbox.send_due(limit=limit)
-    if sent or failed:
-        audit.record("mail.sent", actor="system", sent=sent, failed=failed)
-        db.session.commit()
+    result = jobs.send_mail(limit)
+    if result.reminded:
+        click.echo(_("%(count)d herinnering(en) over termijnen klaargezet.", count=result.reminded))
     click.echo(
         _(
             "%(sent)d mail(s) verstuurd, %(failed)d mislukt (die worden later opnieuw geprobeerd).",
-            sent=sent,
-            failed=failed,
+            sent=result.sent,
+            failed=result.failed,
         )
     )
 
@@ -350,7 +304,7 @@ def send_mail_command(limit: int) -> None:
 @click.option("--name", default="CLI", show_default=True, help="Waarvoor de sleutel is.")
 @operator_command
 def create_api_token_command(email: str, name: str) -> None:
-    user = db.session.scalar(sa.select(User).where(User.with_email(email)))
+    user = accounts.by_email(email)
     if user is None:
         raise CommandError(_("Er is geen account met dit e-mailadres."))
     try:
@@ -367,10 +321,7 @@ def create_api_token_command(email: str, name: str) -> None:
 @operator_command
 def purge_uploads_command() -> None:
     """Remove pending uploads older than PENDING_UPLOAD_HOURS, with their files."""
-    removed = attachments.purge_pending()
-    if removed:
-        audit.record("uploads.purged", actor="system", removed=removed)
-    db.session.commit()
+    removed = jobs.purge_uploads()
     click.echo(_("%(count)d achtergelaten bestand(en) verwijderd.", count=removed))
 
 
@@ -381,9 +332,7 @@ def purge_uploads_command() -> None:
 @operator_command
 def publish_statistics_command() -> None:
     """Rebuild the monthly rollup every statistics page, export and API answer reads."""
-    rows = statistics.publish()
-    audit.record("statistics.published", actor="system", rows=rows)
-    db.session.commit()
+    rows = jobs.publish_statistics()
     click.echo(_("Statistieken berekend: %(rows)d regels.", rows=rows))
 
 
@@ -429,22 +378,12 @@ def retention_command(dry_run: bool) -> None:
             )
         )
         return
-    erased = 0
-    for item in due:
-        for due_case in item.cases:
-            erased += retention.erase_if_due(item.institution, due_case.id)
-            db.session.commit()
-    removed = retention.purge_sent_mail()
-    if removed:
-        audit.record("mail.purged", actor="system", removed=removed, days=retention.SENT_MAIL_DAYS)
-    # Ended follow-up sessions open nothing; their rows go too.
-    follow_up_sessions.purge()
-    db.session.commit()
+    result = jobs.apply_retention(due)
     click.echo(
         _(
             "%(cases)d melding(en) gewist, %(mails)d verstuurde mail(s) verwijderd.",
-            cases=erased,
-            mails=removed,
+            cases=result.erased,
+            mails=result.mails,
         )
     )
 
@@ -471,20 +410,7 @@ def rotate_key_command(batch_size: int) -> None:
     Exits 1 when something could not be read with any configured key: then an
     old key must not be removed yet.
     """
-    result = key_rotation.rotate_all(batch_size)
-    audit.record(
-        "encryption.key_rotated",
-        actor="system",
-        keys=len(current_app.config["ENCRYPTION_KEYS"]),
-        fields=result.fields_rotated,
-        fields_current=result.fields_current,
-        fields_changed=result.fields_changed,
-        files=result.files,
-        files_current=result.files_current,
-        files_missing=result.files_missing,
-        unreadable=len(result.unreadable),
-    )
-    db.session.commit()
+    result = jobs.rotate_key(batch_size)
     for table, count in result.fields.items():
         click.echo(_("%(table)s: %(count)d veld(en) opnieuw versleuteld", table=table, count=count))
     click.echo(
@@ -560,7 +486,7 @@ def demo_command(if_empty: bool) -> None:
     """Load fictional institutions, staff and about forty cases (never in production)."""
     if current_app.config["ENV_NAME"] == "production":
         raise CommandError(_("Demogegevens horen niet in productie; er is niets geladen."))
-    if if_empty and db.session.scalar(sa.select(Institution.id).limit(1)) is not None:
+    if if_empty and demo.has_institutions():
         click.echo(_("Er zijn al instellingen; de demogegevens zijn niet opnieuw geladen."))
         logins = demo.existing_logins()
         if logins:
@@ -574,8 +500,7 @@ def demo_command(if_empty: bool) -> None:
             _("De demo-instelling %(name)s bestaat al; er is niets geladen.", name=clash)
         )
     summary = demo.load()
-    statistics.publish()
-    db.session.commit()
+    jobs.publish_statistics()
     _print_demo_summary(summary)
 
 

@@ -77,6 +77,11 @@ class DemoSummary:
     url: str = DEMO_URL
 
 
+def has_institutions() -> bool:
+    """Whether the database holds any institution, demo or not."""
+    return db.session.scalar(sa.select(Institution.id).limit(1)) is not None
+
+
 def existing_demo_institution() -> str | None:
     """The name of a demo institution already in the database, if any (its BRIN or slug)."""
     brins = [spec.brin for spec in INSTITUTIONS.values()]

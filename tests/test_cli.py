@@ -220,9 +220,22 @@ def test_create_user_refuses_an_email_in_use(runner):
     )
 
     assert result.exit_code == 1
-    assert "Er is al een account met e-mailadres bestaat@example.org" in result.output
+    assert "Er is al een account met dit e-mailadres. (--email)" in result.output
     assert count(User) == 1
     assert events("user.created") == []
+
+
+@pytest.mark.parametrize("invite", [False, True])
+def test_create_user_refuses_an_address_that_is_not_one_before_asking_a_password(runner, invite):
+    flags = ("--invite",) if invite else ()
+    result = stagepact(
+        runner, "create-user", *flags, email="iemand@@example", name="Iemand", role="monitor"
+    )
+
+    assert result.exit_code == 1
+    assert "Dit is geen geldig e-mailadres. (--email)" in result.output
+    assert "Wachtwoord" not in result.output
+    assert count(User) == 0
 
 
 def test_create_user_refuses_a_short_password(runner):
