@@ -1,16 +1,21 @@
-"""Helpers shared by the test modules: reading what a request left behind."""
+"""Helpers shared by the test modules: reading what a request left behind, and walking
+every route of the application."""
 
 from __future__ import annotations
 
 import base64
+import itertools
 import json
 import zlib
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from datetime import date, datetime
 from urllib.parse import unquote
 
 import sqlalchemy as sa
 from flask.sessions import SecureCookieSessionInterface
 from itsdangerous import BadSignature
+from werkzeug.routing import Rule
 
 from stagepact.crypto import EncryptedText
 from stagepact.extensions import db
@@ -89,3 +94,98 @@ def insert_row(conn, table_name: str, **values) -> None:
         row[column.name] = _filler(column)
     table = sa.table(table_name, *(sa.column(name) for name in row))
     conn.execute(sa.insert(table).values(row))
+
+
+# --- Walking the URL map ------------------------------------------------------------------
+
+HOST = "meldpunt.test"
+
+
+@dataclass(frozen=True)
+class Route:
+    """One request a walk makes: a method on a URL built from a rule."""
+
+    method: str
+    url: str
+    endpoint: str
+    rule: Rule
+
+    @property
+    def blueprint(self) -> str:
+        return self.endpoint.split(".")[0]
+
+    @property
+    def post_only(self) -> bool:
+        return "GET" not in self.rule.methods
+
+
+def choices(rule: Rule, name: str) -> list[str] | None:
+    """The values an argument with a fixed set of them (`<any(a, b):name>`) takes."""
+    items = getattr(rule._converters.get(name), "items", None)
+    return sorted(items) if items else None
+
+
+def unknown_arguments(rule: Rule, arguments: Mapping) -> set[str]:
+    return {name for name in rule.arguments if name not in arguments and not choices(rule, name)}
+
+
+def variants(rule: Rule, arguments: Mapping, order: Iterable[str]) -> list[dict]:
+    """Every combination of values for the rule's arguments. A value in `arguments` is one
+    value, a list of them, or a function of the values chosen so far (in `order`) that
+    gives a list; an argument with fixed choices takes each of them unless given."""
+    unknown = unknown_arguments(rule, arguments)
+    assert not unknown, f"teach this test the argument {', '.join(sorted(unknown))} of {rule.rule}"
+    order = list(order)
+    names = sorted(
+        rule.arguments, key=lambda n: (n not in order, order.index(n) if n in order else 0, n)
+    )
+    variants = [{}]
+    for name in names:
+        expanded = []
+        for values in variants:
+            given = arguments.get(name, choices(rule, name))
+            if callable(given):
+                given = given(values)
+            given = given if isinstance(given, list | tuple) else [given]
+            assert given, f"no value for {name} of {rule.rule}"
+            expanded += [{**values, name: value} for value in given]
+        variants = expanded
+    return variants
+
+
+def walk_routes(
+    app,
+    arguments: Mapping | None = None,
+    *,
+    where: Callable[[Rule], bool] = lambda rule: True,
+    methods: Iterable[str] | None = None,
+    order: Iterable[str] = (),
+) -> list[Route]:
+    """Every request the URL map holds, in a stable order: each rule `where` keeps (never
+    the static files), each of its `methods` (all but HEAD and OPTIONS), its arguments filled from `arguments`. A rule
+    whose argument `arguments` does not know fails the walk, so that a new route is either
+    covered or named, never skipped."""
+    adapter = app.url_map.bind(HOST)
+    arguments = arguments or {}
+    rules = sorted(app.url_map.iter_rules(), key=lambda rule: (rule.endpoint, rule.rule))
+    found = []
+    for rule in rules:
+        if rule.endpoint == "static" or not where(rule):
+            continue
+        taken = sorted(rule.methods - {"HEAD", "OPTIONS"})
+        wanted = [method for method in methods or taken if method in taken]
+        if not wanted:
+            continue
+        for values, method in itertools.product(variants(rule, arguments, order), wanted):
+            url = adapter.build(rule.endpoint, values, method=method)
+            found.append(Route(method, url, rule.endpoint, rule))
+    return found
+
+
+def in_blueprint(*names: str) -> Callable[[Rule], bool]:
+    return lambda rule: rule.endpoint.split(".")[0] in names
+
+
+def rule_for(url_map, endpoint: str, method: str) -> Rule:
+    """The rule of `endpoint` that takes `method`."""
+    return next(r for r in url_map.iter_rules() if r.endpoint == endpoint and method in r.methods)

@@ -43,7 +43,8 @@ from stagepact.extensions import db
 from stagepact.models import ApiToken, Case, Investigation, utcnow
 from stagepact.vocab import Decision, Role
 from tests.factories import PASSWORD, make_company, make_user
-from tests.test_route_matrix import (
+from tests.helpers import rule_for
+from tests.route_world import (
     ADMIN_A,
     ANONYMOUS,
     CASE_STATES,
@@ -375,11 +376,7 @@ class Arena:
         return case, code
 
     def _rule(self, endpoint: str, method: str):
-        return next(
-            r
-            for r in self.app.url_map.iter_rules()
-            if r.endpoint == endpoint and method in r.methods
-        )
+        return rule_for(self.app.url_map, endpoint, method)
 
     def _values(self, rule, target: Target, state: str | None) -> dict:
         """A fresh object for each argument that names one, so that each example finds it
@@ -583,7 +580,7 @@ def post_and_read(
 def offered_states(found: Found, endpoint: str) -> list[str]:
     """The states of the case, investigation or student's case in which the form is offered
     (in the order of the workflow); empty for a form that names none."""
-    rule = next(r for r in URL_MAP.iter_rules() if r.endpoint == endpoint and "POST" in r.methods)
+    rule = rule_for(URL_MAP, endpoint, "POST")
     if "case_id" in rule.arguments:
         return [s for s in CASE_STATES if s in found.case_states.get(endpoint, ())]
     if "investigation_id" in rule.arguments:
@@ -595,7 +592,7 @@ def offered_states(found: Found, endpoint: str) -> list[str]:
 
 
 def _names_an_object(endpoint: str) -> bool:
-    rule = next(r for r in URL_MAP.iter_rules() if r.endpoint == endpoint and "POST" in r.methods)
+    rule = rule_for(URL_MAP, endpoint, "POST")
     return bool({"case_id", "investigation_id"} & set(rule.arguments)) or access_for(
         endpoint
     ).refusal in (CODE, CODE_AGAIN)
@@ -710,7 +707,7 @@ QUERY_FORM_EXAMPLES, PAGE_EXAMPLES = 8, 2
 @pytest.mark.parametrize("endpoint", GET_ENDPOINTS)
 def test_hostile_queries_to_every_page(arena, found, endpoint):
     access = access_for(endpoint)
-    rule = next(r for r in URL_MAP.iter_rules() if r.endpoint == endpoint and "GET" in r.methods)
+    rule = rule_for(URL_MAP, endpoint, "GET")
     url = arena.adapter.build(endpoint, fill_arguments(rule, arena.world)[0])
     has_form = endpoint in found.get_fields or access.refusal == TOKEN
     fields = sorted({*found.get_fields.get(endpoint, {}), *QUERY_EXTRAS})

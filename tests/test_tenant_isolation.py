@@ -16,6 +16,7 @@ from stagepact.extensions import db
 from stagepact.models import AuditEvent, Case, Message
 from stagepact.vocab import Outcome, Role, Status
 from tests.factories import make_attachment, make_case, make_institution, make_user
+from tests.helpers import in_blueprint, walk_routes
 
 # Filled in for every POST, so that a request that wrongly reached a case would change it.
 FORM_DATA = {
@@ -52,25 +53,14 @@ def _desk_requests(
     app, case_id: int | None = None, only_case_routes: bool = True, attachment_id: int = 1
 ):
     """(method, url, endpoint) for every desk rule; a new route is covered without a change here."""
-    adapter = app.url_map.bind("meldpunt.test")
-    requests = []
-    for rule in app.url_map.iter_rules():
-        if rule.endpoint.split(".")[0] != "desk":
-            continue
-        takes_case = "case_id" in rule.arguments
-        if only_case_routes and not takes_case:
-            continue
-        assert rule.arguments <= {"case_id", "attachment_id"}, (
-            f"teach this test the arguments of {rule.rule}"
-        )
-        values = {"case_id": case_id} if takes_case else {}
-        if "attachment_id" in rule.arguments:
-            values["attachment_id"] = attachment_id
-        for method in ("GET", "POST"):
-            if method in rule.methods:
-                url = adapter.build(rule.endpoint, values, method=method)
-                requests.append((method, url, rule.endpoint))
-    return requests
+    in_desk = in_blueprint("desk")
+    routes = walk_routes(
+        app,
+        {"case_id": case_id, "attachment_id": attachment_id},
+        where=lambda rule: in_desk(rule) and ("case_id" in rule.arguments or not only_case_routes),
+        methods=("GET", "POST"),
+    )
+    return [(route.method, route.url, route.endpoint) for route in routes]
 
 
 def _send(client, method: str, url: str):
