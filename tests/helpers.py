@@ -4,8 +4,10 @@ every route of the application."""
 from __future__ import annotations
 
 import base64
+import html
 import itertools
 import json
+import re
 import zlib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -32,6 +34,36 @@ def count(model, *where) -> int:
 
 def page_text(response) -> str:
     return response.get_data(as_text=True)
+
+
+def reloaded(obj, row_id: int | None = None):
+    """`obj` read again from the database, past anything the session remembers; or the row
+    `row_id` of the model `obj`."""
+    db.session.expire_all()
+    if row_id is None:
+        return db.session.get(type(obj), obj.id)
+    return db.session.get(obj, row_id)
+
+
+def audit_events(action: str | None = None, **where) -> list[AuditEvent]:
+    """The audit events of `action` (any action when None) whose columns have the given
+    values, in the order they were recorded."""
+    query = sa.select(AuditEvent)
+    if action is not None:
+        query = query.where(AuditEvent.action == action)
+    for column, value in where.items():
+        query = query.where(getattr(AuditEvent, column) == value)
+    return db.session.scalars(query.order_by(AuditEvent.id)).all()
+
+
+def field_error(page: str, field_id: str) -> str | None:
+    """The message beside a field (`id="<field>-error"`) as a reader hears it: tags left
+    out, entities read, spaces collapsed, without the hidden "Fout:"; None without one."""
+    match = re.search(rf'id="{field_id}-error"[^>]*>(.*?)</p>', page, re.S)
+    if match is None:
+        return None
+    text = html.unescape(re.sub(r"<[^>]+>", "", match.group(1)))
+    return " ".join(text.replace("Fout:", "").split())
 
 
 def changes_in_trail() -> int:

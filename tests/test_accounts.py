@@ -16,6 +16,7 @@ from stagepact.extensions import db
 from stagepact.models import AccountToken, AuditEvent, OutboxMail, RecoveryCode, User, utcnow
 from stagepact.vocab import Role
 from tests.factories import PASSWORD, make_institution, make_user
+from tests.helpers import reloaded
 
 STRONG = "paars-kanaal-fietsbel-7"
 
@@ -25,17 +26,12 @@ def _login(client, user, password=PASSWORD):
     return client.post("/inloggen", data={"email": user.email, "password": password})
 
 
-def _fresh(user) -> User:
-    db.session.expire_all()
-    return db.session.get(User, user.id)
-
-
 def _path(response) -> str:
     return urlsplit(response.headers.get("Location", "")).path
 
 
 def _code(user, offset: int = 0) -> str:
-    totp = pyotp.TOTP(_fresh(user).totp_secret)
+    totp = pyotp.TOTP(reloaded(user).totp_secret)
     return totp.at(time.time() + offset * 30)
 
 
@@ -67,7 +63,7 @@ def test_these_roles_must_set_up_two_factor_before_anything_else(client, enforce
     codes = _enrol(client, user)
     assert len(codes) == 10 and len(set(codes)) == 10
     assert client.get("/account").status_code == 200
-    fresh = _fresh(user)
+    fresh = reloaded(user)
     assert fresh.totp_enabled_at is not None
     stored = db.session.scalars(sa.select(RecoveryCode.code_hash)).all()
     assert len(stored) == 10 and not set(codes) & set(stored)  # only hashes are kept
@@ -94,7 +90,7 @@ def test_a_wrong_code_at_enrolment_keeps_two_factor_off(client, enforced):
 
     assert refused.status_code == 422
     assert "Deze code klopt niet" in refused.get_data(as_text=True)
-    assert _fresh(user).totp_enabled_at is None
+    assert reloaded(user).totp_enabled_at is None
     assert client.get("/account").status_code == 302
 
 
@@ -165,7 +161,7 @@ def test_a_cookie_copied_before_logout_no_longer_works(app):
     browser.post("/uitloggen")
 
     assert thief.get("/behandelen/").status_code == 302
-    assert _fresh(handler).session_version == 2
+    assert reloaded(handler).session_version == 2
 
 
 def test_logging_out_ends_the_sessions_on_other_devices_too(app):
@@ -231,7 +227,7 @@ def test_a_two_factor_reset_ends_the_sessions_and_asks_to_enrol_again(app, enfor
     admin_browser.post(f"/organisatie/medewerkers/{handler.id}/tweestaps-herstellen")
 
     assert browser.get("/behandelen/").status_code == 302
-    assert _fresh(handler).totp_secret is None
+    assert reloaded(handler).totp_secret is None
     assert _path(_login(app.test_client(), handler)) == "/inloggen/tweestapsverificatie"
 
 
@@ -419,7 +415,7 @@ def test_an_institution_admin_manages_only_their_own_institutions_staff(client):
         data={"name": "X", "email": "x@example.org", "role": "monitor"},
     )
     assert refused.status_code == 422
-    assert _fresh(other).active
+    assert reloaded(other).active
 
 
 @pytest.mark.parametrize("role", [Role.HANDLER, Role.SBB_REVIEWER, Role.MONITOR])
@@ -566,11 +562,11 @@ def test_an_institution_admin_cannot_reset_a_peer_admins_two_factor(client):
 
     refused = client.post(f"/organisatie/medewerkers/{peer.id}/tweestaps-herstellen")
     assert _path(refused) == "/organisatie/medewerkers"
-    assert _fresh(peer).totp_enabled_at is not None
+    assert reloaded(peer).totp_enabled_at is not None
     assert "platformbeheerder" in client.get("/organisatie/medewerkers").get_data(as_text=True)
 
     client.post(f"/organisatie/medewerkers/{handler.id}/tweestaps-herstellen")
-    assert _fresh(handler).totp_enabled_at is None
+    assert reloaded(handler).totp_enabled_at is None
 
 
 def test_the_platform_admin_resets_an_institution_admins_two_factor(client):
@@ -579,4 +575,4 @@ def test_the_platform_admin_resets_an_institution_admins_two_factor(client):
 
     client.post(f"/organisatie/medewerkers/{peer.id}/tweestaps-herstellen")
 
-    assert _fresh(peer).totp_enabled_at is None
+    assert reloaded(peer).totp_enabled_at is None

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import email
 import email.policy
-import html as html_lib
 import io
 import json
 import re
@@ -34,7 +33,6 @@ from stagepact import attachments, workflow
 from stagepact.extensions import db
 from stagepact.models import (
     Attachment,
-    AuditEvent,
     Case,
     Investigation,
     Message,
@@ -52,7 +50,7 @@ from tests.factories import (
     make_institution,
     make_user,
 )
-from tests.helpers import count, page_text
+from tests.helpers import audit_events, count, field_error, page_text, reloaded
 from tests.test_report_form import FormState
 
 NARRATIVE = "GEHEIM-VERHAAL de praktijkopleider zei dat mijn hoofddoek niet bij de klanten past."
@@ -225,14 +223,6 @@ def _receipt_code(response) -> str:
     return match.group(1)
 
 
-def _field_error(page: str, field_id: str) -> str | None:
-    match = re.search(rf'<p class="field-error" id="{field_id}-error">(.*?)</p>', page, re.S)
-    if match is None:
-        return None
-    text = html_lib.unescape(re.sub(r"<[^>]+>", "", match.group(1)))
-    return " ".join(text.replace("Fout:", "").split())
-
-
 def _tokens(page: str) -> list[str]:
     """The uploads a re-shown form carries (hidden inputs)."""
     return FormState(page).values.get("attachment_token", [])
@@ -265,12 +255,6 @@ def _stored_image(attachment: Attachment) -> Image.Image:
     return image
 
 
-def _events(action: str) -> list[AuditEvent]:
-    return db.session.scalars(
-        sa.select(AuditEvent).where(AuditEvent.action == action).order_by(AuditEvent.id)
-    ).all()
-
-
 def _disposition_name(response) -> str:
     match = re.search(r'filename="([^"]*)"', response.headers["Content-Disposition"])
     assert match, response.headers["Content-Disposition"]
@@ -279,11 +263,6 @@ def _disposition_name(response) -> str:
 
 def _download_links(page: str, prefix: str) -> set[int]:
     return {int(i) for i in re.findall(rf'href="{re.escape(prefix)}(\d+)"', page)}
-
-
-def _fresh(case: Case) -> Case:
-    db.session.expire_all()
-    return db.session.get(Case, case.id)
 
 
 # --- Each kind is known by its content -------------------------------------------------------
@@ -369,7 +348,7 @@ def test_a_file_that_is_not_an_accepted_kind_is_refused_beside_the_field(
 
     assert response.status_code == 422
     page = page_text(response)
-    error = _field_error(page, "attachments")
+    error = field_error(page, "attachments")
     assert error is not None, "no message beside the file field"
     assert error.startswith(f"{uploaded_as}: ") and message in error
     assert 'href="#attachments"' in page  # the error summary links to the field
@@ -466,7 +445,7 @@ def test_a_file_over_the_size_limit_is_refused_and_the_form_kept(
 
     assert response.status_code == 422
     page = page_text(response)
-    assert _field_error(page, "attachments") == "te-groot.txt: Dit bestand is groter dan 1 MB."
+    assert field_error(page, "attachments") == "te-groot.txt: Dit bestand is groter dan 1 MB."
     assert FormState(page).values["narrative"] == [NARRATIVE]
     [kept] = _pending()
     assert kept.original_name == "past-net.txt" and kept.size == 1024 * 1024
@@ -497,12 +476,12 @@ def test_a_later_message_that_would_take_the_case_over_its_total_is_refused(
 
     assert response.status_code == 422
     page = page_text(response)
-    assert _field_error(page, "attachments") == (
+    assert field_error(page, "attachments") == (
         "tweede.txt: Samen worden de bestanden bij deze melding groter dan 1 MB."
     )
     assert FormState(page).values["body"] == [body]
     assert _pending() == []  # refused before it was stored
-    fresh = _fresh(case)
+    fresh = reloaded(case)
     assert [m.kind for m in fresh.messages] == []
     assert [a.original_name for a in _files(fresh)] == ["eerste.txt"]
 
@@ -512,7 +491,7 @@ def test_a_later_message_that_would_take_the_case_over_its_total_is_refused(
         data={"body": body, "attachments": _uploads([("klein.txt", b"c" * 400_000)])},
     )
     assert response.status_code == 302
-    assert [a.original_name for a in _files(_fresh(case))] == ["eerste.txt", "klein.txt"]
+    assert [a.original_name for a in _files(reloaded(case))] == ["eerste.txt", "klein.txt"]
 
 
 def test_more_files_than_a_form_takes_are_refused_with_a_message(
@@ -526,7 +505,7 @@ def test_more_files_than_a_form_takes_are_refused_with_a_message(
 
     assert response.status_code == 422
     page = page_text(response)
-    assert "Je kunt hoogstens 2 bestanden tegelijk toevoegen." in _field_error(page, "attachments")
+    assert "Je kunt hoogstens 2 bestanden tegelijk toevoegen." in field_error(page, "attachments")
     assert FormState(page).values["narrative"] == [NARRATIVE]
     assert [a.original_name for a in _pending()] == ["bewijs-1.txt", "bewijs-2.txt"]
     assert count(Case) == 0
@@ -562,7 +541,7 @@ def test_an_image_too_large_to_decode_is_refused_before_it_is_decoded(client, in
 
     assert response.status_code == 422
     assert (
-        _field_error(page_text(response), "attachments") == "bom.png: Deze afbeelding is te groot."
+        field_error(page_text(response), "attachments") == "bom.png: Deze afbeelding is te groot."
     )
     assert count(Attachment) == 0
 
@@ -571,7 +550,7 @@ def test_an_empty_file_is_refused(client, institution):
     response = _report(client, institution, [("leeg.pdf", b"")])
 
     assert response.status_code == 422
-    assert _field_error(page_text(response), "attachments") == "leeg.pdf: Dit bestand is leeg."
+    assert field_error(page_text(response), "attachments") == "leeg.pdf: Dit bestand is leeg."
     assert count(Attachment) == 0 and count(Case) == 0
 
 
@@ -646,8 +625,8 @@ def test_a_form_with_an_error_keeps_its_file_and_sending_it_again_attaches_it(cl
 
     assert response.status_code == 422
     page = page_text(response)
-    assert _field_error(page, "narrative") is not None
-    assert _field_error(page, "attachments") is None
+    assert field_error(page, "narrative") is not None
+    assert field_error(page, "attachments") is None
     assert FormState(page).values["programme"] == ["Verzorgende IG"]
     [token] = _tokens(page)
     [pending] = _pending()
@@ -664,7 +643,7 @@ def test_a_form_with_an_error_keeps_its_file_and_sending_it_again_attaches_it(cl
     assert attached.id == pending.id and attached.message_id is None
     assert attached.token != token  # the token has done its work
     assert attachments.read(attached) == _pdf()
-    [event] = _events("case.attachments_added")
+    [event] = audit_events("case.attachments_added")
     assert json.loads(event.details) == {"attachment_ids": [attached.id], "message_id": None}
 
 
@@ -703,7 +682,7 @@ def test_a_bad_file_beside_a_valid_form_comes_back_with_everything_typed(client,
 
     assert response.status_code == 422
     page = page_text(response)
-    assert "virus.pdf: Dit soort bestand kan niet." in _field_error(page, "attachments")
+    assert "virus.pdf: Dit soort bestand kan niet." in field_error(page, "attachments")
     state = FormState(page).values
     assert state["narrative"] == [NARRATIVE]
     assert state["programme"] == [posted["programme"]]
@@ -763,7 +742,7 @@ def test_new_files_with_an_invalid_csrf_token_are_not_stored_and_the_form_says_s
 
     assert response.status_code == 422
     page = page_text(response)
-    assert _field_error(page, "attachments") == (
+    assert field_error(page, "attachments") == (
         "Je formulier stond te lang open. Voeg je bestanden opnieuw toe."
     )
     assert FormState(page).values["narrative"] == [NARRATIVE]
@@ -917,7 +896,7 @@ def test_a_download_is_an_audit_event_without_the_files_name(app, two_cases):
     _browser(app, handler_user).get(f"/behandelen/zaken/{case.id}/bestanden/{file_a.id}")
     _student(app, two_cases["code_a"]).get(f"/volgen/melding/bestanden/{file_a.id}")
 
-    events = _events("case.attachment_downloaded")
+    events = audit_events("case.attachment_downloaded")
 
     assert [(e.case_id, e.actor_type, e.actor_id) for e in events] == [
         (case.id, "user", handler_user.id),
@@ -926,7 +905,7 @@ def test_a_download_is_an_audit_event_without_the_files_name(app, two_cases):
     for event in events:
         assert json.loads(event.details) == {"attachment_id": file_a.id}
         assert "Mail van het bedrijf" not in event.details and ".txt" not in event.details
-    for event in _events("case.attachments_added"):
+    for event in audit_events("case.attachments_added"):
         assert ".txt" not in event.details and ".pdf" not in event.details
 
 
@@ -946,7 +925,7 @@ def test_handler_sends_the_student_a_file_with_a_message(app, institution):
     )
 
     assert response.status_code == 302
-    fresh = _fresh(case)
+    fresh = reloaded(case)
     [message] = [m for m in fresh.messages if m.kind == Message.TO_STUDENT]
     [stored] = message.attachments
     assert stored.case_id == case.id and stored.uploaded_by_id == handler_user.id
@@ -977,17 +956,17 @@ def test_a_handlers_message_with_a_bad_file_keeps_the_text_and_the_good_file(app
 
     assert response.status_code == 422
     page = page_text(response)
-    assert "slecht.pdf: Dit soort bestand kan niet." in _field_error(page, "attachments")
+    assert "slecht.pdf: Dit soort bestand kan niet." in field_error(page, "attachments")
     assert body in page
     [good] = _pending()
     assert _tokens(page) == [good.token]
-    assert _fresh(case).messages == []
+    assert reloaded(case).messages == []
 
     response = handler.post(
         f"/behandelen/zaken/{case.id}/bericht", data={"body": body, "attachment_token": good.token}
     )
     assert response.status_code == 302
-    [message] = _fresh(case).messages
+    [message] = reloaded(case).messages
     assert [a.original_name for a in message.attachments] == ["goed.txt"]
 
 
@@ -1006,7 +985,7 @@ def test_the_student_adds_a_file_to_a_later_message_and_the_handler_sees_it(app,
     )
 
     assert response.status_code == 302
-    [message] = _fresh(case).messages
+    [message] = reloaded(case).messages
     assert message.kind == Message.FROM_STUDENT
     [stored] = message.attachments
     assert stored.uploaded_by_id is None and stored.kind == "eml"
@@ -1099,9 +1078,9 @@ def test_the_adv_mail_carries_exactly_the_chosen_files(app, institution, smtp):
     )
 
     assert response.status_code == 302
-    [referral] = _fresh(case).referrals
+    [referral] = reloaded(case).referrals
     assert [a.id for a in referral.attachments] == [pdf.id, png.id]
-    [event] = [e for e in _events("case.referred") if e.case_id == case.id]
+    [event] = [e for e in audit_events("case.referred") if e.case_id == case.id]
     assert json.loads(event.details)["attachment_ids"] == [pdf.id, png.id]
     sent, failed = send_due()
     assert failed == 0 and sent >= 1
@@ -1182,9 +1161,9 @@ def test_sbb_sees_and_downloads_exactly_the_files_shared_with_the_escalation(app
     )
 
     assert response.status_code == 302
-    [investigation] = _fresh(case).investigations
+    [investigation] = reloaded(case).investigations
     assert [a.id for a in investigation.attachments] == [pdf.id]
-    [event] = _events("case.escalated")
+    [event] = audit_events("case.escalated")
     assert json.loads(event.details)["attachment_ids"] == [pdf.id]
     reviewer = _browser(app, reviewer_user)
     prefix = f"/sbb/onderzoeken/{investigation.id}/bestanden/"
@@ -1198,7 +1177,7 @@ def test_sbb_sees_and_downloads_exactly_the_files_shared_with_the_escalation(app
     assert download.data == attachments.read(pdf)
     for other in (diary, png):
         assert reviewer.get(f"{prefix}{other.id}").status_code == 404
-    [downloaded] = _events("investigation.attachment_downloaded")
+    [downloaded] = audit_events("investigation.attachment_downloaded")
     assert (downloaded.case_id, downloaded.actor_id) == (case.id, reviewer_user.id)
     assert json.loads(downloaded.details) == {
         "investigation_id": investigation.id,
@@ -1224,7 +1203,7 @@ def test_sbb_cannot_download_a_file_through_an_investigation_it_was_not_shared_w
     response = reviewer.get(f"/sbb/onderzoeken/{bare.id}/bestanden/{pdf.id}")
 
     assert response.status_code == 404
-    assert _events("investigation.attachment_downloaded") == []
+    assert audit_events("investigation.attachment_downloaded") == []
 
 
 def test_a_handler_cannot_use_sbbs_download_address(app, institution):
@@ -1275,14 +1254,14 @@ def test_a_file_of_another_case_is_refused_beside_the_field_and_nothing_is_creat
 
     assert response.status_code == 422
     page = page_text(response)
-    assert _field_error(page, f"{prefix}-attachment_ids") == (
+    assert field_error(page, f"{prefix}-attachment_ids") == (
         "Kies alleen bestanden van deze melding."
     )
     assert "Samenvatting." in page  # what was typed is kept
     assert "ander.pdf" not in page
-    assert _fresh(case).status == Status.FOLLOW_UP
+    assert reloaded(case).status == Status.FOLLOW_UP
     assert (count(Referral), count(Investigation), count(OutboxMail)) == before
-    assert _events("case.referred") == [] and _events("case.escalated") == []
+    assert audit_events("case.referred") == [] and audit_events("case.escalated") == []
 
 
 @pytest.mark.parametrize("route, prefix, consents, form", STEPS)
@@ -1295,10 +1274,10 @@ def test_a_file_id_that_is_not_a_number_is_refused(app, institution, route, pref
     )
 
     assert response.status_code == 422
-    assert _field_error(page_text(response), f"{prefix}-attachment_ids") == (
+    assert field_error(page_text(response), f"{prefix}-attachment_ids") == (
         "Kies alleen bestanden van deze melding."
     )
-    assert _fresh(case).status == Status.FOLLOW_UP
+    assert reloaded(case).status == Status.FOLLOW_UP
 
 
 # --- Uploads of forms never sent are removed -----------------------------------------------------

@@ -15,7 +15,7 @@ from stagepact.extensions import db
 from stagepact.models import AuditEvent, Case, Institution, OutboxMail, User
 from stagepact.vocab import Outcome, Role, Status
 from tests.factories import make_adv, make_institution, make_user
-from tests.helpers import count
+from tests.helpers import audit_events, count
 
 STRONG_PASSWORD = "lang-genoeg-wachtwoord"
 
@@ -28,12 +28,6 @@ def stagepact(runner, command: str, *flags: str, input: str | None = None, **opt
     result = runner.invoke(args=args, input=input)
     db.session.expire_all()  # the command committed through the same session
     return result
-
-
-def events(action: str) -> list[AuditEvent]:
-    return db.session.scalars(
-        sa.select(AuditEvent).where(AuditEvent.action == action).order_by(AuditEvent.id)
-    ).all()
 
 
 # --- create-institution -------------------------------------------------------------
@@ -56,7 +50,7 @@ def test_create_institution_prints_its_id_and_meldpunt_path(runner):
     assert institution.region == "Zuidoost-Brabant"
     assert f"id {institution.id}" in result.output
     assert "/meldpunt/een-vakschool-zuid-oost" in result.output
-    assert [e.institution_id for e in events("institution.created")] == [institution.id]
+    assert [e.institution_id for e in audit_events("institution.created")] == [institution.id]
 
 
 def test_create_institution_takes_a_given_slug_and_adv(runner):
@@ -90,7 +84,7 @@ def test_create_institution_refuses_a_brin_already_in_use(runner):
     assert result.exit_code == 1
     assert "Er is al een instelling met BRIN-code 12AB" in result.output
     assert count(Institution) == 1
-    assert events("institution.created") == []
+    assert audit_events("institution.created") == []
 
 
 @pytest.mark.parametrize("brin", ["12A", "12ABC", "12-A"])
@@ -137,7 +131,7 @@ def test_create_user_for_an_institution_role(runner, role):
     assert (user.role, user.institution_id) == (role, institution.id)
     assert verify_password(user.password_hash, STRONG_PASSWORD)
     assert user.password_hash != STRONG_PASSWORD
-    [event] = events("user.created")
+    [event] = audit_events("user.created")
     assert (event.actor_type, event.institution_id) == ("system", institution.id)
 
 
@@ -222,7 +216,7 @@ def test_create_user_refuses_an_email_in_use(runner):
     assert result.exit_code == 1
     assert "Er is al een account met dit e-mailadres. (--email)" in result.output
     assert count(User) == 1
-    assert events("user.created") == []
+    assert audit_events("user.created") == []
 
 
 @pytest.mark.parametrize("invite", [False, True])
@@ -319,7 +313,7 @@ def test_send_mail_prints_due_mail_in_console_mode_and_counts_it(runner, app):
     assert "2 mail(s) verstuurd, 0 mislukt" in result.output
     assert "Hallo twee" in result.output
     assert all(m.sent_at is not None for m in db.session.scalars(sa.select(OutboxMail)))
-    [event] = events("mail.sent")
+    [event] = audit_events("mail.sent")
     assert event.actor_type == "system"
 
 
@@ -371,7 +365,7 @@ def test_audit_verify_passes_an_intact_chain(runner):
 def test_audit_verify_names_the_event_whose_details_were_changed(runner):
     stagepact(runner, "create-institution", name="A", brin="11AA", city="Ede")
     stagepact(runner, "create-institution", name="B", brin="22BB", city="Ede")
-    first, second = events("institution.created")
+    first, second = audit_events("institution.created")
     db.session.execute(
         sa.text("UPDATE audit_event SET details = :details WHERE id = :id"),
         {"details": '{"brin": "66XX"}', "id": first.id},

@@ -3,9 +3,9 @@
 import sqlalchemy as sa
 
 from stagepact.extensions import db
-from stagepact.models import AuditEvent, Case, Company
+from stagepact.models import AuditEvent, Company
 from tests.factories import make_case, make_company, make_user
-from tests.helpers import count
+from tests.helpers import count, reloaded
 
 
 def _case_and_handler():
@@ -13,11 +13,6 @@ def _case_and_handler():
     case, _ = make_case(handler.institution, company_text="de bakker in Zwolle")
     db.session.commit()
     return case, handler
-
-
-def _fresh(case: Case) -> Case:
-    db.session.expire_all()
-    return db.session.get(Case, case.id)
 
 
 def test_handler_searches_the_register_and_links_the_company(client, auth):
@@ -34,7 +29,7 @@ def test_handler_searches_the_register_and_links_the_company(client, auth):
     response = client.post(f"/behandelen/zaken/{case.id}/leerbedrijf", data={"company_id": korf.id})
 
     assert response.status_code == 302
-    assert _fresh(case).company_id == korf.id
+    assert reloaded(case).company_id == korf.id
     event = db.session.scalar(
         sa.select(AuditEvent).where(AuditEvent.action == "case.company_linked")
     )
@@ -51,7 +46,7 @@ def test_a_company_the_register_lacks_is_added_unverified(client, auth):
     )
 
     assert response.status_code == 302
-    company = _fresh(case).company
+    company = reloaded(case).company
     assert (company.name, company.kvk, company.verified) == (
         "Bakkerij Om De Hoek",
         "87654321",
@@ -70,7 +65,7 @@ def test_adding_a_kvk_number_already_in_the_register_links_that_company(client, 
         data={"new_name": "De Korf", "new_city": "Zwolle", "new_kvk": "12345678"},
     )
 
-    assert _fresh(case).company_id == known.id
+    assert reloaded(case).company_id == known.id
     assert count(Company) == 1
 
 
@@ -89,7 +84,7 @@ def test_bad_company_input_is_explained_and_kept(client, auth):
         assert message in html
         if data.get("new_name"):
             assert data["new_name"] in html
-    assert _fresh(case).company_id is None
+    assert reloaded(case).company_id is None
     assert count(Company) == 0
 
 

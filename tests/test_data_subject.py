@@ -26,7 +26,7 @@ from tests.factories import (
     make_institution,
     make_user,
 )
-from tests.helpers import READS, count, page_text
+from tests.helpers import READS, audit_events, count, page_text, reloaded
 
 EXPORT_URL = "/volgen/melding/gegevens"
 REQUEST_URL = "/volgen/melding/verwijderen"
@@ -46,17 +46,6 @@ def _staff(app, user):
     login = browser.post("/inloggen", data={"email": user.email, "password": PASSWORD})
     assert login.status_code == 302
     return browser
-
-
-def _events(action: str) -> list[AuditEvent]:
-    return db.session.scalars(
-        sa.select(AuditEvent).where(AuditEvent.action == action).order_by(AuditEvent.id)
-    ).all()
-
-
-def _fresh(case: Case) -> Case:
-    db.session.expire_all()
-    return db.session.get(Case, case.id)
 
 
 def _closed_case(institution=None, **fields):
@@ -209,7 +198,7 @@ def test_the_zip_says_what_went_to_the_adv_and_sbb(app, full):
 def test_downloading_is_an_audit_event_of_counts_only(app, full):
     _student(app, full.code).get(EXPORT_URL)
 
-    [event] = _events("case.data_exported")
+    [event] = audit_events("case.data_exported")
     assert (event.case_id, event.actor_type, event.actor_id) == (full.case.id, "reporter", None)
     assert json.loads(event.details) == {"files": 2, "messages": 3}
 
@@ -219,7 +208,7 @@ def test_without_the_code_the_download_asks_for_the_code(app, full):
 
     assert response.status_code == 302
     assert response.headers["Location"].endswith("/volgen")
-    assert _events("case.data_exported") == []
+    assert audit_events("case.data_exported") == []
 
 
 # --- Asking for erasure -----------------------------------------------------------------------
@@ -236,12 +225,12 @@ def test_the_student_asks_for_erasure_with_an_explicit_confirmation(app):
     unconfirmed = student.post(REQUEST_URL, data={})
     assert unconfirmed.status_code == 422
     assert "Zet een vinkje" in page_text(unconfirmed)
-    assert _fresh(case).erasure_requested_at is None
+    assert reloaded(case).erasure_requested_at is None
 
     confirmed = student.post(REQUEST_URL, data={"confirm": "y"})
 
     assert (confirmed.status_code, confirmed.headers["Location"]) == (302, "/")
-    assert _fresh(case).erasure_requested_at is not None
+    assert reloaded(case).erasure_requested_at is not None
     # Asking for erasure ends the session: the code opens the case again.
     assert student.get("/volgen/melding").headers["Location"] == "/volgen"
     student = _student(app, code)
@@ -249,7 +238,7 @@ def test_the_student_asks_for_erasure_with_an_explicit_confirmation(app):
     assert "om verwijdering van je gegevens" in page
     assert f'href="{REQUEST_URL}"' not in page
     assert student.get(REQUEST_URL).status_code == 302  # asking twice is not offered
-    [event] = _events("case.erasure_requested")
+    [event] = audit_events("case.erasure_requested")
     assert (event.actor_type, event.case_id) == ("reporter", case.id)
     # The handler it is assigned to hears of it, without content; the colleague does not.
     new_mail = db.session.scalars(sa.select(OutboxMail).where(OutboxMail.id > mails)).all()
@@ -304,19 +293,19 @@ def test_the_handler_erases_a_closed_case_the_student_asked_to_erase(app, full):
 
     unconfirmed = desk.post(_erase_url(case), data={})
     assert unconfirmed.status_code == 422
-    assert _fresh(case).personal_data_erased_at is None
+    assert reloaded(case).personal_data_erased_at is None
 
     done = desk.post(_erase_url(case), data={"erase-confirm": "y"})
 
     assert done.status_code == 302
-    erased = _fresh(case)
+    erased = reloaded(case)
     assert erased.personal_data_erased_at is not None
     assert erased.narrative == "" and erased.reporter_name is None
     assert {m.body for m in erased.messages} == {""}
     assert erased.attachments == []
     investigation = db.session.get(Investigation, full.investigation.id)
     assert investigation.student_name is None and not investigation.shares_identity
-    [event] = _events("case.personal_data_erased")
+    [event] = audit_events("case.personal_data_erased")
     assert (event.actor_type, event.actor_id) == ("user", full.handler.id)
     assert json.loads(event.details)["reason"] == "request"
     page = page_text(desk.get(f"/behandelen/zaken/{case.id}"))
@@ -344,13 +333,13 @@ def test_a_case_the_student_withdrew_may_be_erased_without_a_request(app):
 
     assert desk.post(_erase_url(case), data={"erase-confirm": "y"}).status_code == 302
 
-    assert _fresh(case).narrative == ""
-    [event] = _events("case.personal_data_erased")
+    assert reloaded(case).narrative == ""
+    [event] = audit_events("case.personal_data_erased")
     assert json.loads(event.details)["reason"] == "withdrawn"
 
 
 def _unchanged(case: Case) -> tuple:
-    fresh = _fresh(case)
+    fresh = reloaded(case)
     return (
         fresh.narrative,
         fresh.personal_data_erased_at,
@@ -380,7 +369,7 @@ def test_erasing_is_refused_while_the_case_is_open(app, status):
     assert response.status_code == 409
     assert _unchanged(case) == before
     with pytest.raises(WorkflowError):
-        workflow.erase(_fresh(case), handler)
+        workflow.erase(reloaded(case), handler)
 
 
 def test_erasing_a_closed_case_needs_the_students_request_or_withdrawal(app):
@@ -429,7 +418,7 @@ def test_nothing_more_happens_to_an_erased_case(app):
     case, code, handler = _closed_case()
     student = _student(app, code)
     student.post(REQUEST_URL, data={"confirm": "y"})
-    case = _fresh(case)
+    case = reloaded(case)
     workflow.erase(case, handler)
     db.session.commit()
 
@@ -446,9 +435,9 @@ def test_nothing_more_happens_to_an_erased_case(app):
         "/volgen/melding/meldingen-per-mail", data={"notify_email": "nieuw@example.org"}
     )
     assert refused.status_code == 302
-    assert _fresh(case).notify_email is None
+    assert reloaded(case).notify_email is None
     assert "Mail bij nieuws" not in page_text(student.get("/volgen/melding"))
-    assert count(Message) == len(_fresh(case).messages)  # no message was added
+    assert count(Message) == len(reloaded(case).messages)  # no message was added
 
 
 def test_erasing_removes_the_files_from_disk(app, full):
@@ -474,8 +463,8 @@ def test_asking_for_erasure_needs_the_forms_csrf_token(app, csrf_enabled):
     forged = student.post(REQUEST_URL, data={"confirm": "y"})
 
     assert forged.status_code == 422
-    assert _fresh(case).erasure_requested_at is None
+    assert reloaded(case).erasure_requested_at is None
     token = re.search(r'name="csrf_token" value="([^"]+)"', page_text(student.get(REQUEST_URL)))
     sent = student.post(REQUEST_URL, data={"confirm": "y", "csrf_token": token.group(1)})
     assert sent.status_code == 302
-    assert _fresh(case).erasure_requested_at is not None
+    assert reloaded(case).erasure_requested_at is not None

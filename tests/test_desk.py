@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 from stagepact import workflow
 from stagepact.extensions import db
-from stagepact.models import AuditEvent, Case, Message, OutboxMail
+from stagepact.models import Case, Message, OutboxMail
 from stagepact.vocab import Channel, Outcome, Role, Status
 from tests.factories import (
     PASSWORD,
@@ -23,32 +23,18 @@ from tests.factories import (
     opened_case_id,
 )
 from tests.helpers import (
+    audit_events,
     changes_in_trail,
     count,
+    field_error,
     header_texts,
     in_blueprint,
     page_text,
+    reloaded,
     walk_routes,
 )
 
 S = Status
-
-
-def _events(action: str, **where) -> list[AuditEvent]:
-    query = sa.select(AuditEvent).where(AuditEvent.action == action)
-    for column, value in where.items():
-        query = query.where(getattr(AuditEvent, column) == value)
-    return db.session.scalars(query.order_by(AuditEvent.id)).all()
-
-
-def _fresh(case: Case) -> Case:
-    db.session.expire_all()
-    return db.session.get(Case, case.id)
-
-
-def _fresh_user(user):
-    db.session.expire_all()
-    return db.session.get(type(user), user.id)
 
 
 # --- Login and logout ---------------------------------------------------------------------
@@ -62,9 +48,9 @@ def test_handler_logs_in_and_lands_on_the_inbox(client, auth):
     assert response.status_code == 302
     assert urlsplit(response.headers["Location"]).path == "/behandelen/"
     assert client.get("/behandelen/").status_code == 200
-    assert [e.actor_id for e in _events("auth.logged_in")] == [handler.id]
-    assert _events("auth.login_failed") == []
-    assert _fresh_user(handler).last_login_at is not None
+    assert [e.actor_id for e in audit_events("auth.logged_in")] == [handler.id]
+    assert audit_events("auth.login_failed") == []
+    assert reloaded(handler).last_login_at is not None
 
 
 def test_login_ignores_capitals_in_the_email_address(client):
@@ -74,7 +60,7 @@ def test_login_ignores_capitals_in_the_email_address(client):
         "/inloggen", data={"email": "  Anna.Jansen@Example.org ", "password": PASSWORD}
     )
     assert response.status_code == 302
-    assert [e.actor_id for e in _events("auth.logged_in")] == [handler.id]
+    assert [e.actor_id for e in audit_events("auth.logged_in")] == [handler.id]
 
 
 def _login_error(page: str) -> str:
@@ -102,12 +88,12 @@ def test_a_failed_login_says_the_same_for_an_unknown_email_and_a_wrong_password(
     assert _same_page(page_text(unknown).replace("onbekend@", "X@")) == _same_page(
         page_text(wrong).replace("bekend@", "X@")
     )
-    failed = _events("auth.login_failed")
+    failed = audit_events("auth.login_failed")
     assert len(failed) == 2
     assert {e.actor_type for e in failed} == {"anonymous"}
     assert '"user_id": null' in failed[0].details
     assert f'"user_id": {handler.id}' in failed[1].details
-    assert _events("auth.logged_in") == []
+    assert audit_events("auth.logged_in") == []
     assert client.get("/behandelen/").status_code == 302
 
 
@@ -118,8 +104,8 @@ def test_a_disabled_account_cannot_log_in(client, auth):
 
     assert response.status_code == 401
     assert "Het e-mailadres of het wachtwoord klopt niet." in page_text(response)
-    assert _events("auth.logged_in") == []
-    assert len(_events("auth.login_failed")) == 1
+    assert audit_events("auth.logged_in") == []
+    assert len(audit_events("auth.login_failed")) == 1
     assert urlsplit(client.get("/behandelen/").headers["Location"]).path == "/inloggen"
 
 
@@ -142,13 +128,13 @@ def test_logging_out_needs_a_post(client, auth):
 
     assert client.get("/uitloggen").status_code == 405
     assert client.get("/behandelen/").status_code == 200  # still logged in
-    assert _events("auth.logged_out") == []
+    assert audit_events("auth.logged_out") == []
 
     response = client.post("/uitloggen")
     assert response.status_code == 302
     assert urlsplit(response.headers["Location"]).path == "/inloggen"
     assert client.get("/behandelen/").status_code == 302
-    assert [e.actor_id for e in _events("auth.logged_out")] == [handler.id]
+    assert [e.actor_id for e in audit_events("auth.logged_out")] == [handler.id]
 
 
 # --- The inbox ----------------------------------------------------------------------------
@@ -290,8 +276,8 @@ def test_inbox_survives_nonsense_in_its_filters(client, auth, inbox_cases):
 
     assert response.status_code == 200
     page = page_text(response)
-    assert _field_error(page, "submitted_from") == "Ongeldige datum."
-    assert _field_error(page, "submitted_to") == "Ongeldige datum."
+    assert field_error(page, "submitted_from") == "Ongeldige datum."
+    assert field_error(page, "submitted_to") == "Ongeldige datum."
     assert re.search(r'id="submitted_from"[^>]*value="notadate"', page)
     assert re.search(r'id="submitted_to"[^>]*value="31-31-2026"', page)
     assert sorted(_listed(response)) == sorted(cases[name].id for name in OPEN_CASES)
@@ -332,7 +318,7 @@ def test_opening_a_case_is_written_to_the_audit_trail(client, auth):
     assert case.narrative in page_text(page)
     client.get(f"/behandelen/zaken/{case.id}")
 
-    viewed = _events("case.viewed", case_id=case.id)
+    viewed = audit_events("case.viewed", case_id=case.id)
     assert [(e.actor_type, e.actor_id) for e in viewed] == [("user", handler.id)] * 2
 
 
@@ -403,7 +389,7 @@ def test_case_page_shows_only_the_buttons_the_state_allows(client, auth, status)
 
 
 def _state(case: Case) -> dict:
-    fresh = _fresh(case)
+    fresh = reloaded(case)
     return {
         "status": fresh.status,
         "outcome": fresh.outcome,
@@ -454,8 +440,8 @@ def test_a_step_the_state_does_not_allow_is_refused_with_409_and_changes_nothing
     assert "Deze stap kan nu niet bij deze melding." in page_text(response)
     assert _state(case) == before
     # The case was shown again: that is a read, and the trail has it like any other.
-    assert _events("case.viewed")[-1].case_id == case.id
-    assert _events("case.viewed")[-1].actor_id == handler.id
+    assert audit_events("case.viewed")[-1].case_id == case.id
+    assert audit_events("case.viewed")[-1].actor_id == handler.id
 
 
 def test_handler_takes_a_case_through_every_form_on_its_page(client, auth):
@@ -472,7 +458,7 @@ def test_handler_takes_a_case_through_every_form_on_its_page(client, auth):
         response = client.post(f"{url}/{route}", data=data or {})
         assert response.status_code == 302, page_text(response)
         assert response.headers["Location"].endswith(url)
-        return _fresh(case)
+        return reloaded(case)
 
     assert submit("bevestigen").status == S.TRIAGE
     assert submit("opvolgen").status == S.FOLLOW_UP
@@ -504,17 +490,11 @@ def test_handler_closes_a_duplicate_by_the_number_of_the_original(client, auth):
     )
 
     assert response.status_code == 302
-    closed = _fresh(case)
+    closed = reloaded(case)
     assert (closed.outcome, closed.duplicate_of_id) == (Outcome.DUPLICATE, original.id)
 
 
 # --- Bad input on every form ----------------------------------------------------------------
-
-
-def _field_error(page: str, field_id: str) -> str:
-    match = re.search(rf'<p class="field-error" id="{field_id}-error">(.*?)</p>', page, re.S)
-    assert match, f"no error next to {field_id}"
-    return re.sub(r"<[^>]+>|\s+", " ", match.group(1)).replace("Fout:", "").strip()
 
 
 def _form_html(page: str, route: str) -> str:
@@ -537,7 +517,7 @@ def test_closing_without_a_message_says_so_and_keeps_the_choices(client, auth):
     page = _post_bad(client, case, "afsluiten", {"outcome": "out_of_scope", "message": "  "})
 
     form = _form_html(page, "afsluiten")
-    assert _field_error(form, "message") == "Schrijf een afsluitend bericht voor de student."
+    assert field_error(form, "message") == "Schrijf een afsluitend bericht voor de student."
     assert re.search(r'<option selected value="out_of_scope">', form)
     assert _state(case) == before
 
@@ -552,7 +532,7 @@ def test_closing_without_an_outcome_says_so_and_keeps_the_message(client, auth):
     )
 
     form = _form_html(page, "afsluiten")
-    assert _field_error(form, "outcome") == "Kies een uitkomst."
+    assert field_error(form, "outcome") == "Kies een uitkomst."
     assert "Mijn getypte afsluiting" in form
     assert _state(case) == before
 
@@ -565,7 +545,7 @@ def test_closing_with_an_outcome_the_state_does_not_allow_says_so(client, auth):
     page = _post_bad(client, case, "afsluiten", {"outcome": "resolved", "message": "Opgelost"})
 
     form = _form_html(page, "afsluiten")
-    assert _field_error(form, "outcome")
+    assert field_error(form, "outcome")
     assert "Opgelost" in form
     assert _state(case) == before
 
@@ -590,7 +570,7 @@ def test_closing_as_duplicate_of_an_unknown_number_says_so_and_keeps_what_was_ty
     )
 
     form = _form_html(page, "afsluiten")
-    assert _field_error(form, "duplicate_of") == "Geef het zaaknummer van de andere melding."
+    assert field_error(form, "duplicate_of") == "Geef het zaaknummer van de andere melding."
     assert f'value="{number}"' in form
     assert "Dit is dubbel gemeld" in form
     assert _state(case) == before
@@ -603,7 +583,7 @@ def test_reopening_without_a_reason_says_so(client, auth):
 
     page = _post_bad(client, case, "heropenen", {"reason": "   "})
 
-    assert _field_error(_form_html(page, "heropenen"), "reason") == (
+    assert field_error(_form_html(page, "heropenen"), "reason") == (
         "Geef een reden om de melding te heropenen."
     )
     assert _state(case) == before
@@ -622,7 +602,7 @@ def test_an_empty_message_or_note_says_so_next_to_its_own_field(
 
     page = _post_bad(client, case, route, {field: ""})
 
-    assert _field_error(_form_html(page, route), field) == expected
+    assert field_error(_form_html(page, route), field) == expected
     other = "notitie" if route == "bericht" else "bericht"
     assert 'class="field-error"' not in _form_html(page, other)
     assert _state(case) == before
@@ -637,7 +617,7 @@ def test_a_message_that_is_too_long_is_refused_and_kept(client, auth):
     page = _post_bad(client, case, "bericht", {"body": typed})
 
     form = _form_html(page, "bericht")
-    assert _field_error(form, "body") == "Dit bericht is te lang."
+    assert field_error(form, "body") == "Dit bericht is te lang."
     assert typed in form
     assert _state(case) == before
 
@@ -649,7 +629,7 @@ def test_assigning_to_an_unknown_id_is_refused(client, auth):
 
     page = _post_bad(client, case, "toewijzen", {"assignee": "987654"})
 
-    assert _field_error(_form_html(page, "toewijzen"), "assignee")
+    assert field_error(_form_html(page, "toewijzen"), "assignee")
     assert "Kies een behandelaar." in page
     assert _state(case) == before
 
@@ -724,7 +704,7 @@ def test_entering_a_report_without_a_story_says_so_and_keeps_what_was_typed(clie
 
     assert response.status_code == 422
     page = page_text(response)
-    assert _field_error(page, "narrative")
+    assert field_error(page, "narrative")
     assert 'value="Zorg en welzijn"' in page
     assert re.search(r'<option selected value="visit">', page)
     assert count(Case) == 0
@@ -737,7 +717,7 @@ def test_entering_a_report_as_if_from_the_web_form_is_refused(client, auth):
     response = client.post("/behandelen/melding-invoeren", data={**INTAKE, "channel": "web"})
 
     assert response.status_code == 422
-    assert _field_error(page_text(response), "channel")
+    assert field_error(page_text(response), "channel")
     assert INTAKE["narrative"] in page_text(response)
     assert count(Case) == 0
 
@@ -787,7 +767,7 @@ def test_a_resent_intake_enters_no_second_case_and_shows_no_code(client, auth):
         assert 'class="receipt-code"' not in page
         assert code.replace(" ", "") not in page.replace(" ", "")
     assert count(Case) == 1
-    assert len(_events("case.submitted")) == 1
+    assert len(audit_events("case.submitted")) == 1
 
 
 def test_two_intakes_in_one_session_each_get_their_own_case_and_code(app, client, auth):
@@ -870,7 +850,7 @@ def test_every_desk_form_and_logout_is_refused_without_a_csrf_token(app, client,
     token = _token(page_text(client.get(f"/behandelen/zaken/{new_case.id}")))
     done = client.post(f"/behandelen/zaken/{new_case.id}/bevestigen", data={"csrf_token": token})
     assert done.status_code == 302
-    assert _fresh(new_case).status == S.TRIAGE
+    assert reloaded(new_case).status == S.TRIAGE
 
 
 def test_every_id_on_the_case_page_is_unique(app, client, auth):

@@ -16,9 +16,10 @@ import sqlalchemy as sa
 
 from stagepact import login_failures
 from stagepact.extensions import db
-from stagepact.models import LoginFailure, OutboxMail, User, utcnow
+from stagepact.models import LoginFailure, OutboxMail, utcnow
 from stagepact.vocab import Role
 from tests.factories import PASSWORD, make_user
+from tests.helpers import reloaded
 
 OWNER_ADDRESS = "203.0.113.50"
 ATTACKER_ADDRESS = "198.51.100.66"
@@ -34,11 +35,6 @@ def _login(client, email: str, password: str, address: str):
 
 def _landed(response) -> str:
     return urlsplit(response.headers.get("Location", "")).path
-
-
-def _fresh(user) -> User:
-    db.session.expire_all()
-    return db.session.get(User, user.id)
 
 
 def _notices() -> list[OutboxMail]:
@@ -87,9 +83,9 @@ def test_a_thousand_wrong_passwords_spread_over_addresses_do_not_stop_the_owner(
     checked = 0
     for n in range(1000):
         address = f"10.0.{n // 4 // 250}.{n // 4 % 250 + 1}"  # 250 addresses, 4 tries each
-        before = _fresh(handler).failed_logins
+        before = reloaded(handler).failed_logins
         assert _login(attacker, handler.email, f"gok-{n}", address).status_code == 401
-        checked += _fresh(handler).failed_logins - before
+        checked += reloaded(handler).failed_logins - before
 
     # Past the account's ceiling, each failing address waits the maximum after one try:
     # the 250 addresses had their passwords checked far fewer than 1,000 times.
@@ -156,7 +152,7 @@ def test_two_factor_still_follows_the_password_from_a_clean_address(app, enforce
 
     owner = app.test_client()
     assert _landed(_login(owner, admin.email, PASSWORD, OWNER_ADDRESS)) == "/inloggen/code"
-    code = pyotp.TOTP(_fresh(admin).totp_secret).at(time.time())
+    code = pyotp.TOTP(reloaded(admin).totp_secret).at(time.time())
     done = owner.post(
         "/inloggen/code", data={"code": code}, environ_base={"REMOTE_ADDR": OWNER_ADDRESS}
     )
@@ -175,7 +171,7 @@ def test_wrong_codes_at_the_second_step_make_that_address_wait(app, enforced):
             data={"code": "000000"},
             environ_base={"REMOTE_ADDR": ATTACKER_ADDRESS},
         )
-    code = pyotp.TOTP(_fresh(admin).totp_secret).at(time.time())
+    code = pyotp.TOTP(reloaded(admin).totp_secret).at(time.time())
     refused = client.post(
         "/inloggen/code", data={"code": code}, environ_base={"REMOTE_ADDR": ATTACKER_ADDRESS}
     )
@@ -197,7 +193,7 @@ def test_the_owner_is_mailed_about_repeated_failures_at_most_once_an_hour(app):
     assert "Anouk de Vries" in notice.body and "192.0.2" not in notice.body
     assert "niet geblokkeerd" in notice.body
 
-    fresh = _fresh(handler)
+    fresh = reloaded(handler)
     fresh.failure_notice_at = utcnow() - timedelta(minutes=61)
     db.session.commit()
     _login(client, handler.email, "verkeerd", "192.0.2.200")

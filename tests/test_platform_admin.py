@@ -15,7 +15,7 @@ from stagepact.extensions import db
 from stagepact.models import Adv, AuditEvent, Institution
 from stagepact.vocab import Role
 from tests.factories import PASSWORD, make_adv, make_case, make_institution, make_user
-from tests.helpers import in_blueprint, walk_routes
+from tests.helpers import audit_events, field_error, in_blueprint, reloaded, walk_routes
 
 ADV_FORM = {
     "name": "Antidiscriminatiebureau Zuidkust",
@@ -34,25 +34,8 @@ def _text(response) -> str:
     return html_lib.unescape(response.get_data(as_text=True))
 
 
-def _events(action: str) -> list[AuditEvent]:
-    return db.session.scalars(
-        sa.select(AuditEvent).where(AuditEvent.action == action).order_by(AuditEvent.id)
-    ).all()
-
-
 def _details(event: AuditEvent) -> dict:
     return json.loads(event.details)
-
-
-def _fresh(model, row_id: int):
-    db.session.expire_all()
-    return db.session.get(model, row_id)
-
-
-def _field_error(page: str, field: str) -> str:
-    match = re.search(rf'<p class="field-error" id="{field}-error">(.*?)</p>', page, re.S)
-    assert match, f"an error beside {field}"
-    return re.sub(r"<[^>]+>", "", match.group(1)).replace("Fout:", "").strip()
 
 
 def _platform_requests(app, adv_id: int, institution_id: int) -> list[tuple[str, str]]:
@@ -232,7 +215,7 @@ def test_the_platform_admin_adds_an_adv(client, auth, platform_admin):
     assert adv.email == "info@adv-zuidkust.example.org"
     assert adv.phone == "+31 (0)118 - 123 456"
     assert adv.website == "https://adv-zuidkust.example.org"
-    [event] = _events("adv.created")
+    [event] = audit_events("adv.created")
     assert event.actor_id == platform_admin.id
     assert event.institution_id is None and event.case_id is None
     assert _details(event) == {"adv_id": adv.id, "fields": list(admin.ADV_FIELDS)}
@@ -251,7 +234,7 @@ def test_an_adv_needs_only_a_name_and_a_region(client, auth, platform_admin):
     adv = db.session.scalar(sa.select(Adv))
     assert (adv.name, adv.region, adv.municipalities) == ("ADV Klein", "Drenthe", "")
     assert (adv.email, adv.phone, adv.website) == (None, None, None)
-    assert _details(_events("adv.created")[0])["fields"] == ["name", "region"]
+    assert _details(audit_events("adv.created")[0])["fields"] == ["name", "region"]
 
 
 def test_the_platform_admin_edits_an_adv_and_the_event_names_only_the_changed_fields(
@@ -276,11 +259,11 @@ def test_the_platform_admin_edits_an_adv_and_the_event_names_only_the_changed_fi
     )
 
     assert response.status_code == 302
-    fresh = _fresh(Adv, adv.id)
+    fresh = reloaded(Adv, adv.id)
     assert fresh.name == "ADV Nieuw"
     assert fresh.municipalities == "Enschede\nHengelo\nAlmelo"
     assert fresh.phone is None
-    [event] = _events("adv.updated")
+    [event] = audit_events("adv.updated")
     assert event.actor_id == platform_admin.id
     assert _details(event) == {"adv_id": adv.id, "fields": ["name", "municipalities", "phone"]}
     # No value of any field is in the event.
@@ -296,7 +279,7 @@ def test_saving_an_unchanged_adv_writes_no_event(client, auth, platform_admin):
     response = client.post(f"/beheer/adv/{adv.id}", data=data)
 
     assert response.status_code == 302
-    assert _events("adv.updated") == []
+    assert audit_events("adv.updated") == []
     assert "Er was niets gewijzigd." in _text(client.get("/beheer/adv"))
 
 
@@ -329,14 +312,14 @@ def test_an_invalid_adv_is_refused_with_the_message_beside_the_field_and_the_inp
 
     page = _text(response)
     assert response.status_code == 422
-    assert message in _field_error(page, field)
+    assert message in field_error(page, field)
     assert f'href="#{field}"' in page  # the error summary links to the field
     for other in ("name", "region", "email", "phone", "website"):
         if other != field:
             assert f'value="{data[other]}"' in page
     assert "Middelburg, Vlissingen\nGoes" in page
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Adv)) == 0
-    assert _events("adv.created") == []
+    assert audit_events("adv.created") == []
 
 
 def test_an_invalid_edit_leaves_the_adv_as_it_was(client, auth, platform_admin):
@@ -350,11 +333,11 @@ def test_an_invalid_edit_leaves_the_adv_as_it_was(client, auth, platform_admin):
 
     page = _text(response)
     assert response.status_code == 422
-    assert "begint met https:// of http://" in _field_error(page, "website")
+    assert "begint met https:// of http://" in field_error(page, "website")
     assert 'value="ADV Anders"' in page and 'value="ftp://adv.example.org"' in page
-    fresh = _fresh(Adv, adv.id)
+    fresh = reloaded(Adv, adv.id)
     assert (fresh.name, fresh.website) == ("ADV Blijft", "https://blijft.example.org")
-    assert _events("adv.updated") == []
+    assert audit_events("adv.updated") == []
 
 
 def test_municipalities_are_stored_one_per_line_without_blanks_or_repeats():
@@ -370,7 +353,7 @@ def test_an_unknown_adv_is_not_found(client, auth, platform_admin, url):
     auth.login(platform_admin)
     assert client.get(url).status_code == 404
     assert client.post(url, data=ADV_FORM).status_code == 404
-    assert _events("adv.updated") == [] and _events("adv.created") == []
+    assert audit_events("adv.updated") == [] and audit_events("adv.created") == []
 
 
 # --- Each institution's default ADV ------------------------------------------------------
@@ -407,9 +390,9 @@ def test_the_platform_admin_sets_and_clears_an_institutions_default_adv(
 
     assert response.status_code == 302
     assert urlsplit(response.headers["Location"]).path == "/beheer/instellingen"
-    assert _fresh(Institution, institution.id).adv_id == new.id
-    assert _fresh(Institution, other.id).adv_id == old.id
-    [event] = _events("institution.settings_changed")
+    assert reloaded(Institution, institution.id).adv_id == new.id
+    assert reloaded(Institution, other.id).adv_id == old.id
+    [event] = audit_events("institution.settings_changed")
     assert event.institution_id == institution.id and event.actor_id == platform_admin.id
     assert _details(event) == {"fields": ["adv_id"], "adv_id": new.id, "previous_adv_id": old.id}
     assert "De standaard-ADV van ROC Maas is nu ADV Nieuw." in _text(
@@ -419,8 +402,8 @@ def test_the_platform_admin_sets_and_clears_an_institutions_default_adv(
     response = client.post(url, data={"adv": ""})
 
     assert response.status_code == 302
-    assert _fresh(Institution, institution.id).adv_id is None
-    cleared = _events("institution.settings_changed")[-1]
+    assert reloaded(Institution, institution.id).adv_id is None
+    cleared = audit_events("institution.settings_changed")[-1]
     assert _details(cleared) == {"fields": ["adv_id"], "adv_id": None, "previous_adv_id": new.id}
     assert "ROC Maas heeft nu geen standaard-ADV." in _text(client.get("/beheer/instellingen"))
 
@@ -434,7 +417,7 @@ def test_choosing_the_same_default_adv_again_writes_no_event(client, auth, platf
     )
 
     assert response.status_code == 302
-    assert _events("institution.settings_changed") == []
+    assert audit_events("institution.settings_changed") == []
 
 
 @pytest.mark.parametrize("choice", ["999999", "abc", "1; drop table adv"])
@@ -447,9 +430,9 @@ def test_an_adv_outside_the_register_is_refused(client, auth, platform_admin, ch
 
     assert response.status_code == 422
     page = _text(response)
-    assert "Kies een ADV uit de lijst, of kies Geen." in _field_error(page, "adv")
-    assert _fresh(Institution, institution.id).adv_id == before
-    assert _events("institution.settings_changed") == []
+    assert "Kies een ADV uit de lijst, of kies Geen." in field_error(page, "adv")
+    assert reloaded(Institution, institution.id).adv_id == before
+    assert audit_events("institution.settings_changed") == []
 
 
 def test_an_unknown_institution_is_not_found(client, auth, platform_admin):
@@ -458,7 +441,7 @@ def test_an_unknown_institution_is_not_found(client, auth, platform_admin):
     assert client.get("/beheer/instellingen/999999/adv").status_code == 404
     response = client.post("/beheer/instellingen/999999/adv", data={"adv": str(adv.id)})
     assert response.status_code == 404
-    assert _events("institution.settings_changed") == []
+    assert audit_events("institution.settings_changed") == []
 
 
 def test_the_student_sees_the_new_default_advs_contact_details(client, auth, platform_admin):
@@ -492,7 +475,7 @@ def test_a_student_of_an_institution_without_a_default_adv_is_pointed_to_discrim
     page = client.get("/meldpunt/roc-zonder").get_data(as_text=True)
 
     assert "discriminatie.nl" in page
-    assert _fresh(Institution, case.institution_id).adv_id is None
+    assert reloaded(Institution, case.institution_id).adv_id is None
 
 
 def test_the_platform_admin_still_cannot_read_a_case(client, auth, platform_admin):

@@ -19,7 +19,7 @@ from stagepact.extensions import db
 from stagepact.models import AuditEvent, Case, OutboxMail
 from stagepact.scoping import case_for_receipt_code
 from tests.factories import make_case, make_institution, make_user, opened_case_id
-from tests.helpers import count, header_texts
+from tests.helpers import count, field_error, header_texts
 
 REPORT = {
     "narrative": "De stagebegeleider zei dat ik met mijn accent niet aan de balie mocht.",
@@ -35,12 +35,6 @@ def _code_on(html: str) -> str:
     match = re.search(r'class="receipt-code"[^>]*>([\d ]+)<', html)
     assert match, "the receipt page shows the code"
     return match.group(1)
-
-
-def _field_error(html: str) -> str:
-    match = re.search(r'id="code-error"[^>]*>(.*?)</p>', html, re.S)
-    assert match, "the code field shows an error"
-    return re.sub(r"<[^>]+>", "", match.group(1)).replace("Fout:", "").strip()
 
 
 def _all_stored_text() -> str:
@@ -318,7 +312,7 @@ def test_wrong_malformed_or_empty_code_gets_the_one_generic_error(client, typed)
 
     assert response.status_code == 422
     html = response.get_data(as_text=True)
-    assert _field_error(html).startswith(GENERIC_ERROR)
+    assert field_error(html, "code").startswith(GENERIC_ERROR)
     assert html.count('class="field-error"') == 1
     assert client.get("/volgen/melding").status_code == 302  # nothing was opened
 

@@ -22,7 +22,6 @@ import sqlalchemy as sa
 from stagepact import audit, workflow
 from stagepact.extensions import db
 from stagepact.models import (
-    AuditEvent,
     Case,
     CaseConsent,
     Investigation,
@@ -42,7 +41,7 @@ from stagepact.vocab import (
 )
 from stagepact.workflow import WorkflowError
 from tests.factories import make_adv, make_case, make_company, make_institution, make_user
-from tests.helpers import changes_in_trail, count, page_text
+from tests.helpers import audit_events, changes_in_trail, count, field_error, page_text, reloaded
 
 S = Status
 
@@ -121,18 +120,6 @@ def _case(
 # --- Reading the database and the pages -----------------------------------------------------
 
 
-def _fresh(case: Case) -> Case:
-    db.session.expire_all()
-    return db.session.get(Case, case.id)
-
-
-def _events(case: Case, action: str | None = None) -> list[AuditEvent]:
-    query = sa.select(AuditEvent).where(AuditEvent.case_id == case.id)
-    if action is not None:
-        query = query.where(AuditEvent.action == action)
-    return db.session.scalars(query.order_by(AuditEvent.id)).all()
-
-
 def _mails(purpose: str | None = None) -> list[OutboxMail]:
     query = sa.select(OutboxMail).order_by(OutboxMail.id)
     if purpose is not None:
@@ -142,7 +129,7 @@ def _mails(purpose: str | None = None) -> list[OutboxMail]:
 
 def _state(case: Case) -> dict:
     """Everything a refused step must leave alone."""
-    fresh = _fresh(case)
+    fresh = reloaded(case)
     return {
         "status": fresh.status,
         "consents": {kind: fresh.consent(kind) for kind in ConsentKind},
@@ -163,12 +150,6 @@ def _form_html(page: str, route: str) -> str:
     match = re.search(rf'action="/behandelen/zaken/\d+/{route}".*?</form>', page, re.S)
     assert match, f"no {route} form on the page"
     return match.group(0)
-
-
-def _field_error(page: str, field_id: str) -> str:
-    match = re.search(rf'<p class="field-error" id="{field_id}-error">(.*?)</p>', page, re.S)
-    assert match, f"no error next to {field_id}"
-    return re.sub(r"<[^>]+>|\s+", " ", match.group(1)).replace("Fout:", "").strip()
 
 
 def _summary_errors(page: str) -> dict[str, str]:
@@ -201,7 +182,7 @@ def _student_page(app, code: str) -> str:
 def test_consents_ticked_in_the_report_are_recorded_with_time_and_source_form():
     case, _handler, _code = _case(S.NEW, consent_sbb=True, consent_sbb_identity=True)
 
-    records = _fresh(case).consents
+    records = reloaded(case).consents
 
     assert {(r.kind, r.given, r.source) for r in records} == {
         (kind, True, ConsentSource.FORM) for kind in ConsentKind
@@ -240,7 +221,7 @@ def test_handler_records_a_consent_the_student_gave_in_a_message(client, auth):
     )
 
     assert response.status_code == 302
-    fresh = _fresh(case)
+    fresh = reloaded(case)
     assert fresh.consent_adv is True
     record = fresh.consents[-1]
     assert (record.kind, record.given, record.source) == (
@@ -251,7 +232,7 @@ def test_handler_records_a_consent_the_student_gave_in_a_message(client, auth):
     assert record.message_id == answer.id
     assert record.recorded_by_id == handler.id
     assert record.recorded_at is not None
-    [event] = _events(case, "case.consent_recorded")
+    [event] = audit_events("case.consent_recorded", case_id=case.id)
     assert (event.actor_type, event.actor_id) == ("user", handler.id)
     assert json.loads(event.details) == {
         "kind": "adv",
@@ -275,7 +256,7 @@ def test_handler_records_a_consent_the_student_gave_to_them_and_its_withdrawal(c
     withdrawn = _post(client, case, "toestemming", {**data, "consent-given": "no"})
 
     assert given.status_code == withdrawn.status_code == 302
-    fresh = _fresh(case)
+    fresh = reloaded(case)
     assert fresh.consent_contact is False
     later = [r for r in fresh.consents if r.recorded_by_id is not None]
     assert [(r.kind, r.given, r.source, r.message_id) for r in later] == [
@@ -284,7 +265,9 @@ def test_handler_records_a_consent_the_student_gave_to_them_and_its_withdrawal(c
     ]
     assert all(r.recorded_at is not None for r in later)
     assert later[0].recorded_at <= later[1].recorded_at
-    details = [json.loads(e.details) for e in _events(case, "case.consent_recorded")]
+    details = [
+        json.loads(e.details) for e in audit_events("case.consent_recorded", case_id=case.id)
+    ]
     assert [(d["kind"], d["given"], d["source"]) for d in details] == [
         ("contact", True, "handler"),
         ("contact", False, "handler"),
@@ -296,7 +279,7 @@ def _consent_refused(client, case, data: dict, field: str) -> str:
     response = _post(client, case, "toestemming", data)
     assert response.status_code == 422
     assert _state(case) == before
-    return _field_error(_form_html(page_text(response), "toestemming"), f"consent-{field}")
+    return field_error(_form_html(page_text(response), "toestemming"), f"consent-{field}")
 
 
 def test_consent_from_a_message_needs_a_students_message_of_this_case(client, auth):
@@ -356,7 +339,7 @@ def test_sbb_identity_consent_is_refused_for_an_anonymous_case(client, auth):
     )
 
     assert message == "De student meldde anoniem; SBB kan de naam dus niet krijgen."
-    assert _fresh(case).consent_sbb_identity is False
+    assert reloaded(case).consent_sbb_identity is False
 
 
 def test_sbb_identity_consent_needs_the_sbb_consent_first(client, auth):
@@ -370,7 +353,7 @@ def test_sbb_identity_consent_needs_the_sbb_consent_first(client, auth):
     sbb = {**identity, "consent-kind": "sbb"}
     assert _post(client, case, "toestemming", sbb).status_code == 302
     assert _post(client, case, "toestemming", identity).status_code == 302
-    fresh = _fresh(case)
+    fresh = reloaded(case)
     assert (fresh.consent_sbb, fresh.consent_sbb_identity) == (True, True)
 
 
@@ -400,7 +383,7 @@ def test_withdrawing_the_sbb_consent_also_withdraws_the_identity_consent(client,
     )
 
     assert response.status_code == 302
-    fresh = _fresh(case)
+    fresh = reloaded(case)
     assert (fresh.consent_sbb, fresh.consent_sbb_identity) == (False, False)
     later = [r for r in fresh.consents if r.recorded_by_id]
     assert {(r.kind, r.given, r.source) for r in later} == {
@@ -408,7 +391,9 @@ def test_withdrawing_the_sbb_consent_also_withdraws_the_identity_consent(client,
         (ConsentKind.SBB_IDENTITY, False, ConsentSource.HANDLER),
     }
     assert len(later) == 2 and all(r.recorded_at is not None for r in later)
-    details = [json.loads(e.details) for e in _events(case, "case.consent_recorded")]
+    details = [
+        json.loads(e.details) for e in audit_events("case.consent_recorded", case_id=case.id)
+    ]
     assert sorted((d["kind"], d["given"]) for d in details) == [
         ("sbb", False),
         ("sbb_identity", False),
@@ -455,7 +440,7 @@ def test_referral_with_consent_records_it_and_queues_the_mail_to_the_adv(client,
     )
 
     assert response.status_code == 302
-    fresh = _fresh(case)
+    fresh = reloaded(case)
     assert fresh.status == S.REFERRED
     [referral] = fresh.referrals
     assert referral.adv_id == other_adv.id
@@ -468,7 +453,7 @@ def test_referral_with_consent_records_it_and_queues_the_mail_to_the_adv(client,
     assert adv_mail.recipient == "intake@adv-noord.example"
     assert fresh.number in adv_mail.subject
     assert ADV_SUMMARY in adv_mail.body
-    [event] = _events(case, "case.referred")
+    [event] = audit_events("case.referred", case_id=case.id)
     assert json.loads(event.details) == {
         "from_status": "follow_up",
         "to_status": "referred",
@@ -549,7 +534,7 @@ def test_refused_share_contact_error_stands_beside_a_field_on_the_page(client, a
     )
 
     assert 'id="refer-share_contact"' in page
-    assert _field_error(page, "refer-share_contact")
+    assert field_error(page, "refer-share_contact")
 
 
 @pytest.mark.parametrize(
@@ -577,7 +562,7 @@ def test_a_referral_form_with_errors_says_so_beside_the_field_and_keeps_the_summ
 
     assert response.status_code == 422
     form = _form_html(page_text(response), "doorverwijzen")
-    assert _field_error(form, field) == expected
+    assert field_error(form, field) == expected
     if posted["refer-summary"].strip():
         assert posted["refer-summary"] in form
     assert _state(case) == before
@@ -599,7 +584,7 @@ def test_an_adv_without_an_email_address_cannot_be_referred_to(client, auth):
 
     assert response.status_code == 422
     form = _form_html(page_text(response), "doorverwijzen")
-    assert "geen e-mailadres bekend" in _field_error(form, "refer-adv_id")
+    assert "geen e-mailadres bekend" in field_error(form, "refer-adv_id")
     assert ADV_SUMMARY in form
     assert _state(case) == before
 
@@ -661,15 +646,15 @@ def test_adv_taking_the_case_on_keeps_it_referred(app, client, auth):
     response = _post(client, case, "adv-antwoord", {"adv-answer": "taken_on"})
 
     assert response.status_code == 302
-    fresh = _fresh(case)
+    fresh = reloaded(case)
     assert fresh.status == S.REFERRED
     [referral] = fresh.referrals
     assert referral.answer == AdvAnswer.TAKEN_ON
     assert referral.answer_note is None
     assert referral.answered_at is not None and referral.answered_by_id == handler.id
-    [event] = _events(case, "case.adv_answered")
+    [event] = audit_events("case.adv_answered", case_id=case.id)
     assert json.loads(event.details) == {"referral_id": referral.id, "answer": "taken_on"}
-    assert _events(case, "case.returned_from_referral") == []
+    assert audit_events("case.returned_from_referral", case_id=case.id) == []
     page = page_text(client.get(f"/behandelen/zaken/{case.id}"))
     assert "Antwoord van het ADV vastgelegd" in _timeline(page)
     assert "Het ADV heeft de melding in behandeling genomen" in page
@@ -687,20 +672,20 @@ def test_adv_declining_or_closing_needs_a_note_and_returns_the_case(app, client,
 
     assert refused.status_code == 422
     form = _form_html(page_text(refused), "adv-antwoord")
-    assert _field_error(form, "adv-note") == "Schrijf wat het ADV liet weten."
+    assert field_error(form, "adv-note") == "Schrijf wat het ADV liet weten."
     assert _state(case) == before
 
     note = "GEHEIM-UITKOMST het ADV heeft bemiddeld; de student is tevreden."
     response = _post(client, case, "adv-antwoord", {"adv-answer": str(answer), "adv-note": note})
 
     assert response.status_code == 302
-    fresh = _fresh(case)
+    fresh = reloaded(case)
     assert fresh.status == S.FOLLOW_UP
     [referral] = fresh.referrals
     assert (referral.answer, referral.answer_note) == (answer, note)
     assert referral.answered_by_id == handler.id and referral.answered_at is not None
     assert fresh.open_referral is None
-    [event] = _events(case, "case.returned_from_referral")
+    [event] = audit_events("case.returned_from_referral", case_id=case.id)
     assert json.loads(event.details) == {
         "from_status": "referred",
         "to_status": "follow_up",
@@ -723,7 +708,7 @@ def test_the_same_adv_answer_twice_is_refused(client, auth):
 
     assert response.status_code == 422
     form = _form_html(page_text(response), "adv-antwoord")
-    assert _field_error(form, "adv-answer") == "Dit antwoord staat al vastgelegd."
+    assert field_error(form, "adv-answer") == "Dit antwoord staat al vastgelegd."
     assert _state(case) == before
 
 
@@ -795,7 +780,7 @@ def test_escalation_holds_exactly_what_is_shared(app, client, auth, consented, c
     response = _post(client, case, "doorzetten", data)
 
     assert response.status_code == 302
-    fresh = _fresh(case)
+    fresh = reloaded(case)
     assert fresh.status == S.ESCALATED
     [investigation] = db.session.scalars(sa.select(Investigation)).all()
     shared = {
@@ -838,7 +823,7 @@ def test_escalation_holds_exactly_what_is_shared(app, client, auth, consented, c
     texts = " ".join(_column_texts(investigation))
     for never in ("GEHEIM", "hoofddoek", STUDENT_NUMBER, NOTICE_ADDRESS):
         assert never not in texts, never
-    [event] = _events(case, "case.escalated")
+    [event] = audit_events("case.escalated", case_id=case.id)
     assert json.loads(event.details) == {
         "from_status": "follow_up",
         "to_status": "escalated",
@@ -885,7 +870,7 @@ def test_refused_share_identity_error_stands_beside_a_field_on_the_page(client, 
     )
 
     assert 'id="sbb-share_identity"' in page
-    assert _field_error(page, "sbb-share_identity")
+    assert field_error(page, "sbb-share_identity")
 
 
 @pytest.mark.parametrize(
@@ -907,7 +892,7 @@ def test_an_escalation_form_with_errors_says_so_and_keeps_the_summary(
 
     assert response.status_code == 422
     form = _form_html(page_text(response), "doorzetten")
-    assert _field_error(form, "sbb-summary") == expected
+    assert field_error(form, "sbb-summary") == expected
     if summary.strip():
         assert summary.strip() in html_lib.unescape(form)
     assert _state(case) == before
@@ -928,7 +913,7 @@ def test_a_message_to_sbb_is_kept_and_mailed_to_the_active_reviewers(client, aut
     response = _post(client, case, "sbb-bericht", {"sbbmsg-body": body})
 
     assert response.status_code == 302
-    [investigation] = _fresh(case).investigations
+    [investigation] = reloaded(case).investigations
     [message] = investigation.messages
     assert (message.body, message.from_sbb, message.author_id) == (body, False, handler.id)
     to_sbb = _mails("sbb_message")
@@ -937,7 +922,7 @@ def test_a_message_to_sbb_is_kept_and_mailed_to_the_active_reviewers(client, aut
     for sent in to_sbb:
         assert investigation.reference in sent.subject
         assert "GEHEIM" not in sent.subject + sent.body  # a notice, never the content
-    [event] = _events(case, "investigation.message_sent")
+    [event] = audit_events("investigation.message_sent", case_id=case.id)
     details = json.loads(event.details)
     assert details["message_id"] == message.id and details["from_sbb"] is False
     assert "GEHEIM" not in event.details
@@ -955,7 +940,7 @@ def test_an_empty_message_to_sbb_says_so_beside_the_field(client, auth):
 
     assert response.status_code == 422
     form = _form_html(page_text(response), "sbb-bericht")
-    assert _field_error(form, "sbbmsg-body") == "Schrijf een bericht."
+    assert field_error(form, "sbbmsg-body") == "Schrijf een bericht."
     assert _state(case) == before
 
 
@@ -967,7 +952,7 @@ def test_every_step_outside_the_school_is_in_the_audit_trail_and_the_timeline(ap
     reply = workflow.student_message(case, "GEHEIM-ANTWOORD ja, het mag naar het ADV en SBB.")
     make_user(Role.SBB_REVIEWER)
     db.session.commit()
-    first_event = _events(case)[-1].id
+    first_event = audit_events(case_id=case.id)[-1].id
     auth.login(handler)
     by_message = {"consent-source": "message", "consent-message_id": str(reply.id)}
     adv_id = str(case.institution.adv_id)
@@ -988,7 +973,7 @@ def test_every_step_outside_the_school_is_in_the_audit_trail_and_the_timeline(ap
         response = _post(client, case, route, data)
         assert response.status_code == status, (route, page_text(response)[:300])
 
-    steps_taken = [e for e in _events(case) if e.id > first_event]
+    steps_taken = [e for e in audit_events(case_id=case.id) if e.id > first_event]
     # The two refused steps showed the case again: each of those is a read in the trail.
     assert [e.action for e in steps_taken].count("case.viewed") == 2
     steps_taken = [e for e in steps_taken if e.action != "case.viewed"]

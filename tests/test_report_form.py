@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import html as htmllib
 import re
 from datetime import date, timedelta
 from html.parser import HTMLParser
@@ -19,7 +18,7 @@ from stagepact.scoping import handlers_of
 from stagepact.student.forms import NARRATIVE_MAX
 from stagepact.vocab import ConsentKind, ConsentSource
 from tests.factories import make_institution, make_user
-from tests.helpers import count
+from tests.helpers import count, field_error
 
 # A report with every field filled in, each with a value that is easy to recognise.
 FULL = {
@@ -131,14 +130,6 @@ class FormState(HTMLParser):
             self._text.append(data)
 
 
-def _field_error(page: str, field: str) -> str | None:
-    match = re.search(rf'id="{field}-error"[^>]*>(.*?)</p>', page, re.S)
-    if match is None:
-        return None
-    text = htmllib.unescape(re.sub(r"<[^>]+>", "", match.group(1)))
-    return " ".join(text.replace("Fout:", "").split())
-
-
 def _error_fields(page: str) -> set[str]:
     return set(re.findall(r'class="field-error" id="([\w-]+)-error"', page))
 
@@ -188,7 +179,7 @@ def test_only_the_narrative_is_required(client, institution):
     assert response.status_code == 422
     page = response.get_data(as_text=True)
     assert _error_fields(page) == {"narrative"}
-    assert "Vertel kort wat er gebeurd is" in _field_error(page, "narrative")
+    assert "Vertel kort wat er gebeurd is" in field_error(page, "narrative")
     assert count(Case) == 0
 
 
@@ -359,7 +350,7 @@ def test_bad_input_is_shown_beside_the_field_with_everything_kept(
 
     assert response.status_code == 422
     page = response.get_data(as_text=True)
-    error = _field_error(page, field)
+    error = field_error(page, field)
     assert error is not None, f"no error beside {field}"
     assert message in error
     # The field points at its error, so that a screen reader reads them together.

@@ -39,7 +39,7 @@ from tests.factories import (
     make_institution,
     make_user,
 )
-from tests.helpers import count
+from tests.helpers import audit_events, count
 
 LONG_AGO = timedelta(days=3 * 365)
 
@@ -86,12 +86,6 @@ def _kept_fields(case: Case) -> dict:
         for attr in sa.inspect(Case).column_attrs
         if attr.key not in erased
     }
-
-
-def _events(action: str) -> list[AuditEvent]:
-    return db.session.scalars(
-        sa.select(AuditEvent).where(AuditEvent.action == action).order_by(AuditEvent.id)
-    ).all()
 
 
 # --- What is erased, and what stays -------------------------------------------------------
@@ -349,7 +343,7 @@ def test_erasing_an_open_case_or_erasing_twice_is_refused():
     retention.erase_personal_data(closed, "system", retention.RETENTION)
     with pytest.raises(retention.ErasureError):
         retention.erase_personal_data(closed, "system", retention.RETENTION)
-    assert len(_events("case.personal_data_erased")) == 1
+    assert len(audit_events("case.personal_data_erased")) == 1
 
 
 # --- Dry run, audit, mail -----------------------------------------------------------------------
@@ -385,7 +379,7 @@ def test_each_erased_case_gets_one_audit_event_of_field_names_and_counts(runner,
     result = retention_command(runner)
 
     assert result.exit_code == 0
-    [event] = _events("case.personal_data_erased")
+    [event] = audit_events("case.personal_data_erased")
     assert (event.case_id, event.actor_type, event.actor_id) == (full.case.id, "system", None)
     details = json.loads(event.details)
     assert details == {
@@ -401,7 +395,7 @@ def test_each_erased_case_gets_one_audit_event_of_field_names_and_counts(runner,
         assert value.lower() not in event.details.lower()
     # SBB's copy of the name goes by the same function, with the same event, as when
     # the student takes back their consent (tests/test_consent_withdrawal.py).
-    [removed] = _events("investigation.identity_removed")
+    [removed] = audit_events("investigation.identity_removed")
     [investigation] = full.case.investigations
     assert (removed.case_id, removed.actor_type) == (full.case.id, "system")
     assert json.loads(removed.details) == {"investigation_id": investigation.id}
@@ -442,7 +436,7 @@ def test_sent_mail_older_than_thirty_days_is_deleted_and_the_rest_kept(runner):
     assert set(db.session.scalars(sa.select(OutboxMail.id))) == {recent_id, unsent_id}
     assert db.session.scalar(sa.select(sa.func.count()).select_from(outbox_attachment)) == 0
     assert db.session.get(Attachment, kept_file.id) is not None
-    [event] = _events("mail.purged")
+    [event] = audit_events("mail.purged")
     assert json.loads(event.details) == {"removed": 1, "days": 30}
 
 

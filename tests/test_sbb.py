@@ -36,7 +36,16 @@ from stagepact.vocab import (
     Status,
 )
 from tests.factories import PASSWORD, make_case, make_company, make_institution, make_user
-from tests.helpers import changes_in_trail, count, in_blueprint, page_text, walk_routes
+from tests.helpers import (
+    audit_events,
+    changes_in_trail,
+    count,
+    field_error,
+    in_blueprint,
+    page_text,
+    reloaded,
+    walk_routes,
+)
 
 IS = InvestigationStatus
 R = Recognition
@@ -141,23 +150,6 @@ TIMELINE = {
 # --- Helpers -------------------------------------------------------------------------------
 
 
-def _fresh(investigation: Investigation) -> Investigation:
-    db.session.expire_all()
-    return db.session.get(Investigation, investigation.id)
-
-
-def _fresh_case(case: Case) -> Case:
-    db.session.expire_all()
-    return db.session.get(Case, case.id)
-
-
-def _events(action: str, **where) -> list[AuditEvent]:
-    query = sa.select(AuditEvent).where(AuditEvent.action == action)
-    for column, value in where.items():
-        query = query.where(getattr(AuditEvent, column) == value)
-    return db.session.scalars(query.order_by(AuditEvent.id)).all()
-
-
 def _mails(purpose: str) -> list[OutboxMail]:
     return db.session.scalars(
         sa.select(OutboxMail).where(OutboxMail.purpose == purpose).order_by(OutboxMail.id)
@@ -237,7 +229,7 @@ def _bring_to(investigation: Investigation, state: str, reviewer) -> None:
 
 
 def _state(investigation: Investigation) -> dict:
-    fresh = _fresh(investigation)
+    fresh = reloaded(investigation)
     return {
         "status": fresh.status,
         "decision": fresh.decision,
@@ -259,12 +251,6 @@ def _state(investigation: Investigation) -> dict:
         "audit events": changes_in_trail(),
         "mails": count(OutboxMail),
     }
-
-
-def _field_error(page: str, field_id: str) -> str:
-    match = re.search(rf'<p class="field-error" id="{field_id}-error">(.*?)</p>', page, re.S)
-    assert match, f"no error next to {field_id}"
-    return re.sub(r"<[^>]+>|\s+", " ", match.group(1)).replace("Fout:", "").strip()
 
 
 def _form_html(page: str, action: str) -> str:
@@ -438,7 +424,7 @@ def test_sbb_finds_no_case_escalated_or_not_and_no_investigation_it_was_not_give
     assert client.post(f"/sbb/onderzoeken/{inv.id + 1}/starten").status_code == 404
     assert client.get("/sbb/bedrijven/987654").status_code == 404
     assert _listed_investigations(page_text(client.get("/sbb/?status=all"))) == {inv.id}
-    assert _fresh_case(not_escalated).status == Status.NEW
+    assert reloaded(not_escalated).status == Status.NEW
 
 
 @pytest.mark.parametrize("share_identity", [False, True], ids=["pseudonymised", "with_name"])
@@ -493,7 +479,7 @@ def test_the_investigation_shows_what_the_school_shared_and_nothing_else_of_the_
             assert text in unescaped, text
     else:
         assert "Niet gedeeld: de student blijft onbekend voor SBB." in unescaped
-        fresh = _fresh(inv)
+        fresh = reloaded(inv)
         assert (fresh.student_name, fresh.student_email, fresh.student_phone) == (None,) * 3
     # Nor do the queue, the company page or the register show anything of the case.
     for url in ("/sbb/", f"/sbb/bedrijven/{inv.company_id}", "/sbb/bedrijven"):
@@ -544,7 +530,7 @@ def test_a_step_the_state_does_not_allow_is_refused_with_409_and_changes_nothing
     assert "Deze stap kan nu niet bij dit onderzoek." in page_text(response)
     assert _state(inv) == before
     # The investigation was shown again: a read, in the trail like any other.
-    read = _events("investigation.viewed")[-1]
+    read = audit_events("investigation.viewed")[-1]
     assert (read.actor_id, json.loads(read.details)["investigation_id"]) == (reviewer.id, inv.id)
 
 
@@ -560,9 +546,9 @@ def test_reviewer_takes_an_escalation_through_every_form_on_its_page(client, aut
         response = client.post(f"{url}/{route}", data=data or {})
         assert response.status_code == 302, page_text(response)
         assert urlsplit(response.headers["Location"]).path == url
-        return _fresh(inv)
+        return reloaded(inv)
 
-    assert _fresh(inv).status == IS.RECEIVED
+    assert reloaded(inv).status == IS.RECEIVED
     assert submit("starten").status == IS.INVESTIGATING
     assert submit("bericht", {"body": "Kunt u de mail van het bedrijf sturen?"}).messages
     assert submit("besluit", _decide_form(D.WARNING)).status == IS.DECIDED
@@ -585,13 +571,13 @@ def test_reviewer_records_an_objection_and_decides_on_it_through_the_pages_forms
 
     assert "bezwaar" in _form_actions(page_text(client.get(url)))
     assert client.post(f"{url}/bezwaar").status_code == 302
-    assert _fresh(inv).status == IS.OBJECTION
+    assert reloaded(inv).status == IS.OBJECTION
     assert "bezwaar-besluit" in _form_actions(page_text(client.get(url)))
     resolved = client.post(
         f"{url}/bezwaar-besluit", data={"upheld": "no", "reasoning": OBJECTION_REASONING}
     )
     assert resolved.status_code == 302
-    fresh = _fresh(inv)
+    fresh = reloaded(inv)
     assert (fresh.status, fresh.objection_upheld) == (IS.DECIDED, False)
     assert "ongegrond, maatregel blijft" in page_text(client.get(url))
 
@@ -606,7 +592,7 @@ def test_each_decision_sets_the_recognition_with_its_history_and_returns_the_cas
     url = f"/sbb/onderzoeken/{inv.id}"
 
     assert client.post(f"{url}/starten").status_code == 302
-    started = _fresh(inv)
+    started = reloaded(inv)
     assert (started.status, started.recognition_before) == (IS.INVESTIGATING, R.RECOGNISED)
     assert started.started_at is not None
     assert started.company.recognition_status == R.UNDER_INVESTIGATION
@@ -614,7 +600,7 @@ def test_each_decision_sets_the_recognition_with_its_history_and_returns_the_cas
     response = client.post(f"{url}/besluit", data=_decide_form(decision))
 
     assert response.status_code == 302, page_text(response)
-    decided = _fresh(inv)
+    decided = reloaded(inv)
     expected_until = {D.IMPROVEMENT: _day(90), D.SUSPENSION: _day(180)}.get(decision)
     assert decided.status == IS.DECIDED
     assert (decided.decision, decided.decision_reasoning) == (decision, REASONING)
@@ -644,8 +630,8 @@ def test_each_decision_sets_the_recognition_with_its_history_and_returns_the_cas
     assert _changes(company_id)[-1].reason == REASONING
 
     # The outcome goes back to the school: the case is in follow-up again, the handler is told.
-    assert _fresh_case(case).status == Status.FOLLOW_UP
-    returned = _events("case.returned_from_escalation", case_id=case.id)
+    assert reloaded(case).status == Status.FOLLOW_UP
+    returned = audit_events("case.returned_from_escalation", case_id=case.id)
     assert [(e.actor_id, f'"decision": "{decision}"' in e.details) for e in returned] == [
         (reviewer.id, True)
     ]
@@ -657,7 +643,7 @@ def test_each_decision_sets_the_recognition_with_its_history_and_returns_the_cas
     assert history_section.count("→") == 2
 
     assert client.post(f"{url}/afsluiten").status_code == 302
-    closed = _fresh(inv)
+    closed = reloaded(inv)
     assert closed.status == IS.CLOSED
     assert closed.company.recognition_status == RECOGNITION_AFTER[decision]
     assert len(_changes(company_id)) == 2
@@ -702,7 +688,7 @@ def test_after_sbbs_decision_the_handler_closes_the_case_as_an_sbb_measure(clien
     data = {"outcome": str(Outcome.SBB_MEASURE), "message": "SBB heeft het bedrijf geschorst."}
 
     assert client.post(close, data=data).status_code == 409  # SBB has not decided yet
-    assert _fresh_case(case).status == Status.ESCALATED
+    assert reloaded(case).status == Status.ESCALATED
 
     investigations.start(inv, reviewer)
     investigations.decide(inv, reviewer, D.SUSPENSION, REASONING, suspended_until=_day(180))
@@ -714,7 +700,7 @@ def test_after_sbbs_decision_the_handler_closes_the_case_as_an_sbb_measure(clien
     response = client.post(close, data=data)
 
     assert response.status_code == 302, page_text(response)
-    closed = _fresh_case(case)
+    closed = reloaded(case)
     assert (closed.status, closed.outcome) == (Status.CLOSED, Outcome.SBB_MEASURE)
 
 
@@ -801,7 +787,7 @@ def test_a_decision_with_bad_input_says_so_beside_the_field_and_keeps_what_was_t
     page = page_text(response)
     assert "Het besluit is niet vastgelegd." in page
     form = _form_html(page, f"/sbb/onderzoeken/{inv.id}/besluit")
-    error = _field_error(form, field)
+    error = field_error(form, field)
     if message is not None:
         assert error == message
     others = {"decision", "reasoning", "conditions", "conditions_due_on", "suspended_until"}
@@ -849,7 +835,7 @@ def test_deciding_on_an_objection_with_bad_input_says_so_and_keeps_what_was_type
 
     assert response.status_code == 422
     form = _form_html(page_text(response), f"/sbb/onderzoeken/{inv.id}/bezwaar-besluit")
-    assert _field_error(form, field) == message
+    assert field_error(form, field) == message
     if data.get("upheld"):
         assert re.search(rf'<input[^>]*checked[^>]*value="{data["upheld"]}"', form)
     if data["reasoning"].strip():
@@ -873,7 +859,7 @@ def test_a_bad_message_to_the_institution_is_refused_and_kept(
 
     assert response.status_code == 422
     form = _form_html(page_text(response), f"/sbb/onderzoeken/{inv.id}/bericht")
-    assert _field_error(form, "body") == message
+    assert field_error(form, "body") == message
     assert body.strip() in form
     assert _state(inv) == before
 
@@ -897,7 +883,7 @@ def test_opening_an_investigation_without_a_good_reason_is_refused_and_kept(
 
     assert response.status_code == 422
     form = _form_html(page_text(response), f"/sbb/bedrijven/{company.id}/onderzoek")
-    assert _field_error(form, "reason") == message
+    assert field_error(form, "reason") == message
     assert reason.strip() in form
     assert count(Investigation) == 0
     assert count(AuditEvent) == audit_before
@@ -928,7 +914,7 @@ def test_an_objection_can_be_recorded_only_after_a_measure_and_only_once(
         assert _state(inv) == before
         return
     assert response.status_code == 302
-    objected = _fresh(inv)
+    objected = reloaded(inv)
     assert objected.status == IS.OBJECTION and objected.objection_at is not None
     assert objected.company.recognition_status == RECOGNITION_AFTER[decision]  # until decided
     resolved = client.post(f"{url}/bezwaar-besluit", data={"upheld": "no", "reasoning": "Nee."})
@@ -966,7 +952,7 @@ def test_an_upheld_objection_restores_the_recognition_of_before_and_a_rejected_o
     )
 
     assert response.status_code == 302, page_text(response)
-    resolved = _fresh(inv)
+    resolved = reloaded(inv)
     assert (resolved.status, resolved.objection_upheld) == (IS.DECIDED, upheld)
     assert resolved.decision == decision  # the decision stays on record
     changes = _changes(company.id)
@@ -988,14 +974,14 @@ def test_an_upheld_objection_restores_the_recognition_of_before_and_a_rejected_o
         assert resolved.company.recognition_status == measure
         assert len(changes) == changes_before
     assert [
-        e.actor_id for e in _events("investigation.objection_recorded", case_id=inv.case_id)
+        e.actor_id for e in audit_events("investigation.objection_recorded", case_id=inv.case_id)
     ] == [reviewer.id]
-    events = _events("investigation.objection_resolved", case_id=inv.case_id)
+    events = audit_events("investigation.objection_resolved", case_id=inv.case_id)
     assert len(events) == 1 and f'"upheld": {str(upheld).lower()}' in events[0].details
     assert len(_mails("handler_sbb_news")) == mails_before + 2  # objection, and its outcome
-    assert _fresh_case(inv.case).status == Status.FOLLOW_UP  # the school's case is not reopened
+    assert reloaded(inv.case).status == Status.FOLLOW_UP  # the school's case is not reopened
     assert client.post(f"{url}/afsluiten").status_code == 302
-    assert _fresh(inv).status == IS.CLOSED
+    assert reloaded(inv).status == IS.CLOSED
 
 
 def test_two_escalations_of_one_company_decided_without_action_leave_it_recognised():
@@ -1064,7 +1050,7 @@ def test_sbb_and_the_schools_handlers_write_to_each_other_and_each_side_is_maile
     for mail in to_school + to_sbb:
         assert from_sbb not in mail.body and from_school not in mail.body
         assert NARRATIVE not in mail.body and SUMMARY not in mail.body
-    events = _events("investigation.message_sent")
+    events = audit_events("investigation.message_sent")
     assert [(e.actor_id, e.case_id, e.institution_id) for e in events] == [
         (reviewer.id, case.id, case.institution_id),
         (handler.id, case.id, case.institution_id),
@@ -1133,10 +1119,10 @@ def test_every_step_is_audited_on_the_case_and_shows_on_the_handlers_timeline(
     # Start and decision each change the recognition, with an event.
     changes = _changes(inv.company_id)
     assert [c.cause for c in changes] == ["investigation_started", "decision_improvement"]
-    for event, change in zip(_events("company.recognition_changed"), changes, strict=True):
+    for event, change in zip(audit_events("company.recognition_changed"), changes, strict=True):
         assert f'"cause": "{change.cause}"' in event.details
         assert f'"company_id": {inv.company_id}' in event.details
-    assert len(_events("case.returned_from_escalation", case_id=case.id)) == 1
+    assert len(audit_events("case.returned_from_escalation", case_id=case.id)) == 1
     # Codes and ids only: no shared text, reasoning, conditions or message in any event.
     for event in db.session.scalars(sa.select(AuditEvent)).all():
         for text in (SUMMARY, REASONING, CONDITIONS, "Wij zijn begonnen."):
@@ -1166,12 +1152,12 @@ def test_an_objection_and_its_outcome_are_audited_and_show_on_the_handlers_timel
     assert client.post(f"{url}/bezwaar-besluit", data=data).status_code == 302
 
     for action in ("investigation.objection_recorded", "investigation.objection_resolved"):
-        events = _events(action)
+        events = audit_events(action)
         assert [(e.actor_id, e.case_id, e.institution_id) for e in events] == [
             (reviewer.id, inv.case_id, inv.institution_id)
         ]
         assert OBJECTION_REASONING not in events[0].details
-    assert OBJECTION_REASONING not in _events("company.recognition_changed")[-1].details
+    assert OBJECTION_REASONING not in audit_events("company.recognition_changed")[-1].details
     assert audit.verify_chain()[1] is None
     desk = app.test_client()
     desk.post("/inloggen", data={"email": handler.email, "password": PASSWORD})
@@ -1187,7 +1173,7 @@ def test_sbbs_reading_of_an_escalation_is_audited_on_the_case(client, auth, revi
 
     client.get(f"/sbb/onderzoeken/{inv.id}")
 
-    viewed = _events("investigation.viewed")
+    viewed = audit_events("investigation.viewed")
     assert [(e.actor_id, e.case_id, e.institution_id) for e in viewed] == [
         (reviewer.id, inv.case_id, inv.institution_id)
     ]
@@ -1396,7 +1382,7 @@ def test_sbb_opens_an_investigation_from_a_signal_and_decides_it_the_same_way(
 
     assert client.post(f"{url}/starten").status_code == 302
     assert client.post(f"{url}/besluit", data=_decide_form(D.SUSPENSION)).status_code == 302
-    decided = _fresh(inv)
+    decided = reloaded(inv)
     assert decided.status == IS.DECIDED
     assert decided.company.recognition_status == R.SUSPENDED
     assert [(c.from_status, c.to_status, c.cause, c.until) for c in _changes(company.id)] == [
@@ -1408,7 +1394,7 @@ def test_sbb_opens_an_investigation_from_a_signal_and_decides_it_the_same_way(
     assert _state(inv) == before
 
     assert client.post(f"{url}/afsluiten").status_code == 302
-    assert _fresh(inv).status == IS.CLOSED
+    assert reloaded(inv).status == IS.CLOSED
 
     # Every step is audited, without a case or an institution; no school is mailed.
     actions = [
@@ -1426,7 +1412,9 @@ def test_sbb_opens_an_investigation_from_a_signal_and_decides_it_the_same_way(
         "investigation.decided",
         "investigation.closed",
     ]
-    for event in _events("investigation.started") + _events("investigation.opened_from_signal"):
+    for event in audit_events("investigation.started") + audit_events(
+        "investigation.opened_from_signal"
+    ):
         assert (event.case_id, event.institution_id) == (None, None)
         assert f'"company_id": {company.id}' in event.details
     assert count(OutboxMail) == mails_before
@@ -1620,7 +1608,7 @@ def test_every_sbb_form_is_refused_without_a_csrf_token(app, client, csrf_enable
         data={**_decide_form(D.CONVERSATION), "csrf_token": _token(page)},
     )
     assert done.status_code == 302
-    assert _fresh(inv).decision == D.CONVERSATION
+    assert reloaded(inv).decision == D.CONVERSATION
 
 
 @pytest.mark.parametrize("state", _state_params())
@@ -1676,17 +1664,17 @@ def test_sbb_hears_when_the_student_withdraws_and_its_copy_of_the_name_goes(
 ):
     english = make_user(Role.SBB_REVIEWER, language="en")
     investigation, code = _escalated_with_code(share_identity=True)
-    assert _fresh(investigation).student_name == "Samira El Idrissi"
+    assert reloaded(investigation).student_name == "Samira El Idrissi"
 
     page = _withdraw_with_code(app, code, "Ik wil er niet meer mee bezig zijn.")
 
     assert "Je school heeft je melding ook aan SBB gegeven. SBB hoort dat je hem intrekt." in page
-    fresh = _fresh(investigation)
+    fresh = reloaded(investigation)
     assert fresh.case.outcome == Outcome.WITHDRAWN
     assert fresh.case_withdrawn_at is not None
     assert fresh.status == IS.RECEIVED  # SBB decides itself whether to go on
     assert (fresh.shares_identity, fresh.student_name, fresh.student_email) == (False, None, None)
-    [event] = _events("investigation.case_withdrawn")
+    [event] = audit_events("investigation.case_withdrawn")
     assert event.actor_type == "reporter"
     assert "Ik wil er niet meer" not in str(event.details)  # the student's words stay out
     subjects = {m.recipient: m.subject for m in _mails("sbb_case_withdrawn")}
@@ -1705,8 +1693,8 @@ def test_sbb_hears_when_the_student_withdraws_and_its_copy_of_the_name_goes(
     investigations.start(fresh, reviewer)
     investigations.decide(fresh, reviewer, D.WARNING, REASONING)
     db.session.commit()
-    assert _fresh_case(fresh.case).status == Status.CLOSED
-    assert _fresh_case(fresh.case).outcome == Outcome.WITHDRAWN
+    assert reloaded(fresh.case).status == Status.CLOSED
+    assert reloaded(fresh.case).outcome == Outcome.WITHDRAWN
 
 
 def test_a_closed_investigation_is_not_told_of_a_later_withdrawal(app, reviewer):
@@ -1717,6 +1705,6 @@ def test_a_closed_investigation_is_not_told_of_a_later_withdrawal(app, reviewer)
     page = _withdraw_with_code(app, code)
 
     assert "SBB hoort dat je hem intrekt" not in page
-    assert _fresh(investigation).case_withdrawn_at is None
-    assert _events("investigation.case_withdrawn") == []
+    assert reloaded(investigation).case_withdrawn_at is None
+    assert audit_events("investigation.case_withdrawn") == []
     assert _mails("sbb_case_withdrawn") == []

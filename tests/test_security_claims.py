@@ -15,9 +15,9 @@ import config
 from stagepact import accounts, api_tokens
 from stagepact.crypto import verify_password
 from stagepact.extensions import db
-from stagepact.models import User
 from stagepact.vocab import Role
 from tests.factories import PASSWORD, make_user
+from tests.helpers import reloaded
 
 ROOT = Path(__file__).resolve().parent.parent
 CODE = [*sorted((ROOT / "stagepact").rglob("*.py")), ROOT / "config.py", ROOT / "app.py"]
@@ -28,11 +28,6 @@ def _long_password(length: int) -> str:
     """A password nobody would guess, of exactly `length` characters."""
     text = "".join(hashlib.sha256(str(i).encode()).hexdigest() for i in range(8))
     return text[:length]
-
-
-def _fresh(user) -> User:
-    db.session.expire_all()
-    return db.session.get(User, user.id)
 
 
 def _change_password(client, current: str, new: str):
@@ -94,7 +89,7 @@ def test_an_invitation_sets_no_password_and_its_link_works_once(app):
         actor=admin,
     )
     db.session.commit()
-    assert _fresh(user).password_hash is None
+    assert reloaded(user).password_hash is None
     client = app.test_client()
     for guess in ("", PASSWORD, "password"):
         login = client.post("/inloggen", data={"email": user.email, "password": guess})
@@ -111,7 +106,7 @@ def test_an_invitation_sets_no_password_and_its_link_works_once(app):
     )
     assert again.status_code == 422
     assert "Deze code werkt niet" in again.get_data(as_text=True)
-    stored = _fresh(user).password_hash
+    stored = reloaded(user).password_hash
     assert verify_password(stored, first)
     assert not verify_password(stored, second)
 
@@ -135,11 +130,11 @@ def test_changing_the_password_needs_the_current_one(client, auth):
     for current in ("niet-het-wachtwoord", ""):
         refused = _change_password(client, current, new)
         assert refused.status_code == 422
-    assert verify_password(_fresh(user).password_hash, PASSWORD)
-    assert not verify_password(_fresh(user).password_hash, new)
+    assert verify_password(reloaded(user).password_hash, PASSWORD)
+    assert not verify_password(reloaded(user).password_hash, new)
 
     assert _change_password(client, PASSWORD, new).status_code == 302
-    assert verify_password(_fresh(user).password_hash, new)
+    assert verify_password(reloaded(user).password_hash, new)
 
 
 # --- V5 Validation, sanitisation and encoding -------------------------------------------------

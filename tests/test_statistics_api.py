@@ -25,7 +25,7 @@ from stagepact.extensions import db
 from stagepact.models import ApiToken, AuditEvent
 from stagepact.vocab import Role
 from tests.factories import make_institution, make_user
-from tests.helpers import count, header_texts
+from tests.helpers import audit_events, count, header_texts
 from tests.test_statistics import (
     COMPANY,
     DIMENSIONS,
@@ -57,12 +57,6 @@ def figures():
     """Statistics computed over one report of March 2023: every quarter since is served."""
     reports(1, make_institution(name="Startcollege"), at("2023-03-12T10:00:00"), phase="other")
     publish()
-
-
-def _events(action: str) -> list[AuditEvent]:
-    return db.session.scalars(
-        sa.select(AuditEvent).where(AuditEvent.action == action).order_by(AuditEvent.id)
-    ).all()
 
 
 def _digest(token: str) -> str:
@@ -284,7 +278,7 @@ def test_every_api_call_is_an_audit_event_with_its_parameters_and_nothing_person
     call(client, spec, {"year": "1999"}, bearer(token), request_valid=False)  # 400: no event
     call(client, spec, params, request_valid=False)  # 401
 
-    events = _events("statistics.api_read")
+    events = audit_events("statistics.api_read")
     assert len(events) == 1
     details = json.loads(events[0].details)
     row = db.session.scalar(sa.select(ApiToken))
@@ -385,7 +379,7 @@ def test_invalid_parameters_are_400_with_the_errors_per_field(
         assert body["fields"][field]
         if message is not None:
             assert body["fields"][field] == [message]
-    assert _events("statistics.api_read") == []
+    assert audit_events("statistics.api_read") == []
 
 
 @pytest.mark.parametrize(
@@ -408,7 +402,7 @@ def test_unknown_parameters_are_refused_by_name(client, spec, token, params):
         "error": "Unknown parameters.",
         "fields": {name: ["unknown"] for name in unknown},
     }
-    assert _events("statistics.api_read") == []
+    assert audit_events("statistics.api_read") == []
 
 
 def test_an_empty_second_dimension_means_none(client, spec, token):
@@ -474,7 +468,7 @@ def test_a_request_without_a_valid_token_is_401(client, spec, token, authorizati
 
     _assert_401(response)
     assert "rows" not in response.get_json()
-    assert _events("statistics.api_read") == []
+    assert audit_events("statistics.api_read") == []
 
 
 def test_the_scheme_name_is_case_insensitive_and_the_token_exact(client, spec, token):
@@ -491,7 +485,7 @@ def test_a_logged_in_monitors_session_cookie_opens_nothing_here(client, auth, sp
     response = call(client, spec, {"year": 2025}, request_valid=False)
 
     _assert_401(response)
-    assert _events("statistics.api_read") == []
+    assert audit_events("statistics.api_read") == []
 
 
 def test_a_token_stops_working_when_its_monitor_is_deactivated_or_no_longer_a_monitor(
@@ -551,7 +545,7 @@ def test_a_monitor_makes_a_token_on_the_account_page_and_sees_it_once(
     again = client.get("/account").get_data(as_text=True)
     assert plain not in again and not TOKEN_PATTERN.search(again)
     assert last_used(again, "Dashboard Inspectie") == "nooit"
-    event = _events("api_token.created")[-1]
+    event = audit_events("api_token.created")[-1]
     assert json.loads(event.details) == {"token_id": row.id, "user_id": monitor.id}
     assert (event.actor_type, event.actor_id) == ("user", monitor.id)
     for event in db.session.scalars(sa.select(AuditEvent)):
@@ -601,12 +595,12 @@ def test_a_revoked_token_is_401_at_once_and_stays_listed_as_revoked(
     page = client.get("/account").get_data(as_text=True)
     assert "ingetrokken op" in page
     assert f"/account/api-sleutels/{row.id}/intrekken" not in page
-    event = _events("api_token.revoked")[-1]
+    event = audit_events("api_token.revoked")[-1]
     assert json.loads(event.details) == {"token_id": row.id, "user_id": monitor.id}
     assert (event.actor_type, event.actor_id) == ("user", monitor.id)
     # Revoking again changes nothing.
     client.post(f"/account/api-sleutels/{row.id}/intrekken")
-    assert len(_events("api_token.revoked")) == 1
+    assert len(audit_events("api_token.revoked")) == 1
 
 
 def test_only_the_owner_revokes_a_token_and_only_monitors_make_them(client, auth, spec, token):
@@ -666,7 +660,7 @@ def test_create_api_token_prints_the_token_once_and_stores_only_its_hash(
     row = db.session.scalar(sa.select(ApiToken))
     assert (row.user_id, row.name, row.token_hash) == (monitor.id, "Koppeling JOB", _digest(plain))
     assert all(plain not in str(v) for v in db.session.execute(sa.select(ApiToken.__table__)).one())
-    event = _events("api_token.created")[-1]
+    event = audit_events("api_token.created")[-1]
     assert event.actor_type == "system" and plain not in event.details
     assert call(client, spec, {}, bearer(plain)).status_code == 200
 
@@ -695,7 +689,7 @@ def test_create_api_token_refuses_anyone_but_an_active_monitor(runner, who):
     assert result.exit_code == 1
     assert not TOKEN_PATTERN.search(result.output)
     assert count(ApiToken) == 0
-    assert _events("api_token.created") == []
+    assert audit_events("api_token.created") == []
 
 
 # --- The demo -----------------------------------------------------------------------------------

@@ -25,13 +25,11 @@ from stagepact.extensions import db
 from stagepact.models import Attachment, Case, User
 from stagepact.vocab import Role
 from tests.factories import make_attachment, make_case, make_institution, make_user
-from tests.helpers import count, page_text
+from tests.helpers import count, field_error, page_text, reloaded
 from tests.test_attachments import (
     NARRATIVE,
     _docx,
-    _field_error,
     _files,
-    _fresh,
     _pdf,
     _pending,
     _report,
@@ -89,10 +87,10 @@ def test_the_students_message_form_is_limited_per_case_and_keeps_the_text(
 
     assert response.status_code == 422
     page = page_text(response)
-    assert "Er is in korte tijd te veel verstuurd." in _field_error(page, "attachments")
+    assert "Er is in korte tijd te veel verstuurd." in field_error(page, "attachments")
     assert FormState(page).values["body"] == ["Nog een bericht"]
     assert _pending() == []  # nothing read, nothing stored
-    assert len(_files(_fresh(case))) == allowed
+    assert len(_files(reloaded(case))) == allowed
 
 
 def test_the_per_case_limit_holds_from_any_address(app, institution, limited):
@@ -143,7 +141,7 @@ def test_the_report_form_limits_the_megabytes_an_address_posts(
     response = _report(client, institution, [("te-veel.txt", one_megabyte)], narrative="")
 
     page = page_text(response)
-    assert "Er is in korte tijd te veel verstuurd." in _field_error(page, "attachments")
+    assert "Er is in korte tijd te veel verstuurd." in field_error(page, "attachments")
     assert len(_pending()) == 3
 
 
@@ -162,7 +160,7 @@ def test_the_forms_with_files_have_limits_and_the_others_are_unchanged(
 
     page = page_text(browser.post(url, data={"attachments": _uploads([("b.txt", b"b\n")])}))
 
-    assert "Er is in korte tijd te veel verstuurd." in _field_error(page, "attachments")
+    assert "Er is in korte tijd te veel verstuurd." in field_error(page, "attachments")
 
 
 # --- Validation first, then the costly work within a budget -------------------------------------
@@ -189,7 +187,7 @@ def test_images_of_a_form_with_errors_are_kept_uncleaned_and_cleaned_when_it_is_
 
     assert response.status_code == 302
     assert cleaned == ["png"]
-    [stored] = _files(_fresh(case))
+    [stored] = _files(reloaded(case))
     assert stored.cleaned and stored.kind == "png"
     image = Image.open(io.BytesIO(attachments.read(stored)))
     assert image.size == (30, 20)
@@ -208,7 +206,7 @@ def test_the_stall_attack_is_refused_by_the_header_before_anything_is_decoded(
 
     assert response.status_code == 422
     page = page_text(response)
-    assert _field_error(page, "attachments").count("Deze afbeelding is te groot.") == 10
+    assert field_error(page, "attachments").count("Deze afbeelding is te groot.") == 10
     assert FormState(page).values["body"] == [BODY]
     assert count(Attachment) == 0
 
@@ -224,7 +222,7 @@ def test_the_pixel_budget_of_one_request_refuses_the_image_that_would_exceed_it(
 
     assert response.status_code == 422
     page = page_text(response)
-    assert _field_error(page, "attachments") == (
+    assert field_error(page, "attachments") == (
         "twee.png: Deze foto's samen zijn te groot om in één keer te verwerken. "
         "Stuur deze foto in een volgend bericht."
     )
@@ -243,10 +241,10 @@ def test_the_time_budget_refuses_images_once_it_is_spent(app, institution, monke
     response = _message(student, [("foto.png", _small_png())])
 
     assert response.status_code == 422
-    assert "te groot om in één keer te verwerken" in _field_error(
+    assert "te groot om in één keer te verwerken" in field_error(
         page_text(response), "attachments"
     )
-    assert _files(_fresh(case)) == []
+    assert _files(reloaded(case)) == []
 
 
 def test_the_budgets_are_far_below_the_worker_timeout():
@@ -270,7 +268,7 @@ def test_uploads_of_refused_messages_count_against_the_case_quota(app, instituti
 
     response = _message(student, [("derde.txt", part)], body="")
 
-    assert _field_error(page_text(response), "attachments") == (
+    assert field_error(page_text(response), "attachments") == (
         "derde.txt: Samen worden de bestanden bij deze melding groter dan 1 MB."
     )
     assert len(_pending()) == 2
@@ -286,7 +284,7 @@ def test_the_pending_files_a_form_carries_are_not_counted_twice(app, institution
     response = _message(student, attachment_token=_tokens(page))
 
     assert response.status_code == 302
-    assert [a.size for a in _files(_fresh(case))] == [700_000]
+    assert [a.size for a in _files(reloaded(case))] == [700_000]
     assert attachments.case_total(case) == 700_000
 
 
@@ -408,7 +406,7 @@ def test_a_hostile_pdf_is_refused_with_its_reason_and_the_report_kept(
 
     assert response.status_code == 422
     page = page_text(response)
-    assert _field_error(page, "attachments").startswith(f"verklaring.pdf: {reason}")
+    assert field_error(page, "attachments").startswith(f"verklaring.pdf: {reason}")
     state = FormState(page).values
     assert state["narrative"] == [NARRATIVE] and state["programme"] == ["Kok"]
     assert count(Attachment) == 0 and count(Case) == 0
@@ -478,7 +476,7 @@ def test_a_hostile_word_file_is_refused_with_its_reason_and_the_message_kept(
 
     assert response.status_code == 422
     page = page_text(response)
-    assert _field_error(page, "attachments").startswith(f"brief.docx: {reason}")
+    assert field_error(page, "attachments").startswith(f"brief.docx: {reason}")
     assert FormState(page).values["body"] == [BODY]
     assert count(Attachment) == 0
 
