@@ -13,6 +13,7 @@ from sqlalchemy.pool import NullPool
 from config import TestConfig
 from stagepact import create_app
 from stagepact.extensions import db, limiter, mail
+from tests.databases import database_factory
 from tests.factories import PASSWORD
 
 
@@ -35,6 +36,12 @@ def database_url(worker_id):
     with admin.connect() as conn:
         conn.execute(sa.text(f"DROP DATABASE IF EXISTS {quoted} WITH (FORCE)"))
     admin.dispose()
+
+
+@pytest.fixture
+def new_database(tmp_path):
+    """A factory of fresh, empty databases for the migration tests (`tests.databases`)."""
+    yield from database_factory(tmp_path)
 
 
 @pytest.fixture(scope="session")

@@ -12,6 +12,7 @@ import zlib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
+from html.parser import HTMLParser
 from urllib.parse import unquote
 
 import sqlalchemy as sa
@@ -126,6 +127,58 @@ def insert_row(conn, table_name: str, **values) -> None:
         row[column.name] = _filler(column)
     table = sa.table(table_name, *(sa.column(name) for name in row))
     conn.execute(sa.insert(table).values(row))
+
+
+class FormState(HTMLParser):
+    """What a browser would show in the form: values, checked boxes, selected options."""
+
+    def __init__(self, page: str):
+        super().__init__(convert_charrefs=True)
+        self.values: dict[str, list[str]] = {}
+        self.elements: dict[str, dict] = {}
+        self._textarea: str | None = None
+        self._text: list[str] = []
+        self._select: str | None = None
+        self.feed(page)
+        self.close()
+
+    def _add(self, name, value):
+        self.values.setdefault(name, []).append(value)
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if "id" in attrs:
+            self.elements[attrs["id"]] = attrs
+        name = attrs.get("name")
+        if tag == "input" and name:
+            if attrs.get("type") in ("radio", "checkbox"):
+                if "checked" in attrs:
+                    self._add(name, attrs.get("value"))
+            elif attrs.get("type") not in ("submit", "button"):
+                self._add(name, attrs.get("value") or "")
+        elif tag == "textarea":
+            self._textarea, self._text = name, []
+        elif tag == "select":
+            self._select = name
+        elif tag == "option" and self._select and "selected" in attrs:
+            self._add(self._select, attrs.get("value"))
+
+    def handle_endtag(self, tag):
+        if tag == "textarea" and self._textarea:
+            text = "".join(self._text)
+            # HTML drops one newline right after <textarea>; WTForms writes one.
+            for newline in ("\r\n", "\n"):
+                if text.startswith(newline):
+                    text = text[len(newline) :]
+                    break
+            self._add(self._textarea, text)
+            self._textarea = None
+        elif tag == "select":
+            self._select = None
+
+    def handle_data(self, data):
+        if self._textarea:
+            self._text.append(data)
 
 
 # --- Walking the URL map ------------------------------------------------------------------

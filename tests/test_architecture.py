@@ -215,6 +215,22 @@ def test_the_model_modules_import_only_their_base_at_run_time():
     assert found == {}, "name the related class as a string, import it under TYPE_CHECKING"
 
 
+def test_no_test_module_imports_another():
+    """What several test modules share lives in a helper module (`helpers`, `factories`,
+    `route_world`, `uploads`, ...), so that a test module can change or go on its own."""
+    tests = Path(__file__).resolve().parent
+    found = {}
+    for path in sorted(tests.rglob("test_*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            modules = [alias.name for alias in node.names] if isinstance(node, ast.Import) else []
+            if isinstance(node, ast.ImportFrom):
+                modules = [node.module or ""]
+            for module in modules:
+                if module.split(".")[-1].startswith("test_"):
+                    found.setdefault(path.relative_to(tests).as_posix(), []).append(module)
+    assert found == {}, "move what is shared into a helper module of tests/"
+
+
 @pytest.mark.parametrize(
     ("check", "source"),
     [

@@ -18,16 +18,14 @@ import io
 import json
 import re
 import struct
-import zipfile
 import zlib
 from datetime import timedelta
 from email import policy
 from pathlib import Path
 
-import pikepdf
 import pytest
 import sqlalchemy as sa
-from PIL import Image, PngImagePlugin
+from PIL import Image
 
 from stagepact import attachments, workflow
 from stagepact.extensions import db
@@ -43,17 +41,34 @@ from stagepact.models import (
 from stagepact.outbox import send_due
 from stagepact.vocab import Role, Status
 from tests.factories import (
-    PASSWORD,
     make_attachment,
     make_case,
     make_company,
     make_institution,
     make_user,
 )
-from tests.helpers import audit_events, count, field_error, page_text, reloaded
-from tests.test_report_form import FormState
+from tests.helpers import FormState, audit_events, count, field_error, page_text, reloaded
+from tests.uploads import (
+    METADATA_MARKERS,
+    NARRATIVE,
+    XMP,
+    as_uploads,
+    case_files,
+    location_exif,
+    make_docx,
+    make_heic,
+    make_jpeg,
+    make_pdf,
+    make_png,
+    make_zip,
+    pending_files,
+    png_with_text,
+    post_report,
+    staff_browser,
+    student_browser,
+    upload_tokens,
+)
 
-NARRATIVE = "GEHEIM-VERHAAL de praktijkopleider zei dat mijn hoofddoek niet bij de klanten past."
 TEXT = "Het bedrijf mailde: 'we zoeken iemand die beter in het team past'.\nGroet, Sanne Öztürk\n"
 EML = (
     "From: Personeelszaken <hr@bakkerij.example>\r\n"
@@ -68,109 +83,6 @@ CANNOT_OPEN = "Deze afbeelding kunnen we niet openen."
 FILE_NAME_RE = re.compile(r"^[0-9a-f]{32}\.bin$")
 
 
-# --- Files, made the way a phone, Word or a mail program makes them ---------------------------
-
-
-def _pdf(text: str = "Verklaring van de stagebegeleider") -> bytes:
-    """A one-page PDF, the same bytes on every call."""
-    pdf = pikepdf.new()
-    pdf.add_blank_page()
-    pdf.docinfo["/Title"] = text
-    buffer = io.BytesIO()
-    pdf.save(buffer, deterministic_id=True)
-    return buffer.getvalue()
-
-
-def _halves(size=(40, 20)) -> Image.Image:
-    """An image whose left half is red and right half blue, to see which way it is turned."""
-    image = Image.new("RGB", size, (220, 20, 20))
-    image.paste((20, 20, 220), (size[0] // 2, 0, size[0], size[1]))
-    return image
-
-
-def _encode(image: Image.Image, fmt: str, **save) -> bytes:
-    buffer = io.BytesIO()
-    image.save(buffer, format=fmt, **save)
-    return buffer.getvalue()
-
-
-def _png(**save) -> bytes:
-    return _encode(_halves(), "PNG", **save)
-
-
-def _jpeg(**save) -> bytes:
-    return _encode(_halves(), "JPEG", quality=95, **save)
-
-
-def _heic(**save) -> bytes:
-    from pillow_heif import register_heif_opener
-
-    register_heif_opener()
-    return _encode(_halves(), "HEIF", **save)
-
-
-def _docx() -> bytes:
-    """The same bytes on every call: entries carry a fixed timestamp, not the clock's."""
-
-    def entry(name: str) -> zipfile.ZipInfo:
-        info = zipfile.ZipInfo(name, date_time=(2026, 1, 5, 9, 30, 0))
-        info.compress_type = zipfile.ZIP_DEFLATED
-        return info
-
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        archive.writestr(
-            entry("[Content_Types].xml"),
-            '<?xml version="1.0" encoding="UTF-8"?>'
-            '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
-            '<Override PartName="/word/document.xml" ContentType="application/'
-            'vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml"/></Types>',
-        )
-        archive.writestr(
-            entry("word/document.xml"),
-            '<?xml version="1.0" encoding="UTF-8"?>'
-            '<w:document xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main">'
-            "<w:body><w:p><w:r><w:t>Verslag van het gesprek</w:t></w:r></w:p></w:body></w:document>",
-        )
-    return buffer.getvalue()
-
-
-def _zip() -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr("setup.exe", b"MZ" + b"\x00" * 64)
-    return buffer.getvalue()
-
-
-def _location_exif(orientation: int | None = None) -> Image.Exif:
-    exif = Image.Exif()
-    exif[0x010F] = "GeheimCam"  # Make
-    exif[0x0110] = "Model Q7"  # Model
-    exif[0x0131] = "GeheimSoftware 1.0"  # Software
-    if orientation is not None:
-        exif[0x0112] = orientation
-    exif[0x8825] = {1: "N", 2: (52.0, 22.0, 30.0), 3: "E", 4: (4.0, 53.0, 0.0)}  # GPS IFD
-    return exif
-
-
-XMP = (
-    '<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF '
-    'xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"><rdf:Description '
-    'xmlns:exif="http://ns.adobe.com/exif/1.0/" exif:GPSLatitude="52,22.5N" '
-    'exif:GPSLongitude="4,53.0E"/></rdf:RDF></x:xmpmeta>'
-)
-# Bytes that must not survive the cleaning of a photo.
-METADATA_MARKERS = (b"GeheimCam", b"Model Q7", b"GeheimSoftware", b"GPSLatitude", b"52.37")
-
-
-def _png_with_text() -> bytes:
-    info = PngImagePlugin.PngInfo()
-    info.add_text("Location", "52.37, 4.89")
-    info.add_text("Author", "GeheimCam")
-    info.add_itxt("XML:com.adobe.xmp", XMP)
-    return _png(pnginfo=info, exif=_location_exif())
-
-
 # --- Browsers and requests ---------------------------------------------------------------------
 
 
@@ -180,37 +92,6 @@ def institution():
     make_user(Role.HANDLER, institution, name="Hanna Behandelaar")
     db.session.commit()
     return institution
-
-
-def _browser(app, user=None):
-    """A browser of its own, logged in as `user` if given."""
-    browser = app.test_client()
-    if user is not None:
-        db.session.commit()
-        login = browser.post("/inloggen", data={"email": user.email, "password": PASSWORD})
-        assert login.status_code == 302
-    return browser
-
-
-def _student(app, code: str):
-    """The student's browser, with the case opened by its receipt code."""
-    db.session.commit()
-    browser = app.test_client()
-    assert browser.post("/volgen", data={"code": code}).status_code == 302
-    return browser
-
-
-def _uploads(files) -> list:
-    return [(io.BytesIO(content), name) for name, content in files]
-
-
-def _report(client, institution, files=(), **fields):
-    """Post the student's report form; a field given as None is left out."""
-    data = {"narrative": NARRATIVE, **fields}
-    data = {name: value for name, value in data.items() if value is not None}
-    if files:
-        data["attachments"] = _uploads(files)
-    return client.post(f"/meldpunt/{institution.slug}/melden", data=data)
 
 
 def _is_receipt(response) -> bool:
@@ -223,26 +104,9 @@ def _receipt_code(response) -> str:
     return match.group(1)
 
 
-def _tokens(page: str) -> list[str]:
-    """The uploads a re-shown form carries (hidden inputs)."""
-    return FormState(page).values.get("attachment_token", [])
-
-
 def _only_case() -> Case:
     [case] = db.session.scalars(sa.select(Case)).all()
     return case
-
-
-def _files(case: Case) -> list[Attachment]:
-    return db.session.scalars(
-        sa.select(Attachment).where(Attachment.case_id == case.id).order_by(Attachment.id)
-    ).all()
-
-
-def _pending() -> list[Attachment]:
-    return db.session.scalars(
-        sa.select(Attachment).where(Attachment.case_id.is_(None)).order_by(Attachment.id)
-    ).all()
 
 
 def _stored_path(app, attachment: Attachment) -> Path:
@@ -268,11 +132,11 @@ def _download_links(page: str, prefix: str) -> set[int]:
 # --- Each kind is known by its content -------------------------------------------------------
 
 ACCEPTED = [
-    pytest.param(_pdf(), "verklaring.pdf", "pdf", "verklaring.pdf", id="pdf"),
-    pytest.param(_png(), "foto.pdf", "png", "foto.png", id="png-named-pdf"),
-    pytest.param(_jpeg(), "scan.png", "jpeg", "scan.jpg", id="jpeg-named-png"),
-    pytest.param(_heic(), "IMG_0042.HEIC", "jpeg", "IMG_0042.jpg", id="heic-stored-as-jpeg"),
-    pytest.param(_docx(), "brief", "docx", "brief.docx", id="docx-without-extension"),
+    pytest.param(make_pdf(), "verklaring.pdf", "pdf", "verklaring.pdf", id="pdf"),
+    pytest.param(make_png(), "foto.pdf", "png", "foto.png", id="png-named-pdf"),
+    pytest.param(make_jpeg(), "scan.png", "jpeg", "scan.jpg", id="jpeg-named-png"),
+    pytest.param(make_heic(), "IMG_0042.HEIC", "jpeg", "IMG_0042.jpg", id="heic-stored-as-jpeg"),
+    pytest.param(make_docx(), "brief", "docx", "brief.docx", id="docx-without-extension"),
     pytest.param(TEXT.encode(), "notities.pdf", "txt", "notities.txt", id="txt-named-pdf"),
     pytest.param(EML.encode(), "mail.txt", "eml", "mail.eml", id="eml-named-txt"),
 ]
@@ -283,10 +147,10 @@ IMAGE_FORMATS = {"png": "PNG", "jpeg": "JPEG"}
 def test_each_accepted_kind_is_known_by_its_content_and_named_after_it(
     client, institution, content, uploaded_as, kind, name
 ):
-    response = _report(client, institution, [(uploaded_as, content)])
+    response = post_report(client, institution, [(uploaded_as, content)])
 
     assert _is_receipt(response)
-    [stored] = _files(_only_case())
+    [stored] = case_files(_only_case())
     assert (stored.kind, stored.original_name) == (kind, name)
     download = client.get(f"/volgen/melding/bestanden/{stored.id}")  # the student, just reported
     assert download.status_code == 200
@@ -303,13 +167,15 @@ def test_each_accepted_kind_is_known_by_its_content_and_named_after_it(
 
 
 def test_a_path_in_the_uploaded_name_is_dropped(client, institution):
-    response = _report(client, institution, [("../../instance/attachments/bewijs.pdf", _pdf())])
+    response = post_report(
+        client, institution, [("../../instance/attachments/bewijs.pdf", make_pdf())]
+    )
 
     assert _is_receipt(response)
-    [stored] = _files(_only_case())
+    [stored] = case_files(_only_case())
     assert stored.original_name == "bewijs.pdf"
     # A Windows path (old browsers sent one) loses its folders too.
-    assert attachments.clean(_pdf(), "C:\\Users\\sanne\\bewijs.pdf").name == "bewijs.pdf"
+    assert attachments.clean(make_pdf(), "C:\\Users\\sanne\\bewijs.pdf").name == "bewijs.pdf"
 
 
 REFUSED = [
@@ -322,7 +188,7 @@ REFUSED = [
     pytest.param(
         b"\x7fELF\x02\x01\x01\x00" + b"\x00" * 120, "foto.jpg", WRONG_KIND, id="elf-named-jpg"
     ),
-    pytest.param(_zip(), "brief.docx", WRONG_KIND, id="zip-named-docx"),
+    pytest.param(make_zip(), "brief.docx", WRONG_KIND, id="zip-named-docx"),
     pytest.param(bytes(range(256)) * 8, "foto.jpg", WRONG_KIND, id="garbage-named-jpg"),
     pytest.param(
         "verslag".encode("utf-16"), "verslag.txt", WRONG_KIND, id="utf16-text-is-not-utf8"
@@ -330,7 +196,7 @@ REFUSED = [
     pytest.param(
         b"\xff\xd8\xff\xe0" + bytes(range(256)) * 4, "foto.jpg", CANNOT_OPEN, id="broken-jpeg"
     ),
-    pytest.param(_png()[:60], "foto.png", CANNOT_OPEN, id="truncated-png"),
+    pytest.param(make_png()[:60], "foto.png", CANNOT_OPEN, id="truncated-png"),
     pytest.param(
         b"<!DOCTYPE html><html><body><script>alert(document.cookie)</script></body></html>",
         "verklaring.pdf",
@@ -344,7 +210,9 @@ REFUSED = [
 def test_a_file_that_is_not_an_accepted_kind_is_refused_beside_the_field(
     client, institution, content, uploaded_as, message
 ):
-    response = _report(client, institution, [(uploaded_as, content)], programme="Verzorgende IG")
+    response = post_report(
+        client, institution, [(uploaded_as, content)], programme="Verzorgende IG"
+    )
 
     assert response.status_code == 422
     page = page_text(response)
@@ -354,14 +222,14 @@ def test_a_file_that_is_not_an_accepted_kind_is_refused_beside_the_field(
     assert 'href="#attachments"' in page  # the error summary links to the field
     state = FormState(page).values
     assert state["narrative"] == [NARRATIVE] and state["programme"] == ["Verzorgende IG"]
-    assert _tokens(page) == []
+    assert upload_tokens(page) == []
     assert count(Attachment) == 0 and count(Case) == 0
 
 
 def test_markup_in_a_refused_files_name_is_shown_escaped(client, institution):
     name = "<img src=x onerror=alert(1)>.pdf"
 
-    response = _report(client, institution, [(name, b"MZ" + b"\x00" * 64)])
+    response = post_report(client, institution, [(name, b"MZ" + b"\x00" * 64)])
 
     assert response.status_code == 422
     page = page_text(response)
@@ -372,9 +240,9 @@ def test_markup_in_a_refused_files_name_is_shown_escaped(client, institution):
 # --- Photos lose their metadata --------------------------------------------------------------
 
 WITH_METADATA = [
-    pytest.param(lambda: _jpeg(exif=_location_exif(), xmp=XMP.encode()), "jpeg", id="jpeg"),
-    pytest.param(_png_with_text, "png", id="png"),
-    pytest.param(lambda: _heic(exif=_location_exif(), xmp=XMP.encode()), "jpeg", id="heic"),
+    pytest.param(lambda: make_jpeg(exif=location_exif(), xmp=XMP.encode()), "jpeg", id="jpeg"),
+    pytest.param(png_with_text, "png", id="png"),
+    pytest.param(lambda: make_heic(exif=location_exif(), xmp=XMP.encode()), "jpeg", id="heic"),
 ]
 
 
@@ -386,10 +254,10 @@ def test_a_photos_location_and_other_metadata_are_removed(client, institution, m
             assert original.getexif().get_ifd(0x8825)
     assert any(marker in content for marker in METADATA_MARKERS)
 
-    response = _report(client, institution, [("vakantie.jpg", content)])
+    response = post_report(client, institution, [("vakantie.jpg", content)])
 
     assert _is_receipt(response)
-    [stored] = _files(_only_case())
+    [stored] = case_files(_only_case())
     assert stored.kind == kind
     data = attachments.read(stored)
     for marker in METADATA_MARKERS:
@@ -404,22 +272,22 @@ def test_a_photos_location_and_other_metadata_are_removed(client, institution, m
 
 
 def test_a_jpeg_comment_is_removed(client, institution):
-    content = _jpeg(comment=b"GeheimCam Q7 bij Bakkerij De Korf, Zwolle")
+    content = make_jpeg(comment=b"GeheimCam Q7 bij Bakkerij De Korf, Zwolle")
 
-    assert _is_receipt(_report(client, institution, [("foto.jpg", content)]))
+    assert _is_receipt(post_report(client, institution, [("foto.jpg", content)]))
 
-    [stored] = _files(_only_case())
+    [stored] = case_files(_only_case())
     assert b"GeheimCam" not in attachments.read(stored)
     assert "comment" not in _stored_image(stored).info
 
 
 def test_the_exif_orientation_is_applied_to_the_pixels(client, institution):
     # Orientation 6: the camera was held on its side; turn 90 degrees clockwise to view.
-    content = _jpeg(exif=_location_exif(orientation=6))
+    content = make_jpeg(exif=location_exif(orientation=6))
 
-    assert _is_receipt(_report(client, institution, [("staand.jpg", content)]))
+    assert _is_receipt(post_report(client, institution, [("staand.jpg", content)]))
 
-    [stored] = _files(_only_case())
+    [stored] = case_files(_only_case())
     image = _stored_image(stored).convert("RGB")
     assert image.size == (20, 40)
     assert 0x0112 not in image.getexif()  # turned once, by us, and not again by the viewer
@@ -439,7 +307,7 @@ def test_a_file_over_the_size_limit_is_refused_and_the_form_kept(
     just_fits = b"a" * (1024 * 1024)
     too_big = b"a" * (1024 * 1024 + 1)
 
-    response = _report(
+    response = post_report(
         client, institution, [("past-net.txt", just_fits), ("te-groot.txt", too_big)]
     )
 
@@ -447,9 +315,9 @@ def test_a_file_over_the_size_limit_is_refused_and_the_form_kept(
     page = page_text(response)
     assert field_error(page, "attachments") == "te-groot.txt: Dit bestand is groter dan 1 MB."
     assert FormState(page).values["narrative"] == [NARRATIVE]
-    [kept] = _pending()
+    [kept] = pending_files()
     assert kept.original_name == "past-net.txt" and kept.size == 1024 * 1024
-    assert _tokens(page) == [kept.token]
+    assert upload_tokens(page) == [kept.token]
     assert count(Case) == 0
 
 
@@ -466,12 +334,12 @@ def test_a_later_message_that_would_take_the_case_over_its_total_is_refused(
     make_attachment(case, b"b" * 600_000, "eerste.txt")
     db.session.commit()
     monkeypatch.setitem(app.config, "ATTACHMENT_CASE_MAX_BYTES", 1024 * 1024)
-    student = _student(app, code)
+    student = student_browser(app, code)
     body = "Hier is nog een bestand van het bedrijf."
 
     response = student.post(
         "/volgen/melding/bericht",
-        data={"body": body, "attachments": _uploads([("tweede.txt", b"c" * 500_000)])},
+        data={"body": body, "attachments": as_uploads([("tweede.txt", b"c" * 500_000)])},
     )
 
     assert response.status_code == 422
@@ -480,18 +348,18 @@ def test_a_later_message_that_would_take_the_case_over_its_total_is_refused(
         "tweede.txt: Samen worden de bestanden bij deze melding groter dan 1 MB."
     )
     assert FormState(page).values["body"] == [body]
-    assert _pending() == []  # refused before it was stored
+    assert pending_files() == []  # refused before it was stored
     fresh = reloaded(case)
     assert [m.kind for m in fresh.messages] == []
-    assert [a.original_name for a in _files(fresh)] == ["eerste.txt"]
+    assert [a.original_name for a in case_files(fresh)] == ["eerste.txt"]
 
     # A smaller file fits in what is left.
     response = student.post(
         "/volgen/melding/bericht",
-        data={"body": body, "attachments": _uploads([("klein.txt", b"c" * 400_000)])},
+        data={"body": body, "attachments": as_uploads([("klein.txt", b"c" * 400_000)])},
     )
     assert response.status_code == 302
-    assert [a.original_name for a in _files(reloaded(case))] == ["eerste.txt", "klein.txt"]
+    assert [a.original_name for a in case_files(reloaded(case))] == ["eerste.txt", "klein.txt"]
 
 
 def test_more_files_than_a_form_takes_are_refused_with_a_message(
@@ -501,13 +369,13 @@ def test_more_files_than_a_form_takes_are_refused_with_a_message(
     monkeypatch.setitem(app.config, "ATTACHMENTS_PER_FORM", 2)
     files = [(f"bewijs-{n}.txt", f"Bewijsstuk {n}\n".encode()) for n in range(1, 4)]
 
-    response = _report(client, institution, files)
+    response = post_report(client, institution, files)
 
     assert response.status_code == 422
     page = page_text(response)
     assert "Je kunt hoogstens 2 bestanden tegelijk toevoegen." in field_error(page, "attachments")
     assert FormState(page).values["narrative"] == [NARRATIVE]
-    assert [a.original_name for a in _pending()] == ["bewijs-1.txt", "bewijs-2.txt"]
+    assert [a.original_name for a in pending_files()] == ["bewijs-1.txt", "bewijs-2.txt"]
     assert count(Case) == 0
 
 
@@ -518,13 +386,13 @@ def test_kept_files_of_two_forms_together_still_obey_the_per_form_count(
     tokens = []
     for batch in ("a", "b"):
         files = [(f"{batch}{n}.txt", f"{batch}{n}\n".encode()) for n in (1, 2)]
-        page = page_text(_report(client, institution, files, narrative=""))
-        tokens += _tokens(page)
+        page = page_text(post_report(client, institution, files, narrative=""))
+        tokens += upload_tokens(page)
     assert len(tokens) == 4
 
-    response = _report(client, institution, attachment_token=tokens)
+    response = post_report(client, institution, attachment_token=tokens)
 
-    assert response.status_code == 422 or len(_files(_only_case())) <= 2
+    assert response.status_code == 422 or len(case_files(_only_case())) <= 2
 
 
 def test_an_image_too_large_to_decode_is_refused_before_it_is_decoded(client, institution):
@@ -537,7 +405,7 @@ def test_an_image_too_large_to_decode_is_refused_before_it_is_decoded(client, in
     header = struct.pack(">IIBBBBB", 8000, 8000, 8, 0, 0, 0, 0)
     bomb = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IEND", b"")
 
-    response = _report(client, institution, [("bom.png", bomb)])
+    response = post_report(client, institution, [("bom.png", bomb)])
 
     assert response.status_code == 422
     assert (
@@ -547,7 +415,7 @@ def test_an_image_too_large_to_decode_is_refused_before_it_is_decoded(client, in
 
 
 def test_an_empty_file_is_refused(client, institution):
-    response = _report(client, institution, [("leeg.pdf", b"")])
+    response = post_report(client, institution, [("leeg.pdf", b"")])
 
     assert response.status_code == 422
     assert field_error(page_text(response), "attachments") == "leeg.pdf: Dit bestand is leeg."
@@ -559,7 +427,7 @@ def test_a_request_over_the_request_limit_is_refused_before_it_is_read(
 ):
     monkeypatch.setitem(app.config, "MAX_CONTENT_LENGTH", 64 * 1024)
 
-    response = _report(client, institution, [("groot.txt", b"a" * 100_000)])
+    response = post_report(client, institution, [("groot.txt", b"a" * 100_000)])
 
     assert response.status_code == 413
     assert count(Attachment) == 0 and count(Case) == 0
@@ -570,7 +438,7 @@ def test_a_request_over_the_request_limit_gets_the_sites_own_page(
 ):
     monkeypatch.setitem(app.config, "MAX_CONTENT_LENGTH", 64 * 1024)
 
-    response = _report(client, institution, [("groot.txt", b"a" * 100_000)])
+    response = post_report(client, institution, [("groot.txt", b"a" * 100_000)])
 
     assert response.status_code == 413
     assert 'lang="nl"' in page_text(response)
@@ -583,9 +451,9 @@ def test_a_file_is_stored_encrypted_under_a_random_name(app, client, institution
     secret = "GEHEIM-BEWIJS van Bakkerij De Korf: 'geen hoofddoeken aan de balie'.\n"
     name = "Mail-van-Bakkerij-De-Korf.txt"
 
-    assert _is_receipt(_report(client, institution, [(name, secret.encode())]))
+    assert _is_receipt(post_report(client, institution, [(name, secret.encode())]))
 
-    [stored] = _files(_only_case())
+    [stored] = case_files(_only_case())
     assert re.fullmatch(r"[0-9a-f]{32}", stored.storage_key)
     path = _stored_path(app, stored)
     assert path.is_file()
@@ -607,10 +475,10 @@ def test_a_file_is_stored_encrypted_under_a_random_name(app, client, institution
 def test_two_uploads_of_the_same_file_get_different_names_and_ciphertexts(app, client, institution):
     content = TEXT.encode()
 
-    response = _report(client, institution, [("a.txt", content), ("a.txt", content)])
+    response = post_report(client, institution, [("a.txt", content), ("a.txt", content)])
 
     assert _is_receipt(response)
-    first, second = _files(_only_case())
+    first, second = case_files(_only_case())
     assert first.storage_key != second.storage_key
     assert _stored_path(app, first).read_bytes() != _stored_path(app, second).read_bytes()
 
@@ -619,8 +487,12 @@ def test_two_uploads_of_the_same_file_get_different_names_and_ciphertexts(app, c
 
 
 def test_a_form_with_an_error_keeps_its_file_and_sending_it_again_attaches_it(client, institution):
-    response = _report(
-        client, institution, [("verklaring.pdf", _pdf())], narrative="", programme="Verzorgende IG"
+    response = post_report(
+        client,
+        institution,
+        [("verklaring.pdf", make_pdf())],
+        narrative="",
+        programme="Verzorgende IG",
     )
 
     assert response.status_code == 422
@@ -628,55 +500,59 @@ def test_a_form_with_an_error_keeps_its_file_and_sending_it_again_attaches_it(cl
     assert field_error(page, "narrative") is not None
     assert field_error(page, "attachments") is None
     assert FormState(page).values["programme"] == ["Verzorgende IG"]
-    [token] = _tokens(page)
-    [pending] = _pending()
+    [token] = upload_tokens(page)
+    [pending] = pending_files()
     assert token == pending.token
     assert "verklaring.pdf" in page  # shown as already added, with a box to remove it
     assert f'name="remove_attachment" id="remove_attachment-1" value="{token}"' in page
     assert count(Case) == 0
 
-    response = _report(client, institution, attachment_token=token, programme="Verzorgende IG")
+    response = post_report(client, institution, attachment_token=token, programme="Verzorgende IG")
 
     assert _is_receipt(response)
     case = _only_case()
-    [attached] = _files(case)
+    [attached] = case_files(case)
     assert attached.id == pending.id and attached.message_id is None
     assert attached.token != token  # the token has done its work
-    assert attachments.read(attached) == _pdf()
+    assert attachments.read(attached) == make_pdf()
     [event] = audit_events("case.attachments_added")
     assert json.loads(event.details) == {"attachment_ids": [attached.id], "message_id": None}
 
 
 def test_kept_files_and_new_ones_go_together(client, institution):
-    page = page_text(_report(client, institution, [("een.txt", b"een\n")], narrative=""))
+    page = page_text(post_report(client, institution, [("een.txt", b"een\n")], narrative=""))
 
-    response = _report(client, institution, [("twee.pdf", _pdf())], attachment_token=_tokens(page))
+    response = post_report(
+        client, institution, [("twee.pdf", make_pdf())], attachment_token=upload_tokens(page)
+    )
 
     assert _is_receipt(response)
-    assert [a.original_name for a in _files(_only_case())] == ["een.txt", "twee.pdf"]
+    assert [a.original_name for a in case_files(_only_case())] == ["een.txt", "twee.pdf"]
 
 
 def test_ticking_remove_drops_a_kept_file(client, institution):
     page = page_text(
-        _report(client, institution, [("een.txt", b"een\n"), ("twee.txt", b"twee\n")], narrative="")
+        post_report(
+            client, institution, [("een.txt", b"een\n"), ("twee.txt", b"twee\n")], narrative=""
+        )
     )
-    first, second = _tokens(page)
+    first, second = upload_tokens(page)
 
-    response = _report(
+    response = post_report(
         client, institution, attachment_token=[first, second], remove_attachment=second
     )
 
     assert _is_receipt(response)
-    assert [a.original_name for a in _files(_only_case())] == ["een.txt"]
+    assert [a.original_name for a in case_files(_only_case())] == ["een.txt"]
 
 
 def test_a_bad_file_beside_a_valid_form_comes_back_with_everything_typed(client, institution):
     posted = {"programme": "Verzorgende IG", "incident_period": "begin maart"}
 
-    response = _report(
+    response = post_report(
         client,
         institution,
-        [("goed.pdf", _pdf()), ("virus.pdf", b"MZ" + b"\x00" * 64)],
+        [("goed.pdf", make_pdf()), ("virus.pdf", b"MZ" + b"\x00" * 64)],
         **posted,
     )
 
@@ -687,41 +563,41 @@ def test_a_bad_file_beside_a_valid_form_comes_back_with_everything_typed(client,
     assert state["narrative"] == [NARRATIVE]
     assert state["programme"] == [posted["programme"]]
     assert state["incident_period"] == [posted["incident_period"]]
-    [good] = _pending()
-    assert good.original_name == "goed.pdf" and _tokens(page) == [good.token]
+    [good] = pending_files()
+    assert good.original_name == "goed.pdf" and upload_tokens(page) == [good.token]
     assert count(Case) == 0
 
     # Sent again without the bad file, the good one comes along.
-    response = _report(client, institution, attachment_token=_tokens(page), **posted)
+    response = post_report(client, institution, attachment_token=upload_tokens(page), **posted)
     assert _is_receipt(response)
-    assert [a.original_name for a in _files(_only_case())] == ["goed.pdf"]
+    assert [a.original_name for a in case_files(_only_case())] == ["goed.pdf"]
 
 
 def test_a_token_of_an_upload_already_attached_to_a_case_attaches_nothing(app, client, institution):
-    page = page_text(_report(client, institution, [("bewijs.pdf", _pdf())], narrative=""))
-    [token] = _tokens(page)
-    assert _is_receipt(_report(client, institution, attachment_token=token))
+    page = page_text(post_report(client, institution, [("bewijs.pdf", make_pdf())], narrative=""))
+    [token] = upload_tokens(page)
+    assert _is_receipt(post_report(client, institution, attachment_token=token))
     first = _only_case()
-    [attached] = _files(first)
+    [attached] = case_files(first)
 
     for browser in (client, app.test_client()):  # the same browser again, and another one
-        response = _report(browser, institution, attachment_token=token)
+        response = post_report(browser, institution, attachment_token=token)
         assert _is_receipt(response)
 
     cases = db.session.scalars(sa.select(Case).order_by(Case.id)).all()
     assert len(cases) == 3
-    assert [a.id for a in _files(cases[0])] == [attached.id]
-    assert _files(cases[1]) == [] and _files(cases[2]) == []
+    assert [a.id for a in case_files(cases[0])] == [attached.id]
+    assert case_files(cases[1]) == [] and case_files(cases[2]) == []
     assert count(Attachment) == 1
 
 
 def test_a_token_that_is_not_one_is_ignored(client, institution):
-    response = _report(
+    response = post_report(
         client, institution, attachment_token=["x" * 43, "kort", "' OR 1=1 --" + "a" * 30]
     )
 
     assert _is_receipt(response)
-    assert _files(_only_case()) == []
+    assert case_files(_only_case()) == []
 
 
 # --- CSRF: new files need a valid form; kept files stay ----------------------------------------
@@ -738,7 +614,7 @@ def test_new_files_with_an_invalid_csrf_token_are_not_stored_and_the_form_says_s
 ):
     _csrf_token(client, institution)
 
-    response = _report(client, institution, [("bewijs.pdf", _pdf())], csrf_token=token)
+    response = post_report(client, institution, [("bewijs.pdf", make_pdf())], csrf_token=token)
 
     assert response.status_code == 422
     page = page_text(response)
@@ -754,20 +630,22 @@ def test_with_csrf_a_kept_file_survives_an_expired_form_and_is_attached_when_sen
 ):
     token = _csrf_token(client, institution)
     page = page_text(
-        _report(client, institution, [("bewijs.pdf", _pdf())], narrative="", csrf_token=token)
+        post_report(
+            client, institution, [("bewijs.pdf", make_pdf())], narrative="", csrf_token=token
+        )
     )
-    [kept] = _tokens(page)
+    [kept] = upload_tokens(page)
 
-    expired = _report(client, institution, attachment_token=kept, csrf_token="verlopen")
+    expired = post_report(client, institution, attachment_token=kept, csrf_token="verlopen")
 
     assert expired.status_code == 422
-    assert _tokens(page_text(expired)) == [kept]
+    assert upload_tokens(page_text(expired)) == [kept]
     assert count(Case) == 0
 
-    sent = _report(client, institution, attachment_token=kept, csrf_token=token)
+    sent = post_report(client, institution, attachment_token=kept, csrf_token=token)
 
     assert _is_receipt(sent)
-    assert [a.original_name for a in _files(_only_case())] == ["bewijs.pdf"]
+    assert [a.original_name for a in case_files(_only_case())] == ["bewijs.pdf"]
 
 
 # --- Downloads: as attachments, only for those who may see them ---------------------------------
@@ -793,7 +671,7 @@ def two_cases(institution):
     case_a, code_a = make_case(institution)
     case_b, code_b = make_case(institution)
     file_a = make_attachment(case_a, TEXT.encode(), "Mail van het bedrijf.txt")
-    file_b = make_attachment(case_b, _pdf(), "andere-melding.pdf")
+    file_b = make_attachment(case_b, make_pdf(), "andere-melding.pdf")
     db.session.commit()
     return {
         "handler": handler,
@@ -809,7 +687,7 @@ def two_cases(institution):
 
 def test_the_handler_of_the_case_downloads_its_file_as_an_attachment(app, two_cases):
     case, file_a = two_cases["case_a"], two_cases["file_a"]
-    handler = _browser(app, two_cases["handler"])
+    handler = staff_browser(app, two_cases["handler"])
 
     page = page_text(handler.get(f"/behandelen/zaken/{case.id}"))
     assert _download_links(page, f"/behandelen/zaken/{case.id}/bestanden/") == {file_a.id}
@@ -829,7 +707,7 @@ def test_a_non_ascii_name_is_offered_in_both_forms(app, institution):
     stored = make_attachment(case, TEXT.encode(), 'Brief "Öztürk"; ontslag.txt')
     db.session.commit()
 
-    response = _browser(app, handler).get(f"/behandelen/zaken/{case.id}/bestanden/{stored.id}")
+    response = staff_browser(app, handler).get(f"/behandelen/zaken/{case.id}/bestanden/{stored.id}")
 
     _assert_download_headers(response, "Brief __zt_rk__ ontslag.txt")
     assert (
@@ -840,14 +718,14 @@ def test_a_non_ascii_name_is_offered_in_both_forms(app, institution):
 
 def test_no_file_reaches_a_handler_of_the_case_by_another_cases_address(app, two_cases):
     case_a, file_b = two_cases["case_a"], two_cases["file_b"]
-    handler = _browser(app, two_cases["handler"])
+    handler = staff_browser(app, two_cases["handler"])
 
     assert handler.get(f"/behandelen/zaken/{case_a.id}/bestanden/{file_b.id}").status_code == 404
 
 
 def test_a_handler_of_another_institution_gets_404(app, two_cases):
     case, file_a = two_cases["case_a"], two_cases["file_a"]
-    stranger = _browser(app, two_cases["stranger"])
+    stranger = staff_browser(app, two_cases["stranger"])
 
     response = stranger.get(f"/behandelen/zaken/{case.id}/bestanden/{file_a.id}")
 
@@ -857,7 +735,7 @@ def test_a_handler_of_another_institution_gets_404(app, two_cases):
 
 def test_the_student_downloads_files_of_their_own_case_only(app, two_cases):
     file_a, file_b = two_cases["file_a"], two_cases["file_b"]
-    student_a = _student(app, two_cases["code_a"])
+    student_a = student_browser(app, two_cases["code_a"])
 
     page = page_text(student_a.get("/volgen/melding"))
     assert _download_links(page, "/volgen/melding/bestanden/") == {file_a.id}
@@ -866,7 +744,7 @@ def test_the_student_downloads_files_of_their_own_case_only(app, two_cases):
     assert own.data == TEXT.encode()
     assert student_a.get(f"/volgen/melding/bestanden/{file_b.id}").status_code == 404
 
-    student_b = _student(app, two_cases["code_b"])
+    student_b = student_browser(app, two_cases["code_b"])
     assert student_b.get(f"/volgen/melding/bestanden/{file_a.id}").status_code == 404
     assert student_b.get(f"/volgen/melding/bestanden/{file_b.id}").status_code == 200
 
@@ -879,22 +757,22 @@ def test_without_the_code_a_student_download_asks_for_the_code(app, two_cases):
 
 
 def test_a_pending_upload_cannot_be_downloaded_by_anyone(app, client, institution, two_cases):
-    page = page_text(_report(client, institution, [("nog-niet.pdf", _pdf())], narrative=""))
-    assert _tokens(page)
-    [pending] = _pending()
+    page = page_text(post_report(client, institution, [("nog-niet.pdf", make_pdf())], narrative=""))
+    assert upload_tokens(page)
+    [pending] = pending_files()
     case_a = two_cases["case_a"]
 
-    handler = _browser(app, two_cases["handler"])
+    handler = staff_browser(app, two_cases["handler"])
     assert handler.get(f"/behandelen/zaken/{case_a.id}/bestanden/{pending.id}").status_code == 404
-    student = _student(app, two_cases["code_a"])
+    student = student_browser(app, two_cases["code_a"])
     assert student.get(f"/volgen/melding/bestanden/{pending.id}").status_code == 404
 
 
 def test_a_download_is_an_audit_event_without_the_files_name(app, two_cases):
     case, file_a = two_cases["case_a"], two_cases["file_a"]
     handler_user = two_cases["handler"]
-    _browser(app, handler_user).get(f"/behandelen/zaken/{case.id}/bestanden/{file_a.id}")
-    _student(app, two_cases["code_a"]).get(f"/volgen/melding/bestanden/{file_a.id}")
+    staff_browser(app, handler_user).get(f"/behandelen/zaken/{case.id}/bestanden/{file_a.id}")
+    student_browser(app, two_cases["code_a"]).get(f"/volgen/melding/bestanden/{file_a.id}")
 
     events = audit_events("case.attachment_downloaded")
 
@@ -916,12 +794,12 @@ def test_handler_sends_the_student_a_file_with_a_message(app, institution):
     handler_user = make_user(Role.HANDLER, institution)
     case, code = make_case(institution)
     db.session.commit()
-    handler = _browser(app, handler_user)
+    handler = staff_browser(app, handler_user)
     body = "Hierbij het verslag van ons gesprek met het bedrijf."
 
     response = handler.post(
         f"/behandelen/zaken/{case.id}/bericht",
-        data={"body": body, "attachments": _uploads([("verslag.docx", _docx())])},
+        data={"body": body, "attachments": as_uploads([("verslag.docx", make_docx())])},
     )
 
     assert response.status_code == 302
@@ -930,27 +808,27 @@ def test_handler_sends_the_student_a_file_with_a_message(app, institution):
     [stored] = message.attachments
     assert stored.case_id == case.id and stored.uploaded_by_id == handler_user.id
     assert stored.original_name == "verslag.docx"
-    student = _student(app, code)
+    student = student_browser(app, code)
     page = page_text(student.get("/volgen/melding"))
     assert body in page and "verslag.docx" in page
     assert _download_links(page, "/volgen/melding/bestanden/") == {stored.id}
     download = student.get(f"/volgen/melding/bestanden/{stored.id}")
     _assert_download_headers(download, "verslag.docx")
-    assert download.data == _docx()
+    assert download.data == make_docx()
 
 
 def test_a_handlers_message_with_a_bad_file_keeps_the_text_and_the_good_file(app, institution):
     handler_user = make_user(Role.HANDLER, institution)
     case, _code = make_case(institution)
     db.session.commit()
-    handler = _browser(app, handler_user)
+    handler = staff_browser(app, handler_user)
     body = "Zie bijlage."
 
     response = handler.post(
         f"/behandelen/zaken/{case.id}/bericht",
         data={
             "body": body,
-            "attachments": _uploads([("goed.txt", b"goed\n"), ("slecht.pdf", b"\x00\x01")]),
+            "attachments": as_uploads([("goed.txt", b"goed\n"), ("slecht.pdf", b"\x00\x01")]),
         },
     )
 
@@ -958,8 +836,8 @@ def test_a_handlers_message_with_a_bad_file_keeps_the_text_and_the_good_file(app
     page = page_text(response)
     assert "slecht.pdf: Dit soort bestand kan niet." in field_error(page, "attachments")
     assert body in page
-    [good] = _pending()
-    assert _tokens(page) == [good.token]
+    [good] = pending_files()
+    assert upload_tokens(page) == [good.token]
     assert reloaded(case).messages == []
 
     response = handler.post(
@@ -974,13 +852,13 @@ def test_the_student_adds_a_file_to_a_later_message_and_the_handler_sees_it(app,
     handler_user = make_user(Role.HANDLER, institution)
     case, code = make_case(institution)
     db.session.commit()
-    student = _student(app, code)
+    student = student_browser(app, code)
 
     response = student.post(
         "/volgen/melding/bericht",
         data={
             "body": "Hier is de mail die ik kreeg.",
-            "attachments": _uploads([("afwijzing.eml", EML.encode())]),
+            "attachments": as_uploads([("afwijzing.eml", EML.encode())]),
         },
     )
 
@@ -989,7 +867,7 @@ def test_the_student_adds_a_file_to_a_later_message_and_the_handler_sees_it(app,
     assert message.kind == Message.FROM_STUDENT
     [stored] = message.attachments
     assert stored.uploaded_by_id is None and stored.kind == "eml"
-    handler = _browser(app, handler_user)
+    handler = staff_browser(app, handler_user)
     page = page_text(handler.get(f"/behandelen/zaken/{case.id}"))
     assert f"/behandelen/zaken/{case.id}/bestanden/{stored.id}" in page
     download = handler.get(f"/behandelen/zaken/{case.id}/bestanden/{stored.id}")
@@ -999,19 +877,19 @@ def test_the_student_adds_a_file_to_a_later_message_and_the_handler_sees_it(app,
 
 def test_a_handler_enters_a_report_with_a_file(app, institution):
     handler_user = make_user(Role.HANDLER, institution)
-    handler = _browser(app, handler_user)
+    handler = staff_browser(app, handler_user)
 
     response = handler.post(
         "/behandelen/melding-invoeren",
         data={
             "narrative": NARRATIVE,
             "channel": "phone",
-            "attachments": _uploads([("aantekeningen.txt", TEXT.encode())]),
+            "attachments": as_uploads([("aantekeningen.txt", TEXT.encode())]),
         },
     )
 
     assert response.status_code == 200 and 'class="receipt-code"' in page_text(response)
-    [stored] = _files(_only_case())
+    [stored] = case_files(_only_case())
     assert stored.original_name == "aantekeningen.txt"
     assert stored.uploaded_by_id == handler_user.id and stored.message_id is None
 
@@ -1042,9 +920,9 @@ def _case_going_out(institution, **consents):
     workflow.acknowledge(case, handler)
     workflow.start_follow_up(case, handler)
     files = [
-        make_attachment(case, _pdf("Verklaring van een collega"), "verklaring collega.pdf"),
+        make_attachment(case, make_pdf("Verklaring van een collega"), "verklaring collega.pdf"),
         make_attachment(case, TEXT.encode(), "GEHEIM-dagboek.txt"),
-        make_attachment(case, _png(), "schermafbeelding.png"),
+        make_attachment(case, make_png(), "schermafbeelding.png"),
     ]
     db.session.commit()
     return case, handler, code, files
@@ -1053,7 +931,7 @@ def _case_going_out(institution, **consents):
 def test_the_refer_form_offers_the_cases_files_and_none_ticked(app, institution):
     case, handler, _code, files = _case_going_out(institution, consent_adv=True)
 
-    page = page_text(_browser(app, handler).get(f"/behandelen/zaken/{case.id}"))
+    page = page_text(staff_browser(app, handler).get(f"/behandelen/zaken/{case.id}"))
 
     form = re.search(r'action="/behandelen/zaken/\d+/doorverwijzen".*?</form>', page, re.S).group(0)
     offered = re.findall(r'<input[^>]*name="refer-attachment_ids"[^>]*>', form)
@@ -1066,7 +944,7 @@ def test_the_refer_form_offers_the_cases_files_and_none_ticked(app, institution)
 def test_the_adv_mail_carries_exactly_the_chosen_files(app, institution, smtp):
     case, handler, _code, (pdf, diary, png) = _case_going_out(institution, consent_adv=True)
     adv = case.institution.adv
-    desk = _browser(app, handler)
+    desk = staff_browser(app, handler)
 
     response = desk.post(
         f"/behandelen/zaken/{case.id}/doorverwijzen",
@@ -1109,7 +987,7 @@ def test_a_referral_without_chosen_files_mails_none(app, institution, smtp):
     case, handler, _code, _files_ = _case_going_out(institution, consent_adv=True)
     adv = case.institution.adv
 
-    response = _browser(app, handler).post(
+    response = staff_browser(app, handler).post(
         f"/behandelen/zaken/{case.id}/doorverwijzen",
         data={"refer-adv_id": str(adv.id), "refer-summary": "Alleen de samenvatting."},
     )
@@ -1128,7 +1006,7 @@ def test_a_chosen_eml_reaches_the_adv_intact(app, institution, smtp):
     db.session.commit()
     adv = case.institution.adv
 
-    response = _browser(app, handler).post(
+    response = staff_browser(app, handler).post(
         f"/behandelen/zaken/{case.id}/doorverwijzen",
         data={
             "refer-adv_id": str(adv.id),
@@ -1153,7 +1031,7 @@ def test_a_chosen_eml_reaches_the_adv_intact(app, institution, smtp):
 def test_sbb_sees_and_downloads_exactly_the_files_shared_with_the_escalation(app, institution):
     case, handler, _code, (pdf, diary, png) = _case_going_out(institution, consent_sbb=True)
     reviewer_user = make_user(Role.SBB_REVIEWER)
-    desk = _browser(app, handler)
+    desk = staff_browser(app, handler)
 
     response = desk.post(
         f"/behandelen/zaken/{case.id}/doorzetten",
@@ -1165,7 +1043,7 @@ def test_sbb_sees_and_downloads_exactly_the_files_shared_with_the_escalation(app
     assert [a.id for a in investigation.attachments] == [pdf.id]
     [event] = audit_events("case.escalated")
     assert json.loads(event.details)["attachment_ids"] == [pdf.id]
-    reviewer = _browser(app, reviewer_user)
+    reviewer = staff_browser(app, reviewer_user)
     prefix = f"/sbb/onderzoeken/{investigation.id}/bestanden/"
     page = page_text(reviewer.get(f"/sbb/onderzoeken/{investigation.id}"))
     assert _download_links(page, prefix) == {pdf.id}
@@ -1190,7 +1068,7 @@ def test_sbb_sees_and_downloads_exactly_the_files_shared_with_the_escalation(app
 def test_sbb_cannot_download_a_file_through_an_investigation_it_was_not_shared_with(
     app, institution
 ):
-    shared_case, handler, _code, (pdf, _diary, _png) = _case_going_out(
+    shared_case, handler, _code, (pdf, _diary, make_png) = _case_going_out(
         institution, consent_sbb=True
     )
     workflow.escalate(shared_case, handler, "Met bestand.", False, [pdf.id])
@@ -1198,7 +1076,7 @@ def test_sbb_cannot_download_a_file_through_an_investigation_it_was_not_shared_w
     workflow.acknowledge(other_case, handler)
     bare = workflow.escalate(other_case, handler, "Zonder bestanden.", False)
     db.session.commit()
-    reviewer = _browser(app, make_user(Role.SBB_REVIEWER))
+    reviewer = staff_browser(app, make_user(Role.SBB_REVIEWER))
 
     response = reviewer.get(f"/sbb/onderzoeken/{bare.id}/bestanden/{pdf.id}")
 
@@ -1207,11 +1085,13 @@ def test_sbb_cannot_download_a_file_through_an_investigation_it_was_not_shared_w
 
 
 def test_a_handler_cannot_use_sbbs_download_address(app, institution):
-    case, handler, _code, (pdf, _diary, _png) = _case_going_out(institution, consent_sbb=True)
+    case, handler, _code, (pdf, _diary, make_png) = _case_going_out(institution, consent_sbb=True)
     investigation = workflow.escalate(case, handler, "Met bestand.", False, [pdf.id])
     db.session.commit()
 
-    response = _browser(app, handler).get(f"/sbb/onderzoeken/{investigation.id}/bestanden/{pdf.id}")
+    response = staff_browser(app, handler).get(
+        f"/sbb/onderzoeken/{investigation.id}/bestanden/{pdf.id}"
+    )
 
     assert response.status_code == 404
 
@@ -1241,13 +1121,13 @@ STEPS = [
 def test_a_file_of_another_case_is_refused_beside_the_field_and_nothing_is_created(
     app, institution, route, prefix, consents, form
 ):
-    case, handler, _code, (own, _diary, _png) = _case_going_out(institution, **consents)
+    case, handler, _code, (own, _diary, make_png) = _case_going_out(institution, **consents)
     other_case, _other_code = make_case(institution)
-    foreign = make_attachment(other_case, _pdf("Van een andere melding"), "ander.pdf")
+    foreign = make_attachment(other_case, make_pdf("Van een andere melding"), "ander.pdf")
     db.session.commit()
     before = (count(Referral), count(Investigation), count(OutboxMail))
 
-    response = _browser(app, handler).post(
+    response = staff_browser(app, handler).post(
         f"/behandelen/zaken/{case.id}/{route}",
         data={**form(case), f"{prefix}-attachment_ids": [str(own.id), str(foreign.id)]},
     )
@@ -1268,7 +1148,7 @@ def test_a_file_of_another_case_is_refused_beside_the_field_and_nothing_is_creat
 def test_a_file_id_that_is_not_a_number_is_refused(app, institution, route, prefix, consents, form):
     case, handler, _code, _files_ = _case_going_out(institution, **consents)
 
-    response = _browser(app, handler).post(
+    response = staff_browser(app, handler).post(
         f"/behandelen/zaken/{case.id}/{route}",
         data={**form(case), f"{prefix}-attachment_ids": ["1 OR 1=1"]},
     )
@@ -1287,10 +1167,12 @@ def test_purge_pending_removes_stale_uploads_with_their_files_and_keeps_the_rest
     app, client, institution
 ):
     page = page_text(
-        _report(client, institution, [("oud.txt", b"oud\n"), ("vers.txt", b"vers\n")], narrative="")
+        post_report(
+            client, institution, [("oud.txt", b"oud\n"), ("vers.txt", b"vers\n")], narrative=""
+        )
     )
-    assert len(_tokens(page)) == 2
-    stale, recent = _pending()
+    assert len(upload_tokens(page)) == 2
+    stale, recent = pending_files()
     case, _code = make_case(institution)
     attached = make_attachment(case, b"bij een melding\n", "bewaren.txt")
     long_ago = utcnow() - timedelta(hours=app.config["PENDING_UPLOAD_HOURS"] + 1)
@@ -1311,16 +1193,16 @@ def test_purge_pending_removes_stale_uploads_with_their_files_and_keeps_the_rest
 
 
 def test_a_purged_uploads_token_no_longer_attaches_anything(app, client, institution):
-    page = page_text(_report(client, institution, [("oud.txt", b"oud\n")], narrative=""))
-    [token] = _tokens(page)
-    [stale] = _pending()
+    page = page_text(post_report(client, institution, [("oud.txt", b"oud\n")], narrative=""))
+    [token] = upload_tokens(page)
+    [stale] = pending_files()
     stale.created_at = utcnow() - timedelta(hours=app.config["PENDING_UPLOAD_HOURS"] + 1)
     db.session.commit()
     attachments.purge_pending()  # may also find other tests' unnamed old files
     db.session.commit()
-    assert _pending() == []
+    assert pending_files() == []
 
-    response = _report(client, institution, attachment_token=token)
+    response = post_report(client, institution, attachment_token=token)
 
     assert _is_receipt(response)
-    assert _files(_only_case()) == []
+    assert case_files(_only_case()) == []

@@ -8,73 +8,20 @@ test database is never touched.
 
 from __future__ import annotations
 
-import os
-import uuid
-from collections.abc import Callable, Iterator
-from pathlib import Path
-
 import pytest
 import sqlalchemy as sa
 from alembic import command
 from alembic.autogenerate import compare_metadata
-from alembic.config import Config
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy.pool import NullPool
 
 from stagepact.extensions import db
+from tests.databases import alembic_config, engine_for
 from tests.helpers import insert_row
-
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def _is_postgresql(url: str) -> bool:
-    return url.startswith("postgresql")
-
-
-def _engine(url: str) -> sa.Engine:
-    return sa.create_engine(url, poolclass=NullPool)
-
-
-@pytest.fixture
-def new_database(tmp_path) -> Iterator[Callable[[], str]]:
-    """A factory of fresh, empty databases of the kind the test run uses."""
-    server_url = os.environ.get("DATABASE_URL", "")
-    created: list[str] = []
-
-    def make() -> str:
-        name = f"stagepact_migrations_{uuid.uuid4().hex[:12]}"
-        if not _is_postgresql(server_url):
-            return f"sqlite:///{tmp_path / f'{name}.sqlite'}"
-        with _admin_engine(server_url).connect() as conn:
-            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-        created.append(name)
-        return sa.make_url(server_url).set(database=name).render_as_string(hide_password=False)
-
-    yield make
-
-    for name in created:
-        with _admin_engine(server_url).connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-
-
-def _admin_engine(server_url: str) -> sa.Engine:
-    """The server's maintenance database, outside any transaction (CREATE DATABASE needs it)."""
-    admin_url = sa.make_url(server_url).set(database="postgres")
-    return sa.create_engine(admin_url, isolation_level="AUTOCOMMIT", poolclass=NullPool)
-
-
-def alembic_config(database_url: str) -> Config:
-    """The project's alembic.ini, pointed at `database_url` through env.py's override."""
-    config = Config(str(ROOT / "alembic.ini"))
-    config.set_main_option("script_location", str(ROOT / "migrations"))
-    config.attributes["database_url"] = database_url
-    config.attributes["configure_logger"] = False  # leave pytest's logging alone
-    return config
 
 
 def current_revision(database_url: str) -> str | None:
-    engine = _engine(database_url)
+    engine = engine_for(database_url)
     try:
         with engine.connect() as conn:
             return MigrationContext.configure(conn).get_current_revision()
@@ -83,7 +30,7 @@ def current_revision(database_url: str) -> str | None:
 
 
 def table_names(database_url: str) -> set[str]:
-    engine = _engine(database_url)
+    engine = engine_for(database_url)
     try:
         return set(sa.inspect(engine).get_table_names())
     finally:
@@ -91,7 +38,7 @@ def table_names(database_url: str) -> set[str]:
 
 
 def schema_differences(database_url: str) -> list:
-    engine = _engine(database_url)
+    engine = engine_for(database_url)
     try:
         with engine.connect() as conn:
             context = MigrationContext.configure(conn, opts={"compare_type": True})
@@ -103,7 +50,7 @@ def schema_differences(database_url: str) -> list:
 def constraint_and_index_names(database_url: str) -> dict[str, set[str | None]]:
     """Per table, the names of its primary key, foreign keys, unique and check
     constraints and indexes, as the database reports them."""
-    engine = _engine(database_url)
+    engine = engine_for(database_url)
     try:
         inspector = sa.inspect(engine)
         names = {}
@@ -132,7 +79,7 @@ def test_upgrade_to_head_builds_the_schema_of_the_models(new_database):
 def test_migrated_schema_has_the_constraint_names_of_the_naming_convention(new_database):
     migrated, created = new_database(), new_database()
     command.upgrade(alembic_config(migrated), "head")
-    engine = _engine(created)
+    engine = engine_for(created)
     db.metadata.create_all(engine)
     engine.dispose()
 
@@ -177,7 +124,7 @@ def test_migration_0016_stops_on_a_value_outside_the_vocabulary_and_changes_noth
     url = new_database()
     config = alembic_config(url)
     command.upgrade(config, "0015")
-    engine = _engine(url)
+    engine = engine_for(url)
     with engine.begin() as conn:
         insert_row(conn, "adv", id=1)
         insert_row(conn, "institution", id=1, adv_id=1)

@@ -15,9 +15,9 @@ from stagepact.crypto import EncryptedText, email_lookup
 from stagepact.extensions import db
 from stagepact.models import ApiToken, Case, User
 from stagepact.vocab import Role
+from tests.databases import alembic_config, engine_for
 from tests.factories import make_case, make_user
 from tests.helpers import insert_row
-from tests.test_migrations import _engine, alembic_config, new_database  # noqa: F401
 
 CODE = "a code from a fixed list, enforced by a CHECK constraint: no free text"
 HASH = "a hash (SHA-256, scrypt or Argon2) or a random token: nothing typed"
@@ -215,7 +215,7 @@ PLAIN_BEFORE = {
 
 
 def _values(url: str) -> dict[tuple[str, str], str | None]:
-    engine = _engine(url)
+    engine = engine_for(url)
     try:
         with engine.connect() as conn:
             return {
@@ -228,13 +228,13 @@ def _values(url: str) -> dict[tuple[str, str], str | None]:
         engine.dispose()
 
 
-def test_migration_0012_encrypts_existing_rows_and_downgrade_decrypts_them(app, new_database):  # noqa: F811
+def test_migration_0012_encrypts_existing_rows_and_downgrade_decrypts_them(app, new_database):
     url = new_database()
     config = alembic_config(url)
     key = Fernet.generate_key().decode()
     config.attributes["encryption_keys"] = [key]
     command.upgrade(config, "0011")
-    engine = _engine(url)
+    engine = engine_for(url)
     with engine.begin() as conn:
         insert_row(conn, "institution", id=1, name="Testcollege", brin="99XX", slug="t", city="Z")
         insert_row(conn, "user_account", id=1, email="m@example.nl", name="M", role="monitor")
@@ -269,7 +269,7 @@ def test_migration_0012_encrypts_existing_rows_and_downgrade_decrypts_them(app, 
 
 def test_migration_0015_encrypts_staff_addresses_and_names_behind_a_blind_index(
     app,
-    new_database,  # noqa: F811
+    new_database,
 ):
     url = new_database()
     config = alembic_config(url)
@@ -277,7 +277,7 @@ def test_migration_0015_encrypts_staff_addresses_and_names_behind_a_blind_index(
     config.attributes["encryption_keys"] = [key]
     config.attributes["receipt_pepper"] = app.config["RECEIPT_PEPPER"]
     command.upgrade(config, "0014")
-    engine = _engine(url)
+    engine = engine_for(url)
     with engine.begin() as conn:
         insert_row(
             conn, "user_account", id=1, email="nadia@school.nl", name="Nadia", role="monitor"
@@ -286,7 +286,7 @@ def test_migration_0015_encrypts_staff_addresses_and_names_behind_a_blind_index(
 
     command.upgrade(config, "0015")
 
-    engine = _engine(url)
+    engine = engine_for(url)
     with engine.connect() as conn:
         email, name, lookup = conn.execute(
             sa.text("SELECT email, name, email_lookup FROM user_account")
@@ -300,7 +300,7 @@ def test_migration_0015_encrypts_staff_addresses_and_names_behind_a_blind_index(
 
     command.downgrade(config, "0014")
 
-    engine = _engine(url)
+    engine = engine_for(url)
     with engine.connect() as conn:
         assert conn.execute(sa.text("SELECT email, name FROM user_account")).one() == (
             "nadia@school.nl",

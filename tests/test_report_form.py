@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 from datetime import date, timedelta
-from html.parser import HTMLParser
 
 import pytest
 import sqlalchemy as sa
@@ -18,7 +17,7 @@ from stagepact.scoping import handlers_of
 from stagepact.student.forms import NARRATIVE_MAX
 from stagepact.vocab import ConsentKind, ConsentSource
 from tests.factories import make_institution, make_user
-from tests.helpers import count, field_error
+from tests.helpers import FormState, count, field_error
 
 # A report with every field filled in, each with a value that is easy to recognise.
 FULL = {
@@ -76,58 +75,6 @@ CHOICES = {
     "consent_sbb_identity": {"y": 1},
 }
 CSRF_MESSAGE = "formulier stond te lang open"
-
-
-class FormState(HTMLParser):
-    """What a browser would show in the form: values, checked boxes, selected options."""
-
-    def __init__(self, page: str):
-        super().__init__(convert_charrefs=True)
-        self.values: dict[str, list[str]] = {}
-        self.elements: dict[str, dict] = {}
-        self._textarea: str | None = None
-        self._text: list[str] = []
-        self._select: str | None = None
-        self.feed(page)
-        self.close()
-
-    def _add(self, name, value):
-        self.values.setdefault(name, []).append(value)
-
-    def handle_starttag(self, tag, attrs):
-        attrs = dict(attrs)
-        if "id" in attrs:
-            self.elements[attrs["id"]] = attrs
-        name = attrs.get("name")
-        if tag == "input" and name:
-            if attrs.get("type") in ("radio", "checkbox"):
-                if "checked" in attrs:
-                    self._add(name, attrs.get("value"))
-            elif attrs.get("type") not in ("submit", "button"):
-                self._add(name, attrs.get("value") or "")
-        elif tag == "textarea":
-            self._textarea, self._text = name, []
-        elif tag == "select":
-            self._select = name
-        elif tag == "option" and self._select and "selected" in attrs:
-            self._add(self._select, attrs.get("value"))
-
-    def handle_endtag(self, tag):
-        if tag == "textarea" and self._textarea:
-            text = "".join(self._text)
-            # HTML drops one newline right after <textarea>; WTForms writes one.
-            for newline in ("\r\n", "\n"):
-                if text.startswith(newline):
-                    text = text[len(newline) :]
-                    break
-            self._add(self._textarea, text)
-            self._textarea = None
-        elif tag == "select":
-            self._select = None
-
-    def handle_data(self, data):
-        if self._textarea:
-            self._text.append(data)
 
 
 def _error_fields(page: str) -> set[str]:

@@ -26,7 +26,7 @@ from stagepact.models import ApiToken, AuditEvent
 from stagepact.vocab import Role
 from tests.factories import make_institution, make_user
 from tests.helpers import audit_events, count, header_texts
-from tests.test_statistics import (
+from tests.statistics_world import (
     COMPANY,
     DIMENSIONS,
     LEVELS,

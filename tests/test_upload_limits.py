@@ -25,19 +25,19 @@ from stagepact.extensions import db
 from stagepact.models import Attachment, Case, User
 from stagepact.vocab import Role
 from tests.factories import make_attachment, make_case, make_institution, make_user
-from tests.helpers import count, field_error, page_text, reloaded
-from tests.test_attachments import (
+from tests.helpers import FormState, count, field_error, page_text, reloaded
+from tests.uploads import (
     NARRATIVE,
-    _docx,
-    _files,
-    _pdf,
-    _pending,
-    _report,
-    _student,
-    _tokens,
-    _uploads,
+    as_uploads,
+    case_files,
+    make_docx,
+    make_pdf,
+    pending_files,
+    post_report,
+    staff_browser,
+    student_browser,
+    upload_tokens,
 )
-from tests.test_report_form import FormState
 
 BODY = "Hier zijn de foto's van het rooster."
 
@@ -66,7 +66,7 @@ def _small_png(shade: int = 10) -> bytes:
 def _message(student, files=(), body=BODY, **fields):
     data = {"body": body, **fields}
     if files:
-        data["attachments"] = _uploads(files)
+        data["attachments"] = as_uploads(files)
     return student.post("/volgen/melding/bericht", data=data)
 
 
@@ -77,7 +77,7 @@ def test_the_students_message_form_is_limited_per_case_and_keeps_the_text(
     app, institution, limited
 ):
     case, code = make_case(institution)
-    student = _student(app, code)
+    student = student_browser(app, code)
     allowed = int(attachments.POSTS_PER_CASE.split()[0])
     for n in range(allowed):
         response = _message(student, [(f"bewijs-{n}.txt", b"bewijs\n")], body=f"Bericht {n}")
@@ -89,15 +89,15 @@ def test_the_students_message_form_is_limited_per_case_and_keeps_the_text(
     page = page_text(response)
     assert "Er is in korte tijd te veel verstuurd." in field_error(page, "attachments")
     assert FormState(page).values["body"] == ["Nog een bericht"]
-    assert _pending() == []  # nothing read, nothing stored
-    assert len(_files(reloaded(case))) == allowed
+    assert pending_files() == []  # nothing read, nothing stored
+    assert len(case_files(reloaded(case))) == allowed
 
 
 def test_the_per_case_limit_holds_from_any_address(app, institution, limited):
     case, code = make_case(institution)
     allowed = int(attachments.POSTS_PER_CASE.split()[0])
     for n in range(allowed):
-        student = _student(app, code)
+        student = student_browser(app, code)
         response = student.post(
             "/volgen/melding/bericht",
             data={"body": f"Bericht {n}"},
@@ -105,7 +105,7 @@ def test_the_per_case_limit_holds_from_any_address(app, institution, limited):
         )
         assert response.status_code == 302
 
-    response = _student(app, code).post(
+    response = student_browser(app, code).post(
         "/volgen/melding/bericht",
         data={"body": "Van weer een ander adres"},
         environ_base={"REMOTE_ADDR": "198.51.100.7"},
@@ -121,12 +121,12 @@ def test_environments_sharing_one_store_do_not_spend_each_others_upload_budget(
     case, code = make_case(institution)
     allowed = int(attachments.POSTS_PER_CASE.split()[0])
     for n in range(allowed):
-        assert _message(_student(app, code), body=f"Bericht {n}").status_code == 302
-    assert _message(_student(app, code), body="Een te veel").status_code == 422
+        assert _message(student_browser(app, code), body=f"Bericht {n}").status_code == 302
+    assert _message(student_browser(app, code), body="Een te veel").status_code == 422
 
     monkeypatch.setitem(app.config, "RATELIMIT_KEY_PREFIX", "another-environment")
 
-    assert _message(_student(app, code), body="Elders is dit het eerste").status_code == 302
+    assert _message(student_browser(app, code), body="Elders is dit het eerste").status_code == 302
 
 
 def test_the_report_form_limits_the_megabytes_an_address_posts(
@@ -135,14 +135,16 @@ def test_the_report_form_limits_the_megabytes_an_address_posts(
     monkeypatch.setattr(attachments, "MEGABYTES_PER_ADDRESS", "3 per hour")
     one_megabyte = b"a" * (1024 * 1024 - 2048)
     for n in range(3):
-        page = page_text(_report(client, institution, [(f"{n}.txt", one_megabyte)], narrative=""))
-        assert len(_tokens(page)) == 1
+        page = page_text(
+            post_report(client, institution, [(f"{n}.txt", one_megabyte)], narrative="")
+        )
+        assert len(upload_tokens(page)) == 1
 
-    response = _report(client, institution, [("te-veel.txt", one_megabyte)], narrative="")
+    response = post_report(client, institution, [("te-veel.txt", one_megabyte)], narrative="")
 
     page = page_text(response)
     assert "Er is in korte tijd te veel verstuurd." in field_error(page, "attachments")
-    assert len(_pending()) == 3
+    assert len(pending_files()) == 3
 
 
 @pytest.mark.parametrize(
@@ -153,12 +155,12 @@ def test_the_forms_with_files_have_limits_and_the_others_are_unchanged(
 ):
     monkeypatch.setattr(attachments, "POSTS_PER_ADDRESS", "2 per hour")
     case, code = make_case(institution)
-    browser = _student(app, code)
+    browser = student_browser(app, code)
     url = endpoint.format(slug=institution.slug)
     for _ in range(2):
-        browser.post(url, data={"attachments": _uploads([("a.txt", b"a\n")])})
+        browser.post(url, data={"attachments": as_uploads([("a.txt", b"a\n")])})
 
-    page = page_text(browser.post(url, data={"attachments": _uploads([("b.txt", b"b\n")])}))
+    page = page_text(browser.post(url, data={"attachments": as_uploads([("b.txt", b"b\n")])}))
 
     assert "Er is in korte tijd te veel verstuurd." in field_error(page, "attachments")
 
@@ -173,21 +175,21 @@ def test_images_of_a_form_with_errors_are_kept_uncleaned_and_cleaned_when_it_is_
     real = attachments._clean_image
     monkeypatch.setattr(attachments, "_clean_image", lambda *a: cleaned.append(a[1]) or real(*a))
     case, code = make_case(institution)
-    student = _student(app, code)
+    student = student_browser(app, code)
 
     response = _message(student, [("foto.png", _small_png())], body="")
 
     assert response.status_code == 422
     assert cleaned == []  # the form was refused: no image decoded
-    [waiting] = _pending()
+    [waiting] = pending_files()
     assert not waiting.cleaned and waiting.pending_case_id == case.id
-    tokens = _tokens(page_text(response))
+    tokens = upload_tokens(page_text(response))
 
     response = _message(student, attachment_token=tokens)
 
     assert response.status_code == 302
     assert cleaned == ["png"]
-    [stored] = _files(reloaded(case))
+    [stored] = case_files(reloaded(case))
     assert stored.cleaned and stored.kind == "png"
     image = Image.open(io.BytesIO(attachments.read(stored)))
     assert image.size == (30, 20)
@@ -199,7 +201,7 @@ def test_the_stall_attack_is_refused_by_the_header_before_anything_is_decoded(
     """The assessment's request: 10 PNGs of 7000 x 7000 pixels with the message."""
     monkeypatch.setattr(attachments, "_clean_image", lambda *a: pytest.fail("an image was decoded"))
     case, code = make_case(institution)
-    student = _student(app, code)
+    student = student_browser(app, code)
     huge = _big_png(7000, 7000)
 
     response = _message(student, [(f"{n}.png", huge) for n in range(10)])
@@ -216,7 +218,7 @@ def test_the_pixel_budget_of_one_request_refuses_the_image_that_would_exceed_it(
 ):
     monkeypatch.setattr(attachments, "PIXELS_PER_REQUEST", 1000)
     case, code = make_case(institution)
-    student = _student(app, code)
+    student = student_browser(app, code)
 
     response = _message(student, [("een.png", _small_png(1)), ("twee.png", _small_png(2))])
 
@@ -227,24 +229,22 @@ def test_the_pixel_budget_of_one_request_refuses_the_image_that_would_exceed_it(
         "Stuur deze foto in een volgend bericht."
     )
     assert FormState(page).values["body"] == [BODY]
-    [kept] = _pending()
+    [kept] = pending_files()
     assert kept.original_name == "een.png" and kept.cleaned
-    assert _tokens(page) == [kept.token]
+    assert upload_tokens(page) == [kept.token]
 
 
 def test_the_time_budget_refuses_images_once_it_is_spent(app, institution, monkeypatch):
     monkeypatch.setattr(attachments, "CLEANING_SECONDS", 0.0)
     case, code = make_case(institution)
-    student = _student(app, code)
+    student = student_browser(app, code)
     time.sleep(0.01)
 
     response = _message(student, [("foto.png", _small_png())])
 
     assert response.status_code == 422
-    assert "te groot om in één keer te verwerken" in field_error(
-        page_text(response), "attachments"
-    )
-    assert _files(reloaded(case)) == []
+    assert "te groot om in één keer te verwerken" in field_error(page_text(response), "attachments")
+    assert case_files(reloaded(case)) == []
 
 
 def test_the_budgets_are_far_below_the_worker_timeout():
@@ -259,7 +259,7 @@ def test_the_budgets_are_far_below_the_worker_timeout():
 def test_uploads_of_refused_messages_count_against_the_case_quota(app, institution, monkeypatch):
     monkeypatch.setitem(app.config, "ATTACHMENT_CASE_MAX_BYTES", 1024 * 1024)
     case, code = make_case(institution)
-    student = _student(app, code)
+    student = student_browser(app, code)
     part = b"x" * 400_000
 
     for n in range(2):  # refused messages (no text): their files wait as pending
@@ -271,20 +271,22 @@ def test_uploads_of_refused_messages_count_against_the_case_quota(app, instituti
     assert field_error(page_text(response), "attachments") == (
         "derde.txt: Samen worden de bestanden bij deze melding groter dan 1 MB."
     )
-    assert len(_pending()) == 2
-    assert sum(a.size for a in _pending()) + sum(a.size for a in _files(case)) <= 1024 * 1024
+    assert len(pending_files()) == 2
+    assert (
+        sum(a.size for a in pending_files()) + sum(a.size for a in case_files(case)) <= 1024 * 1024
+    )
 
 
 def test_the_pending_files_a_form_carries_are_not_counted_twice(app, institution, monkeypatch):
     monkeypatch.setitem(app.config, "ATTACHMENT_CASE_MAX_BYTES", 1024 * 1024)
     case, code = make_case(institution)
-    student = _student(app, code)
+    student = student_browser(app, code)
     page = page_text(_message(student, [("groot.txt", b"x" * 700_000)], body=""))
 
-    response = _message(student, attachment_token=_tokens(page))
+    response = _message(student, attachment_token=upload_tokens(page))
 
     assert response.status_code == 302
-    assert [a.size for a in _files(reloaded(case))] == [700_000]
+    assert [a.size for a in case_files(reloaded(case))] == [700_000]
     assert attachments.case_total(case) == 700_000
 
 
@@ -390,7 +392,7 @@ HOSTILE_PDFS = [
     pytest.param(_pdf_with_page_action, ACTIVE, id="page-aa-in-object-stream"),
     pytest.param(_pdf_with_embedded_file, ACTIVE, id="embedded-file"),
     pytest.param(
-        lambda: _pdf().replace(b"%%EOF", b"<html><script>alert(1)</script></html>\n%%EOF"),
+        lambda: make_pdf().replace(b"%%EOF", b"<html><script>alert(1)</script></html>\n%%EOF"),
         "Deze pdf bevat ook code van een webpagina.",
         id="html-polyglot",
     ),
@@ -402,7 +404,7 @@ HOSTILE_PDFS = [
 def test_a_hostile_pdf_is_refused_with_its_reason_and_the_report_kept(
     client, institution, make, reason
 ):
-    response = _report(client, institution, [("verklaring.pdf", make())], programme="Kok")
+    response = post_report(client, institution, [("verklaring.pdf", make())], programme="Kok")
 
     assert response.status_code == 422
     page = page_text(response)
@@ -413,18 +415,18 @@ def test_a_hostile_pdf_is_refused_with_its_reason_and_the_report_kept(
 
 
 def test_a_plain_pdf_still_reaches_the_case(client, institution):
-    response = _report(client, institution, [("verklaring.pdf", _pdf())])
+    response = post_report(client, institution, [("verklaring.pdf", make_pdf())])
 
     assert response.status_code == 200
     [case] = db.session.scalars(sa.select(Case)).all()
-    assert [a.kind for a in _files(case)] == ["pdf"]
+    assert [a.kind for a in case_files(case)] == ["pdf"]
 
 
 def _docx_with(extra: dict[str, bytes], compression=zipfile.ZIP_DEFLATED) -> bytes:
-    """Word's own parts from `_docx`, plus `extra` entries."""
+    """Word's own parts from `make_docx`, plus `extra` entries."""
     buffer = io.BytesIO()
     with (
-        zipfile.ZipFile(io.BytesIO(_docx())) as source,
+        zipfile.ZipFile(io.BytesIO(make_docx())) as source,
         zipfile.ZipFile(buffer, "w", compression) as archive,
     ):
         for info in source.infolist():
@@ -470,7 +472,7 @@ def test_a_hostile_word_file_is_refused_with_its_reason_and_the_message_kept(
     app, institution, make, reason
 ):
     case, code = make_case(institution)
-    student = _student(app, code)
+    student = student_browser(app, code)
 
     response = _message(student, [("brief.docx", make())])
 
@@ -493,17 +495,15 @@ def test_an_archive_that_lies_about_its_sizes_is_caught_while_it_is_read(app):
 
 
 def test_a_handlers_message_with_a_hostile_document_keeps_the_text(app, institution):
-    from tests.test_attachments import _browser
-
     case, _code = make_case(institution)
-    handler = _browser(app, db.session.scalars(sa.select(User)).first())
+    handler = staff_browser(app, db.session.scalars(sa.select(User)).first())
     body = "Zie de bijlage."
 
     response = handler.post(
         f"/behandelen/zaken/{case.id}/bericht",
         data={
             "body": body,
-            "attachments": _uploads([("brief.pdf", _pdf_with(OpenAction=_launch()))]),
+            "attachments": as_uploads([("brief.pdf", _pdf_with(OpenAction=_launch()))]),
         },
     )
 
@@ -515,9 +515,9 @@ def test_a_handlers_message_with_a_hostile_document_keeps_the_text(app, institut
 
 def test_pending_uploads_are_not_kept_past_their_time(app, institution):
     case, code = make_case(institution)
-    student = _student(app, code)
+    student = student_browser(app, code)
     _message(student, [("a.txt", b"a\n")], body="")
-    [waiting] = _pending()
+    [waiting] = pending_files()
     waiting.created_at = waiting.created_at - timedelta(
         hours=app.config["PENDING_UPLOAD_HOURS"] + 1
     )
@@ -525,4 +525,4 @@ def test_pending_uploads_are_not_kept_past_their_time(app, institution):
 
     assert attachments.purge_pending() >= 1
     db.session.commit()
-    assert _pending() == [] and attachments.case_total(case) == 0
+    assert pending_files() == [] and attachments.case_total(case) == 0
