@@ -181,6 +181,38 @@ class FormState(HTMLParser):
             self._text.append(data)
 
 
+# --- Keeping a world of rows ---------------------------------------------------------------
+
+
+def stored_rows() -> dict[str, list[dict]]:
+    """Every row of every table, raw as stored (ciphertexts as they are): what
+    `restore_rows` puts back, so that a world built once serves many tests."""
+    db.session.commit()
+    rows = {}
+    with db.engine.connect() as conn:
+        for table in db.metadata.sorted_tables:
+            query = (
+                sa.select(*(sa.column(c.name) for c in table.columns))
+                .select_from(sa.table(table.name))
+                .order_by(*(sa.column(c.name) for c in table.primary_key.columns))
+            )
+            rows[table.name] = [dict(row._mapping) for row in conn.execute(query)]
+    return rows
+
+
+def restore_rows(rows: dict[str, list[dict]]) -> None:
+    """Empty every table and write `rows` back, raw, parents before children."""
+    db.session.rollback()
+    with db.engine.begin() as conn:
+        for table in reversed(db.metadata.sorted_tables):
+            conn.execute(table.delete())
+        for table in db.metadata.sorted_tables:
+            if rows.get(table.name):
+                columns = sa.table(table.name, *(sa.column(name) for name in rows[table.name][0]))
+                conn.execute(sa.insert(columns), rows[table.name])
+    db.session.expire_all()
+
+
 # --- Walking the URL map ------------------------------------------------------------------
 
 HOST = "meldpunt.test"

@@ -25,9 +25,11 @@ privacy"), not derived from the code.
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 
+from stagepact import workflow
 from stagepact.extensions import db
 from stagepact.models import Case
 from stagepact.vocab import Role
@@ -36,7 +38,7 @@ from tests.factories import (
     make_institution,
     make_user,
 )
-from tests.helpers import HOST, unknown_arguments
+from tests.helpers import HOST, restore_rows, unknown_arguments
 from tests.route_world import (
     ANONYMOUS,
     ARGUMENTS,
@@ -54,6 +56,8 @@ from tests.route_world import (
     STAFF,
     STUDENT,
     Browser,
+    KeptWorld,
+    World,
     access_for,
     answer_problem,
     build_world,
@@ -70,13 +74,47 @@ from tests.route_world import (
 # --- The tests -------------------------------------------------------------------------
 
 
-def test_the_walk_knows_every_argument_and_reaches_every_endpoint(app):
+@pytest.fixture(scope="module")
+def kept_world(app):
+    """The world, built once for this module's tests and kept as rows and files."""
+    with app.app_context():
+        kept = KeptWorld(build_world(), Path(app.config["ATTACHMENT_DIR"]))
+        restore_rows({})  # the tables empty again, as every test leaves them
+        db.session.remove()
+    return kept
+
+
+@pytest.fixture
+def world(kept_world) -> World:
+    """The module's world, as it was built: what an earlier test changed is undone."""
+    return kept_world.restore()
+
+
+def test_the_kept_world_comes_back_as_built(app, kept_world):
+    world = kept_world.restore()
+    built = snapshot()
+    case = world.cases["new"]
+    workflow.acknowledge(case, world.users[HANDLER_A])
+    db.session.delete(world.case_b)
+    stored = Path(app.config["ATTACHMENT_DIR"]) / f"{case.attachments[0].storage_key}.bin"
+    content = stored.read_bytes()
+    stored.unlink()
+    db.session.commit()
+    assert snapshot() != built
+
+    again = kept_world.restore()
+
+    assert snapshot() == built
+    assert again.cases["new"].status == "new" and again.case_b is not None
+    assert stored.read_bytes() == content
+
+
+def test_the_walk_knows_every_argument_and_reaches_every_endpoint(app, world):
     rules = [rule for rule in app.url_map.iter_rules() if rule.endpoint != "static"]
     unknown = {rule.rule: unknown_arguments(rule, ARGUMENTS) for rule in rules}
     assert {rule: names for rule, names in unknown.items() if names} == {}, (
         "teach this test these arguments (add them to ARGUMENTS)"
     )
-    world = build_world()
     walked = {request.endpoint for request in walk(app, world)}
     endpoints = {rule.endpoint for rule in app.url_map.iter_rules()} - {"static"}
     assert walked == endpoints
@@ -92,10 +130,9 @@ def test_the_walk_knows_every_argument_and_reaches_every_endpoint(app):
 
 
 @pytest.mark.parametrize("role", ROLES)
-def test_every_route_for_every_role(app, role):
+def test_every_route_for_every_role(app, role, world):
     """Each role walks every route: allowed ones answer, the others are refused and
     change nothing; no GET changes anything but the audit trail."""
-    world = build_world()
     data = post_data(world)
     browser = Browser(app, world, role, keep=True)
     requests = walk(app, world)
@@ -135,9 +172,8 @@ def test_every_route_for_every_role(app, role):
     assert allowed_count > 0 and refused_count > 0
 
 
-def test_the_walk_tries_each_state_of_a_case_and_institution_bs_handler_gets_404s(app):
+def test_the_walk_tries_each_state_of_a_case_and_institution_bs_handler_gets_404s(app, world):
     """The matrix above names A's cases in every state; spelled out for handler B."""
-    world = build_world()
     browser = Browser(app, world, HANDLER_B)
     case_urls = [
         r
@@ -160,9 +196,8 @@ def test_the_walk_tries_each_state_of_a_case_and_institution_bs_handler_gets_404
     assert snapshot() == before
 
 
-def test_a_file_is_reached_only_through_its_own_case_or_investigation(app):
+def test_a_file_is_reached_only_through_its_own_case_or_investigation(app, world):
     """The URL must name the file's own case: another case's file is a 404, even one's own."""
-    world = build_world()
     escalated = world.cases["escalated"]
     before = snapshot()
     attempts = {
@@ -258,10 +293,9 @@ def _each_post_with_the_browser_allowed_to_make_it(app, world, transport):
         browsers[role].reset()
 
 
-def test_every_post_is_refused_without_acsrf_token_and_accepted_with_it(
-    app, csrf_enabled, transport
+def test_every_post_is_refused_without_a_csrf_token_and_accepted_with_it(
+    app, csrf_enabled, transport, world
 ):
-    world = build_world()
     data = post_data(world)
     refused, accepted, posts = {}, {}, 0
 
@@ -299,8 +333,7 @@ CROSS_SITE = {
 }
 
 
-def test_a_post_from_another_site_is_refused_even_with_a_valid_token(app, csrf_enabled):
-    world = build_world()
+def test_a_post_from_another_site_is_refused_even_with_a_valid_token(app, csrf_enabled, world):
     data = post_data(world)
     https = (f"https://{HOST}", SAME_ORIGIN_POST)
     saved = {key: app.config.get(key) for key in production_transport_settings()}
@@ -325,8 +358,7 @@ def test_a_post_from_another_site_is_refused_even_with_a_valid_token(app, csrf_e
     assert let_through == {}
 
 
-def test_every_post_only_route_answers_get_with_405_and_the_api_takes_no_post(app):
-    world = build_world()
+def test_every_post_only_route_answers_get_with_405_and_the_api_takes_no_post(app, world):
     post_only = [r for r in walk(app, world) if r.method == "POST" and r.post_only]
     assert len({r.endpoint for r in post_only}) > 30
     browsers = {}
@@ -349,8 +381,7 @@ def test_every_post_only_route_answers_get_with_405_and_the_api_takes_no_post(ap
     assert client.post("/api/v1/statistics", headers=auth).status_code == 405
 
 
-def test_the_api_opens_with_its_token_only(app):
-    world = build_world()
+def test_the_api_opens_with_its_token_only(app, world):
     monitor = Browser(app, world, MONITOR)
     auth = {"Authorization": f"Bearer {world.api_token}"}
     trend = "/api/v1/statistics?period=trend"  # served whatever the figures cover
@@ -360,9 +391,8 @@ def test_the_api_opens_with_its_token_only(app):
     assert app.test_client().get(trend, headers=wrong).status_code == 401
 
 
-def test_security_headers_on_error_pages_static_files_and_logins(app):
+def test_security_headers_on_error_pages_static_files_and_logins(app, world):
     """The role walk checks every answer it got; here the answers it does not give."""
-    world = build_world()
     client = app.test_client()
     responses = [
         ("GET", "/niet-bestaand", client.get("/niet-bestaand")),
@@ -390,10 +420,9 @@ def test_security_headers_on_error_pages_static_files_and_logins(app):
     assert problems == []
 
 
-def test_student_pages_send_no_referrer_and_staff_pages_same_origin(app):
+def test_student_pages_send_no_referrer_and_staff_pages_same_origin(app, world):
     """A student's pages tell nobody, not even this site, where the student came from;
     staff pages let a form posted here carry this site's Origin (web_security.py)."""
-    world = build_world()
     gets = [r for r in walk(app, world) if r.method == "GET"]
     expected = {
         ANONYMOUS: lambda r: "same-origin" if r.endpoint.startswith("auth.") else "no-referrer",
@@ -451,9 +480,8 @@ def test_behind_a_proxy_that_ends_tls_staff_log_in_with_the_forwarded_scheme(tmp
         db.drop_all()
 
 
-def test_the_world_is_what_the_matrix_assumes(app):
+def test_the_world_is_what_the_matrix_assumes(app, world):
     """If the world drifts, the matrix would silently test less."""
-    world = build_world()
     statuses = {state: db.session.get(Case, case.id).status for state, case in world.cases.items()}
     assert statuses == {state: state for state in CASE_STATES}
     assert [a.id for a in world.investigation.attachments] == [world.shared_file]
