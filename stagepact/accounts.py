@@ -204,6 +204,15 @@ def check_institution(role: Role, institution: Institution | None) -> None:
         )
 
 
+def reinvite(user: User) -> str:
+    """A new invitation link for someone who has not chosen a password yet (to be mailed)."""
+    if user.password_hash is not None or not user.active:
+        raise AccountError(
+            _l("Dit account heeft al een wachtwoord; gebruik 'wachtwoord vergeten'.")
+        )
+    return issue_link(user, AccountToken.INVITE)
+
+
 def by_email(email: str) -> User | None:
     """The account with this address, whatever its letter case, or None."""
     return db.session.scalar(sa.select(User).where(User.with_email(email)))
@@ -300,6 +309,9 @@ def end_all_sessions(user: User) -> None:
 
 
 def disable(user: User, actor: User) -> None:
+    """Disable an account: every session of it ends at once. Nobody disables their own."""
+    if user.id == actor.id:
+        raise AccountError(_l("Je kunt je eigen account niet uitschakelen."))
     user.active = False
     end_all_sessions(user)
     audit.record("user.disabled", actor=actor, institution_id=user.institution_id, user_id=user.id)
@@ -411,8 +423,14 @@ def can_reset_two_factor(actor: User, user: User) -> bool:
 
 
 def reset_two_factor(user: User, actor: User) -> None:
-    """An admin turns 2FA off for someone who lost their app; they enrol again at next login
-    (the caller checks `can_reset_two_factor`)."""
+    """An admin turns 2FA off for someone who lost their app; they enrol again at next login.
+    Refused where `can_reset_two_factor` says no."""
+    if not can_reset_two_factor(actor, user):
+        raise AccountError(
+            _l(
+                "De tweestapsverificatie van een beheerder herstelt alleen de platformbeheerder. Vraag het daar aan."
+            )
+        )
     user.totp_secret = None
     user.totp_enabled_at = None
     user.totp_last_step = None

@@ -70,6 +70,15 @@ def operator_command(f):
     return wrapper
 
 
+def command(name: str, help: str):
+    """Register `flask stagepact <name>`, run as an `operator_command`."""
+
+    def register(f):
+        return stagepact_cli.command(name, help=help)(operator_command(f))
+
+    return register
+
+
 # The option a refusal's input comes from, so that the message says what to correct.
 OPTIONS = {
     "name": "--name",
@@ -96,9 +105,7 @@ def refusals():
 # --- create-institution -----------------------------------------------------------
 
 
-@stagepact_cli.command(
-    "create-institution", help="Maak een instelling (mbo-school) aan, met een eigen meldpunt."
-)
+@command("create-institution", help="Maak een instelling (mbo-school) aan, met een eigen meldpunt.")
 @click.option("--name", required=True, help="Naam van de instelling.")
 @click.option("--brin", required=True, help="BRIN-code: 4 letters of cijfers, uniek.")
 @click.option("--city", required=True, help="Plaats.")
@@ -120,23 +127,10 @@ def refusals():
     type=click.IntRange(1, 12),
     help="Binnen hoeveel maanden na de bevestiging de student terugkoppeling krijgt.",
 )
-@operator_command
-def create_institution_command(
-    name, brin, city, slug, region, adv_id, intro_text, ack_working_days, feedback_months
-) -> None:
+def create_institution_command(**options) -> None:
     """Create an institution and print its id and the path of its meldpunt."""
     with refusals():
-        institution = admin.create_institution(
-            name=name,
-            brin=brin,
-            city=city,
-            slug=slug,
-            region=region,
-            adv_id=adv_id,
-            intro_text=intro_text,
-            ack_working_days=ack_working_days,
-            feedback_months=feedback_months,
-        )
+        institution = admin.create_institution(**options)
     db.session.commit()
     click.echo(
         _(
@@ -162,7 +156,7 @@ def _ask_password() -> str:
         click.echo(_("De wachtwoorden zijn niet gelijk. Probeer het opnieuw."), err=True)
 
 
-@stagepact_cli.command("create-user", help="Maak een account voor een medewerker aan.")
+@command("create-user", help="Maak een account voor een medewerker aan.")
 @click.option("--email", required=True, help="E-mailadres, ook de inlognaam.")
 @click.option("--name", required=True, help="Naam.")
 @click.option(
@@ -189,7 +183,6 @@ def _ask_password() -> str:
     help="Taal van de pagina's en mails (nl of en); zonder deze optie kiest de browser "
     "bij de eerste keer inloggen.",
 )
-@operator_command
 def create_user_command(email, name, role, brin, password, invite, language) -> None:
     """Create a staff account: with an invitation by mail, or a password (asked, hidden)."""
     role = Role(role)
@@ -234,11 +227,10 @@ def create_user_command(email, name, role, brin, password, invite, language) -> 
 # --- import-companies -------------------------------------------------------------
 
 
-@stagepact_cli.command(
+@command(
     "import-companies", help="Laad of werk het register van leerbedrijven bij uit een CSV-bestand."
 )
 @click.argument("csv_file", type=click.Path(exists=True, dir_okay=False))
-@operator_command
 def import_companies_command(csv_file: str) -> None:
     """Load the register; bad rows are listed with their line number and skipped.
 
@@ -269,7 +261,7 @@ def import_companies_command(csv_file: str) -> None:
 # --- send-mail --------------------------------------------------------------------
 
 
-@stagepact_cli.command("send-mail", help="Verstuur de mail die klaarstaat (voor cron).")
+@command("send-mail", help="Verstuur de mail die klaarstaat (voor cron).")
 @click.option(
     "--limit",
     default=200,
@@ -277,7 +269,6 @@ def import_companies_command(csv_file: str) -> None:
     type=click.IntRange(min=1),
     help="Hoeveel mails hoogstens in deze ronde.",
 )
-@operator_command
 def send_mail_command(limit: int) -> None:
     """Queue deadline reminders, then hand due mail to the mail server.
 
@@ -297,12 +288,11 @@ def send_mail_command(limit: int) -> None:
     )
 
 
-@stagepact_cli.command(
+@command(
     "create-api-token", help="Maak een API-sleutel voor een monitor; hij wordt één keer getoond."
 )
 @click.argument("email")
 @click.option("--name", default="CLI", show_default=True, help="Waarvoor de sleutel is.")
-@operator_command
 def create_api_token_command(email: str, name: str) -> None:
     user = accounts.by_email(email)
     if user is None:
@@ -315,21 +305,19 @@ def create_api_token_command(email: str, name: str) -> None:
     click.echo(plain)
 
 
-@stagepact_cli.command(
+@command(
     "purge-uploads", help="Verwijder bestanden van formulieren die nooit zijn verstuurd (cron)."
 )
-@operator_command
 def purge_uploads_command() -> None:
     """Remove pending uploads older than PENDING_UPLOAD_HOURS, with their files."""
     removed = jobs.purge_uploads()
     click.echo(_("%(count)d achtergelaten bestand(en) verwijderd.", count=removed))
 
 
-@stagepact_cli.command(
+@command(
     "publish-statistics",
     help="Bereken de statistieken opnieuw uit de meldingen (cron, dagelijks).",
 )
-@operator_command
 def publish_statistics_command() -> None:
     """Rebuild the monthly rollup every statistics page, export and API answer reads."""
     rows = jobs.publish_statistics()
@@ -339,13 +327,12 @@ def publish_statistics_command() -> None:
 # --- retention --------------------------------------------------------------------
 
 
-@stagepact_cli.command(
+@command(
     "retention",
     help="Wis de persoonsgegevens van meldingen die langer dan de bewaartermijn van hun "
     "instelling zijn afgesloten, en oude verstuurde mail (cron, dagelijks).",
 )
 @click.option("--dry-run", is_flag=True, help="Laat alleen zien wat gewist zou worden.")
-@operator_command
 def retention_command(dry_run: bool) -> None:
     """Erase what each institution's retention period says; each case in its own transaction.
 
@@ -391,7 +378,7 @@ def retention_command(dry_run: bool) -> None:
 # --- rotate-key -------------------------------------------------------------------
 
 
-@stagepact_cli.command(
+@command(
     "rotate-key",
     help="Versleutel alle persoonsgegevens en bestanden opnieuw met de eerste sleutel van "
     "ENCRYPTION_KEYS; de andere sleutels moeten dan nog in de lijst staan.",
@@ -403,7 +390,6 @@ def retention_command(dry_run: bool) -> None:
     type=click.IntRange(min=1),
     help="Hoeveel rijen of bestanden per transactie.",
 )
-@operator_command
 def rotate_key_command(batch_size: int) -> None:
     """Re-encrypt every encrypted column and every file; print what was done.
 
@@ -456,8 +442,7 @@ def _chain_problem_text(code: str) -> str:
     }[code]
 
 
-@stagepact_cli.command("audit-verify", help="Controleer dat de audittrail niet is gewijzigd.")
-@operator_command
+@command("audit-verify", help="Controleer dat de audittrail niet is gewijzigd.")
 def audit_verify_command() -> None:
     """Walk the hash chain; exit 1 naming the first event that does not fit."""
     checked, problem = audit.verify_chain()
@@ -477,11 +462,10 @@ def audit_verify_command() -> None:
 # --- demo -------------------------------------------------------------------------
 
 
-@stagepact_cli.command("demo", help="Laad demogegevens: instellingen, accounts en meldingen.")
+@command("demo", help="Laad demogegevens: instellingen, accounts en meldingen.")
 @click.option(
     "--if-empty", is_flag=True, help="Doe niets als er al een instelling is (voor `make run`)."
 )
-@operator_command
 def demo_command(if_empty: bool) -> None:
     """Load fictional institutions, staff and about forty cases (never in production)."""
     if current_app.config["ENV_NAME"] == "production":

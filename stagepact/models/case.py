@@ -40,6 +40,11 @@ if TYPE_CHECKING:  # the relationships name their classes as strings
     from .sbb import Company, Investigation
 
 
+def _of_case(**options):
+    """The column that ties a row to its case: it goes when the case goes."""
+    return mapped_column(sa.ForeignKey("report_case.id", ondelete="CASCADE"), **options)
+
+
 case_status_enum = _enum(Status, "case_status")
 
 
@@ -308,9 +313,7 @@ class FollowUpSession(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     id_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
-    case_id: Mapped[int] = mapped_column(
-        sa.ForeignKey("report_case.id", ondelete="CASCADE"), index=True
-    )
+    case_id: Mapped[int] = _of_case(index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
     revoked_at: Mapped[datetime | None]
@@ -323,9 +326,7 @@ class CaseGround(db.Model):
 
     __tablename__ = "case_ground"
 
-    case_id: Mapped[int] = mapped_column(
-        sa.ForeignKey("report_case.id", ondelete="CASCADE"), primary_key=True
-    )
+    case_id: Mapped[int] = _of_case(primary_key=True)
     ground: Mapped[str] = mapped_column(sa.String(24), primary_key=True)
 
     __table_args__ = (_one_of("ground", GROUNDS),)
@@ -336,9 +337,7 @@ class CaseWish(db.Model):
 
     __tablename__ = "case_wish"
 
-    case_id: Mapped[int] = mapped_column(
-        sa.ForeignKey("report_case.id", ondelete="CASCADE"), primary_key=True
-    )
+    case_id: Mapped[int] = _of_case(primary_key=True)
     wish: Mapped[str] = mapped_column(sa.String(24), primary_key=True)
 
     __table_args__ = (_one_of("wish", WISHES),)
@@ -354,9 +353,7 @@ class Message(db.Model):
     NOTE = "note"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    case_id: Mapped[int] = mapped_column(
-        sa.ForeignKey("report_case.id", ondelete="CASCADE"), index=True
-    )
+    case_id: Mapped[int] = _of_case(index=True)
     kind: Mapped[str] = mapped_column(sa.String(16))
     author_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user_account.id"))
     body: Mapped[str] = mapped_column(EncryptedText)
@@ -378,9 +375,7 @@ class CaseConsent(db.Model):
     __tablename__ = "case_consent"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    case_id: Mapped[int] = mapped_column(
-        sa.ForeignKey("report_case.id", ondelete="CASCADE"), index=True
-    )
+    case_id: Mapped[int] = _of_case(index=True)
     kind: Mapped[ConsentKind] = mapped_column(_enum(ConsentKind, "consent_kind"))
     given: Mapped[bool]
     source: Mapped[ConsentSource] = mapped_column(_enum(ConsentSource, "consent_source"))
@@ -413,9 +408,7 @@ class Attachment(db.Model):
     __tablename__ = "attachment"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    case_id: Mapped[int | None] = mapped_column(
-        sa.ForeignKey("report_case.id", ondelete="CASCADE"), index=True
-    )
+    case_id: Mapped[int | None] = _of_case(index=True)
     message_id: Mapped[int | None] = mapped_column(
         sa.ForeignKey("case_message.id", ondelete="SET NULL")
     )
@@ -426,9 +419,7 @@ class Attachment(db.Model):
     size: Mapped[int]
     uploaded_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user_account.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    pending_case_id: Mapped[int | None] = mapped_column(
-        sa.ForeignKey("report_case.id", ondelete="CASCADE"), index=True
-    )
+    pending_case_id: Mapped[int | None] = _of_case(index=True)
     cleaned: Mapped[bool] = mapped_column(default=True, server_default=sa.true())
 
     case: Mapped[Case | None] = relationship(back_populates="attachments", foreign_keys=[case_id])
@@ -460,9 +451,7 @@ class Referral(db.Model):
     __tablename__ = "referral"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    case_id: Mapped[int] = mapped_column(
-        sa.ForeignKey("report_case.id", ondelete="CASCADE"), index=True
-    )
+    case_id: Mapped[int] = _of_case(index=True)
     adv_id: Mapped[int] = mapped_column(sa.ForeignKey("adv.id"))
     referred_by_id: Mapped[int] = mapped_column(sa.ForeignKey("user_account.id"))
     referred_at: Mapped[datetime] = mapped_column(default=utcnow)

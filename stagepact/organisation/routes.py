@@ -12,6 +12,7 @@ import json
 import sqlalchemy as sa
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from .. import accounts, admin, notify, scoping
@@ -96,11 +97,10 @@ def invite():
         return _invite_page(form, 422)
     notify.password_link(user, token, AccountToken.INVITE)
     db.session.commit()
-    flash(
+    return _back_to_staff(
         _("%(name)s is uitgenodigd; de uitnodiging staat klaar om te mailen.", name=user.name),
         "success",
     )
-    return redirect(url_for("organisation.staff"))
 
 
 def _action(user_id: int):
@@ -110,48 +110,45 @@ def _action(user_id: int):
     return user
 
 
+def _back_to_staff(message, category: str):
+    """The staff list again, with what was done (or why not) above it."""
+    flash(message, category)
+    return redirect(url_for("organisation.staff"))
+
+
+def _act(user_id: int, act, done):
+    """`act(user, admin)` on a managed account; then `done` (with the account's name) above
+    the staff list, or the domain's refusal."""
+    user = _action(user_id)
+    try:
+        act(user, current_user)
+    except DomainError as error:
+        return _back_to_staff(error.message, "error")
+    db.session.commit()
+    return _back_to_staff(str(done) % {"name": user.name}, "success")
+
+
+def _invite_again(user, _admin) -> None:
+    notify.password_link(user, accounts.reinvite(user), AccountToken.INVITE)
+
+
 @bp.route("/medewerkers/<id:user_id>/uitschakelen", methods=["POST"])
 def disable(user_id: int):
     """Disable an account: every session of it ends at once."""
-    user = _action(user_id)
-    if user.id == current_user.id:
-        flash(_("Je kunt je eigen account niet uitschakelen."), "error")
-        return redirect(url_for("organisation.staff"))
-    accounts.disable(user, current_user)
-    db.session.commit()
-    flash(_("Het account van %(name)s is uitgeschakeld.", name=user.name), "success")
-    return redirect(url_for("organisation.staff"))
+    return _act(user_id, accounts.disable, _l("Het account van %(name)s is uitgeschakeld."))
 
 
 @bp.route("/medewerkers/<id:user_id>/tweestaps-herstellen", methods=["POST"])
 def reset_two_factor(user_id: int):
     """For someone who lost their authenticator app: they set it up again at the next login."""
-    user = _action(user_id)
-    if not accounts.can_reset_two_factor(current_user, user):
-        flash(
-            _(
-                "De tweestapsverificatie van een beheerder herstelt alleen de platformbeheerder. Vraag het daar aan."
-            ),
-            "error",
-        )
-        return redirect(url_for("organisation.staff"))
-    accounts.reset_two_factor(user, current_user)
-    db.session.commit()
-    flash(_("De tweestapsverificatie van %(name)s is hersteld.", name=user.name), "success")
-    return redirect(url_for("organisation.staff"))
+    done = _l("De tweestapsverificatie van %(name)s is hersteld.")
+    return _act(user_id, accounts.reset_two_factor, done)
 
 
 @bp.route("/medewerkers/<id:user_id>/opnieuw-uitnodigen", methods=["POST"])
 def reinvite(user_id: int):
     """A new invitation link for someone who has not chosen a password yet."""
-    user = _action(user_id)
-    if user.password_hash is not None or not user.active:
-        flash(_("Dit account heeft al een wachtwoord; gebruik 'wachtwoord vergeten'."), "error")
-        return redirect(url_for("organisation.staff"))
-    notify.password_link(user, accounts.issue_link(user, AccountToken.INVITE), AccountToken.INVITE)
-    db.session.commit()
-    flash(_("Er staat een nieuwe uitnodiging klaar voor %(name)s.", name=user.name), "success")
-    return redirect(url_for("organisation.staff"))
+    return _act(user_id, _invite_again, _l("Er staat een nieuwe uitnodiging klaar voor %(name)s."))
 
 
 @bp.route("/instelling", methods=["GET", "POST"])

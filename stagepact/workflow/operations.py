@@ -29,6 +29,7 @@ from .states import (
     _clean_text,
     _move,
     _require,
+    _required_text,
     close_outcomes,
 )
 
@@ -102,9 +103,9 @@ def close(
     outcome = Outcome(outcome)
     if outcome not in close_outcomes(case):
         raise WorkflowError(_l("Deze uitkomst past niet bij de stand van de melding."), "outcome")
-    message = _clean_text(message)
-    if not message:
-        raise WorkflowError(_l("Schrijf een afsluitend bericht voor de student."), "message")
+    message = _required_text(
+        message, _l("Schrijf een afsluitend bericht voor de student."), "message"
+    )
     if outcome == Outcome.DUPLICATE:
         if duplicate_of is None or duplicate_of.id == case.id:
             raise WorkflowError(_l("Geef het zaaknummer van de andere melding."), "duplicate_of")
@@ -122,9 +123,7 @@ def close(
 
 def reopen(case: Case, user: User, reason: str) -> None:
     _require("reopen", case, user)
-    reason = _clean_text(reason)
-    if not reason:
-        raise WorkflowError(_l("Geef een reden om de melding te heropenen."), "reason")
+    reason = _required_text(reason, _l("Geef een reden om de melding te heropenen."), "reason")
     note = _add_message(case, Message.NOTE, reason, user)
     previous_outcome = str(case.outcome)
     # A reopened case owes the student feedback again, from today. Computed before
@@ -185,37 +184,31 @@ def assign(case: Case, user: User, assignee: User | None) -> None:
         assignee.institution_id != case.institution_id or assignee.role != Role.HANDLER
     ):
         raise WorkflowError(_l("Kies een behandelaar van deze instelling."), "assignee")
-    previous = case.assigned_to_id
-    case.assigned_to_id = assignee.id if assignee else None
-    audit.record(
-        "case.assigned",
-        case=case,
-        actor=user,
-        from_user=previous,
-        to_user=case.assigned_to_id,
+    _relink(
+        case, user, "assigned_to_id", assignee.id if assignee else None, "case.assigned", "user"
     )
 
 
 def link_company(case: Case, user: User, company: Company | None) -> None:
     """Name the learning company from the register (or none); the student's own words stay."""
     _require("link_company", case, user)
-    previous = case.company_id
-    case.company_id = company.id if company is not None else None
-    audit.record(
-        "case.company_linked",
-        case=case,
-        actor=user,
-        from_company=previous,
-        to_company=case.company_id,
-    )
+    company_id = company.id if company is not None else None
+    _relink(case, user, "company_id", company_id, "case.company_linked", "company")
+
+
+def _relink(case: Case, user: User, column: str, target_id: int | None, event: str, noun: str):
+    """Point the case's `column` at `target_id`; the event says from what to what
+    (`from_<noun>`, `to_<noun>`)."""
+    previous = getattr(case, column)
+    setattr(case, column, target_id)
+    changed = {f"from_{noun}": previous, f"to_{noun}": target_id}
+    audit.record(event, case=case, actor=user, **changed)
 
 
 def send_message(case: Case, user: User, body: str, is_feedback: bool = False) -> Message:
     """A handler writes to the student; feedback on the follow-up stops the feedback clock."""
     _require("message", case, user)
-    body = _clean_text(body)
-    if not body:
-        raise WorkflowError(_l("Schrijf een bericht."), "body")
+    body = _required_text(body, _l("Schrijf een bericht."), "body")
     message = _add_message(case, Message.TO_STUDENT, body, user, is_feedback=is_feedback)
     audit.record(
         "case.message_sent", case=case, actor=user, message_id=message.id, is_feedback=is_feedback
@@ -226,9 +219,7 @@ def send_message(case: Case, user: User, body: str, is_feedback: bool = False) -
 
 def add_note(case: Case, user: User, body: str) -> Message:
     _require("note", case, user)
-    body = _clean_text(body)
-    if not body:
-        raise WorkflowError(_l("Schrijf een notitie."), "body")
+    body = _required_text(body, _l("Schrijf een notitie."), "body")
     note = _add_message(case, Message.NOTE, body, user)
     audit.record("case.note_added", case=case, actor=user, message_id=note.id)
     return note
@@ -244,9 +235,7 @@ def set_notice_email(case: Case, address: str) -> None:
 def student_message(case: Case, body: str) -> Message:
     """The student answers or adds information with the receipt code."""
     _require("message", case, REPORTER)
-    body = _clean_text(body)
-    if not body:
-        raise WorkflowError(_l("Schrijf eerst je bericht."), "body")
+    body = _required_text(body, _l("Schrijf eerst je bericht."), "body")
     message = _add_message(case, Message.FROM_STUDENT, body, None)
     audit.record("case.student_message_added", case=case, actor=REPORTER, message_id=message.id)
     notify.handlers_of_student_activity(case, _l("nieuw bericht"))

@@ -26,6 +26,7 @@ from .states import (
     _clean_text,
     _move,
     _require,
+    _required_text,
 )
 
 # --- ADV referral ------------------------------------------------------------------
@@ -37,6 +38,16 @@ def _chosen_files(case: Case, attachment_ids) -> list:
     if len(files) != len(chosen):
         raise WorkflowError(_l("Kies alleen bestanden van deze melding."), "attachment_ids")
     return files
+
+
+def _hand_over(case: Case, name: str, user: User, record, files: list, **details) -> None:
+    """Store the referral or investigation with the files chosen for it, and move the
+    case; the event names the record (`referral_id`, `investigation_id`) and the files."""
+    record.attachments = files
+    db.session.add(record)
+    db.session.flush()
+    key = f"{record.__tablename__}_id"
+    _move(case, name, user, **{key: record.id}, **details, attachment_ids=[a.id for a in files])
 
 
 def refer(
@@ -70,18 +81,7 @@ def refer(
     referral = Referral(
         case=case, adv=adv, referred_by=user, summary=summary, shared_contact=share_contact
     )
-    referral.attachments = files
-    db.session.add(referral)
-    db.session.flush()
-    _move(
-        case,
-        "refer",
-        user,
-        referral_id=referral.id,
-        adv_id=adv.id,
-        shared_contact=share_contact,
-        attachment_ids=[a.id for a in files],
-    )
+    _hand_over(case, "refer", user, referral, files, adv_id=adv.id, shared_contact=share_contact)
     notify.adv_of_referral(referral)
     notify.student_of_news(case)
     return referral
@@ -131,9 +131,9 @@ def escalate(
     """Hand the case to SBB: a copy of what is shared, and nothing else of the case."""
     _require("escalate", case, user)
     files = _chosen_files(case, attachment_ids)
-    summary = _clean_text(summary)
-    if not summary:
-        raise WorkflowError(_l("Schrijf een samenvatting voor SBB, zonder namen."), "summary")
+    summary = _required_text(
+        summary, _l("Schrijf een samenvatting voor SBB, zonder namen."), "summary"
+    )
     if share_identity and not case.consent_sbb_identity:
         raise WorkflowError(
             _l("De student gaf geen toestemming om de naam met SBB te delen."), "share_identity"
@@ -156,17 +156,14 @@ def escalate(
         student_email=case.email if share_identity else None,
         student_phone=case.phone if share_identity else None,
     )
-    investigation.attachments = files
-    db.session.add(investigation)
-    db.session.flush()
-    _move(
+    _hand_over(
         case,
         "escalate",
         user,
-        investigation_id=investigation.id,
+        investigation,
+        files,
         company_id=case.company_id,
         shares_identity=share_identity,
-        attachment_ids=[a.id for a in files],
     )
     notify.student_of_news(case)
     return investigation

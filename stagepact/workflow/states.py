@@ -233,3 +233,11 @@ def _move(case: Case, name: str, actor: User | str, **details) -> None:
 
 def _clean_text(text: str | None) -> str:
     return (text or "").strip()
+
+
+def _required_text(text: str | None, message, field: str) -> str:
+    """`text` without its outer spaces; refused with `message` beside `field` when empty."""
+    text = _clean_text(text)
+    if not text:
+        raise WorkflowError(message, field)
+    return text
