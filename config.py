@@ -71,6 +71,10 @@ class Config:
         "MAIL_DEFAULT_SENDER", "Meldpunt Stagediscriminatie <meldpunt@localhost>"
     )
     MAIL_TIMEOUT = _env_int("MAIL_TIMEOUT", 10)
+    # One send-mail run stops after this long (cron starts the next a minute later).
+    MAIL_RUN_SECONDS = _env_int("MAIL_RUN_SECONDS", 50)
+    # A mail still failing this long after it was queued is given up (and listed).
+    MAIL_GIVE_UP_HOURS = _env_int("MAIL_GIVE_UP_HOURS", 72)
 
     # Handlers are reminded this many days before the feedback deadline,
     # and on the last working day before the acknowledgement deadline.

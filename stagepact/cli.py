@@ -55,7 +55,8 @@ def operator_command(f):
 
     There is no request to choose a language from, so messages use the
     configured default. Whatever a failing command left in the session is
-    rolled back, so that nothing of it is committed later.
+    rolled back, so that nothing of it is committed later. A scheduled job another
+    run holds says so and exits 0.
     """
 
     @functools.wraps(f)
@@ -63,6 +64,10 @@ def operator_command(f):
         with force_locale(current_app.config["BABEL_DEFAULT_LOCALE"]):
             try:
                 return f(*args, **kwargs)
+            except jobs.JobBusyError as busy:
+                # An overlapping run (cron, another node) is no failure: the other does it.
+                db.session.rollback()
+                click.echo(str(busy.message))
             except BaseException:
                 db.session.rollback()
                 raise
@@ -272,20 +277,20 @@ def import_companies_command(csv_file: str) -> None:
 def send_mail_command(limit: int) -> None:
     """Queue deadline reminders, then hand due mail to the mail server.
 
-    Failures are not an error of the command: the outbox keeps the mail and
-    backs off, so cron must not raise an alarm for a mail server that is
-    briefly away.
+    A mail that failed stays in the outbox and is tried again later, but the command
+    exits 1, so that cron's mail or the monitoring sees it; `status` shows it too.
     """
     result = jobs.send_mail(limit)
     if result.reminded:
         click.echo(_("%(count)d herinnering(en) over termijnen klaargezet.", count=result.reminded))
-    click.echo(
-        _(
-            "%(sent)d mail(s) verstuurd, %(failed)d mislukt (die worden later opnieuw geprobeerd).",
-            sent=result.sent,
-            failed=result.failed,
-        )
+    message = _(
+        "%(sent)d mail(s) verstuurd, %(failed)d mislukt (die worden later opnieuw geprobeerd).",
+        sent=result.sent,
+        failed=result.failed,
     )
+    if result.failed:
+        raise CommandError(message)
+    click.echo(message)
 
 
 @command(
@@ -457,6 +462,28 @@ def audit_verify_command() -> None:
             )
         )
     click.echo(_("%(count)d gebeurtenissen, keten intact.", count=checked))
+
+
+# --- status -----------------------------------------------------------------------
+
+
+@command(
+    "status",
+    help="Laat zien wanneer elke geplande taak het laatst draaide; exit 1 als er iets "
+    "aandacht nodig heeft.",
+)
+def status_command() -> None:
+    """Each scheduled job's last run and outcome; exit 1 when one failed or is late."""
+    for state in jobs.states():
+        run = state.run
+        when = run.started_at.strftime("%Y-%m-%d %H:%M UTC") if run and run.started_at else "-"
+        verdict = str(state.problem) if state.problem is not None else _("in orde")
+        click.echo(f"{state.job.name:<20} {when:<22} {verdict}")
+    late = jobs.attention()
+    if late:
+        raise CommandError(
+            _("%(count)d geplande taak/taken hebben aandacht nodig.", count=len(late))
+        )
 
 
 # --- demo -------------------------------------------------------------------------

@@ -4,13 +4,25 @@ A job does its work in the transactions it names, records its audit event with
 actor "system", and returns what it did; the command only reads its options and
 prints. A job that goes through many items commits after each one, so that a failure
 half-way loses nothing that was already done.
+
+Each scheduled job holds a lease (`JobRun.held_until`) while it runs: a second run at
+the same time, from an overlapping cron entry or another node, finds it taken and does
+nothing. Each run records when it ran and how it ended, and `attention` names the jobs
+that failed or have not run for twice their interval (`flask stagepact status`, the
+platform admin's overview).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
+import sqlalchemy as sa
 from flask import current_app
+from flask_babel import lazy_gettext as _l
+from sqlalchemy.exc import IntegrityError
 
 from . import (
     attachments,
@@ -23,7 +35,121 @@ from . import (
     retention,
     statistics,
 )
+from .errors import DomainError
 from .extensions import db
+from .models import JobRun, utcnow
+
+
+@dataclass(frozen=True)
+class Job:
+    name: str  # the command's name
+    interval: timedelta  # how often cron runs it (README, "Scheduled jobs")
+    lease: timedelta  # how long a run may hold it before another may start
+
+
+JOBS = {
+    job.name: job
+    for job in (
+        Job("send-mail", timedelta(minutes=1), timedelta(minutes=15)),
+        Job("purge-uploads", timedelta(hours=1), timedelta(hours=1)),
+        Job("publish-statistics", timedelta(days=1), timedelta(hours=2)),
+        Job("retention", timedelta(days=1), timedelta(hours=2)),
+    )
+}
+
+
+class JobBusyError(DomainError):
+    """Another run holds the job's lease."""
+
+
+@dataclass
+class _Outcome:
+    failed: bool = False
+    detail: str = ""
+
+    def done(self, detail: str, failed: bool = False) -> None:
+        self.detail, self.failed = detail, failed
+
+
+def _claim(job: Job, now: datetime) -> bool:
+    """Take the job's lease if nobody holds it (or a holder's lease ran out); committed,
+    so that a second run sees it at once."""
+    if db.session.get(JobRun, job.name) is None:
+        try:
+            with db.session.begin_nested():
+                db.session.add(JobRun(name=job.name))
+        except IntegrityError:  # a run at the same moment made the row first
+            pass
+    taken = db.session.execute(
+        sa.update(JobRun)
+        .where(
+            JobRun.name == job.name,
+            sa.or_(JobRun.held_until.is_(None), JobRun.held_until < now),
+        )
+        .values(held_until=now + job.lease, started_at=now)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    db.session.commit()
+    return taken == 1
+
+
+def _finish(name: str, outcome: str, detail: str) -> None:
+    now = utcnow()
+    values = {"held_until": None, "finished_at": now, "outcome": outcome, "detail": detail[:300]}
+    if outcome == "ok":
+        values["succeeded_at"] = now
+    db.session.execute(
+        sa.update(JobRun)
+        .where(JobRun.name == name)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+
+
+@contextmanager
+def _leased(name: str) -> Iterator[_Outcome]:
+    """Run the body holding the job's lease, and record how it ended: failed when the
+    body raised (the error's type only) or said so."""
+    if not _claim(JOBS[name], utcnow()):
+        raise JobBusyError(_l("%(job)s draait al; deze keer is er niets gedaan.", job=name))
+    outcome = _Outcome()
+    try:
+        yield outcome
+    except BaseException as error:
+        db.session.rollback()
+        _finish(name, "failed", type(error).__name__)
+        raise
+    _finish(name, "failed" if outcome.failed else "ok", outcome.detail)
+
+
+@dataclass(frozen=True)
+class JobState:
+    job: Job
+    run: JobRun | None
+    problem: object = None  # what needs attention, in words; None when all is well
+
+
+def states(now: datetime | None = None) -> list[JobState]:
+    """Every scheduled job with its last run and what, if anything, needs attention."""
+    now = now or utcnow()
+    runs = {run.name: run for run in db.session.scalars(sa.select(JobRun))}
+    found = []
+    for job in JOBS.values():
+        run = runs.get(job.name)
+        problem = None
+        if run is None or run.started_at is None:
+            problem = _l("heeft nog nooit gedraaid")
+        elif run.outcome == "failed":
+            problem = _l("de laatste keer mislukt (%(detail)s)", detail=run.detail)
+        elif now - run.started_at > 2 * job.interval:
+            problem = _l("heeft te lang niet gedraaid")
+        found.append(JobState(job, run, problem))
+    return found
+
+
+def attention(now: datetime | None = None) -> list[JobState]:
+    return [state for state in states(now) if state.problem is not None]
 
 
 @dataclass(frozen=True)
@@ -34,31 +160,38 @@ class MailRound:
 
 
 def send_mail(limit: int) -> MailRound:
-    """Queue the deadline reminders that fell due, then hand due mail to the mail server."""
-    reminded = reminders.queue_due_reminders(deadlines.today())
-    db.session.commit()
-    sent, failed = outbox.send_due(limit=limit)
-    if sent or failed:
-        audit.record("mail.sent", actor="system", sent=sent, failed=failed)
+    """Queue the deadline reminders that fell due, then hand due mail to the mail server.
+    The run counts as failed when a mail failed (it stays in the outbox for later)."""
+    with _leased("send-mail") as outcome:
+        reminded = reminders.queue_due_reminders(deadlines.today())
         db.session.commit()
+        sent, failed = outbox.send_due(limit=limit)
+        if sent or failed:
+            audit.record("mail.sent", actor="system", sent=sent, failed=failed)
+            db.session.commit()
+        outcome.done(f"reminded={reminded} sent={sent} failed={failed}", failed=failed > 0)
     return MailRound(reminded, sent, failed)
 
 
 def purge_uploads() -> int:
     """Remove the files of forms never sent; returns how many."""
-    removed = attachments.purge_pending()
-    if removed:
-        audit.record("uploads.purged", actor="system", removed=removed)
-    db.session.commit()
+    with _leased("purge-uploads") as outcome:
+        removed = attachments.purge_pending()
+        if removed:
+            audit.record("uploads.purged", actor="system", removed=removed)
+        db.session.commit()
+        outcome.done(f"removed={removed}")
     return removed
 
 
 def publish_statistics() -> int:
     """Rebuild the monthly rollup every statistics page, export and API answer reads;
     returns its number of rows."""
-    rows = statistics.publish()
-    audit.record("statistics.published", actor="system", rows=rows)
-    db.session.commit()
+    with _leased("publish-statistics") as outcome:
+        rows = statistics.publish()
+        audit.record("statistics.published", actor="system", rows=rows)
+        db.session.commit()
+        outcome.done(f"rows={rows}")
     return rows
 
 
@@ -71,17 +204,21 @@ class RetentionRound:
 def apply_retention(due: list[retention.DueInstitution]) -> RetentionRound:
     """Erase the cases `retention.due_for_erasure` found, each in its own transaction and
     checked again under its lock; then old sent mail and ended follow-up sessions."""
-    erased = 0
-    for item in due:
-        for due_case in item.cases:
-            erased += retention.erase_if_due(item.institution, due_case.id)
-            db.session.commit()
-    removed = retention.purge_sent_mail()
-    if removed:
-        audit.record("mail.purged", actor="system", removed=removed, days=retention.SENT_MAIL_DAYS)
-    # Ended follow-up sessions open nothing; their rows go too.
-    follow_up_sessions.purge()
-    db.session.commit()
+    with _leased("retention") as outcome:
+        erased = 0
+        for item in due:
+            for due_case in item.cases:
+                erased += retention.erase_if_due(item.institution, due_case.id)
+                db.session.commit()
+        removed = retention.purge_sent_mail()
+        if removed:
+            audit.record(
+                "mail.purged", actor="system", removed=removed, days=retention.SENT_MAIL_DAYS
+            )
+        # Ended follow-up sessions open nothing; their rows go too.
+        follow_up_sessions.purge()
+        db.session.commit()
+        outcome.done(f"erased={erased} mails={removed}")
     return RetentionRound(erased, removed)
 
 

@@ -12,7 +12,7 @@ from stagepact.crypto import verify_password
 from stagepact.deadlines import today
 from stagepact.demo import DEMO_PASSWORD
 from stagepact.extensions import db
-from stagepact.models import AuditEvent, Case, Institution, OutboxMail, User
+from stagepact.models import AuditEvent, Case, Institution, JobRun, OutboxMail, User
 from stagepact.vocab import Outcome, Role, Status
 from tests.factories import make_adv, make_institution, make_user
 from tests.helpers import audit_events, count
@@ -317,7 +317,7 @@ def test_send_mail_prints_due_mail_in_console_mode_and_counts_it(runner, app):
     assert event.actor_type == "system"
 
 
-def test_send_mail_reports_failures_and_exits_zero(runner, monkeypatch):
+def test_send_mail_reports_failures_and_exits_one(runner, monkeypatch):
     real_deliver = outbox._deliver
 
     def deliver(item):
@@ -332,10 +332,11 @@ def test_send_mail_reports_failures_and_exits_zero(runner, monkeypatch):
 
     result = stagepact(runner, "send-mail")
 
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 1, result.output
     assert "1 mail(s) verstuurd, 1 mislukt" in result.output
     failed = db.session.scalar(sa.select(OutboxMail).where(OutboxMail.subject == "Kapot"))
     assert failed.sent_at is None and failed.attempts == 1
+    assert db.session.get(JobRun, "send-mail").outcome == "failed"
 
 
 def test_send_mail_respects_the_limit(runner):

@@ -99,7 +99,11 @@ PLAIN_TEXT_COLUMNS = {
     ("outbox_mail", "subject"): "fixed translated texts with a case number or reference, "
     "never typed text (notify.py)",
     ("outbox_mail", "purpose"): "a code of the kind of mail",
-    ("outbox_mail", "last_error"): "the exception's class name only (outbox.py)",
+    ("outbox_mail", "last_error"): "the exception's class name or SMTP reply code (outbox.py)",
+    ("outbox_mail", "message_id"): "a random Message-ID the server makes (outbox.py)",
+    ("job_run", "name"): "a scheduled job's command name (jobs.JOBS)",
+    ("job_run", "outcome"): CODE,
+    ("job_run", "detail"): "counts and an exception's class name (jobs.py)",
     ("audit_event", "actor_type"): "a code: user, reporter, system, anonymous",
     ("audit_event", "action"): "a code of the event",
     ("audit_event", "details"): "JSON of ids, codes and counts, never personal content "

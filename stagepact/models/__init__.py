@@ -5,7 +5,8 @@ never import each other at run time; importing this package maps them all.
 - `accounts`: ADVs, institutions, staff accounts and what signing in needs;
 - `case`: a report with its grounds, wishes, messages, consents, files and referrals;
 - `sbb`: the company register, recognition history and SBB's investigations;
-- `trail`: the audit trail; `mail`: the outbox; `statistics`: the monthly rollup.
+- `trail`: the audit trail; `mail`: the outbox; `statistics`: the monthly rollup;
+- `jobs`: the scheduled jobs' last runs.
 """
 
 from .accounts import AccountToken, Adv, ApiToken, Institution, LoginFailure, RecoveryCode, User
@@ -22,6 +23,7 @@ from .case import (
     deadline_results,
     referral_attachment,
 )
+from .jobs import JobRun
 from .mail import OutboxMail, outbox_attachment
 from .sbb import (
     Company,
@@ -49,6 +51,7 @@ __all__ = [
     "Institution",
     "Investigation",
     "InvestigationMessage",
+    "JobRun",
     "LoginFailure",
     "Message",
     "OutboxMail",

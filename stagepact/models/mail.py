@@ -32,6 +32,11 @@ class OutboxMail(db.Model):
     attempts: Mapped[int] = mapped_column(default=0)
     last_error: Mapped[str | None] = mapped_column(sa.String(200))
     sent_at: Mapped[datetime | None]
+    # The Message-ID every attempt carries, so that a copy a slow server did accept
+    # is known as the same mail; set when queued.
+    message_id: Mapped[str | None] = mapped_column(sa.String(200))
+    # Not tried again: refused for good (5xx) or failing for too long; `last_error` says why.
+    given_up_at: Mapped[datetime | None]
 
     attachments: Mapped[list[Attachment]] = relationship(secondary="outbox_attachment")
 

@@ -13,7 +13,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy.orm import selectinload
 
-from .. import admin
+from .. import admin, jobs, outbox
 from ..extensions import db
 from ..models import Adv, Institution
 from ..vocab import Role
@@ -30,17 +30,22 @@ def require_platform_admin():
 
 @bp.route("/")
 def index():
-    """The overview: the ADV register and the institutions."""
+    """The overview: the ADV register, the institutions, the scheduled jobs and the mail
+    that could not be delivered."""
     adv_count = db.session.scalar(sa.select(sa.func.count()).select_from(Adv))
     institution_count = db.session.scalar(sa.select(sa.func.count()).select_from(Institution))
     without_adv = db.session.scalar(
         sa.select(sa.func.count()).select_from(Institution).where(Institution.adv_id.is_(None))
     )
+    given_up_total, given_up = outbox.given_up()
     return render_template(
         "platform/index.html",
         adv_count=adv_count,
         institution_count=institution_count,
         without_adv=without_adv,
+        jobs=jobs.states(),
+        given_up_total=given_up_total,
+        given_up=given_up,
     )
 
 
