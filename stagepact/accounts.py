@@ -30,7 +30,7 @@ from flask_babel import lazy_gettext as _l
 from zxcvbn import zxcvbn
 from zxcvbn.frequency_lists import FREQUENCY_LISTS
 
-from . import audit, i18n, login_failures, outbox
+from . import audit, i18n, login_failures, outbox, scoping
 from .crypto import MIN_PASSWORD_LENGTH, hash_password, token_digest
 from .errors import DomainError
 from .extensions import db
@@ -315,6 +315,22 @@ def disable(user: User, actor: User) -> None:
     user.active = False
     end_all_sessions(user)
     audit.record("user.disabled", actor=actor, institution_id=user.institution_id, user_id=user.id)
+    _close_meldpunt_without_handlers(user, actor)
+
+
+def _close_meldpunt_without_handlers(user: User, actor: User | str) -> None:
+    """A handler who was the last one able to log in takes the meldpunt with them: it
+    takes no reports until there is one again (`scoping.accepting_reports`), and the
+    people who can do something about it are told."""
+    if user.role != Role.HANDLER or user.institution is None:
+        return
+    db.session.flush()
+    if scoping.accepts_reports(user.institution):
+        return
+    audit.record("institution.meldpunt_closed", actor=actor, institution_id=user.institution_id)
+    from . import notify
+
+    notify.admins_of_closed_meldpunt(user.institution)
 
 
 # --- Two-factor authentication ----------------------------------------------------------------

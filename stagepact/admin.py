@@ -81,6 +81,19 @@ def valid_slug(slug: str | None, name: str) -> str:
     return slug
 
 
+def closed_reason(handlers: dict[str, int] | None):
+    """Why an institution's meldpunt takes no reports, in words, from its handler counts
+    (`scoping.handler_counts`); None while it is open."""
+    handlers = handlers or {}
+    if handlers.get("ready"):
+        return None
+    if handlers.get("invited"):
+        return _l("de uitgenodigde behandelaar heeft nog geen wachtwoord gekozen")
+    if handlers.get("disabled"):
+        return _l("alle behandelaars zijn uitgeschakeld")
+    return _l("er is nog geen behandelaar")
+
+
 def institution_by_brin(brin: str) -> Institution:
     """The institution with this BRIN code; refuses one that does not exist."""
     brin = brin.strip().upper()

@@ -86,6 +86,7 @@ ACTIONS: dict[str, object] = {
     "api_token.revoked": None,
     "institution.created": None,
     "institution.settings_changed": None,
+    "institution.meldpunt_closed": None,
     "adv.created": None,
     "adv.updated": None,
     "company.added_unverified": None,

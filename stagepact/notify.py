@@ -160,6 +160,16 @@ def _to_sbb(investigation, subject, template: str, purpose: str) -> None:
             )
 
 
+def sbb_of_escalation(investigation) -> None:
+    """SBB's reviewers hear that an institution escalated a case to them."""
+    _to_sbb(
+        investigation,
+        _l("%(reference)s: nieuwe melding doorgezet naar SBB", reference=investigation.reference),
+        "mail/sbb_escalation.txt",
+        "sbb_escalation",
+    )
+
+
 def sbb_of_institution_message(investigation) -> None:
     """SBB's reviewers hear that an institution wrote about an escalation."""
     _to_sbb(
@@ -242,3 +252,19 @@ def owner_of_failed_logins(user, failures: int) -> None:
             ),
             purpose="account_failed_logins",
         )
+
+
+def admins_of_closed_meldpunt(institution) -> None:
+    """The institution's admins and the platform admins hear that its meldpunt closed,
+    because it lost its last handler who can log in."""
+    from .scoping import admins_of
+
+    for admin in admins_of(institution.id):
+        link = external_url("organisation.staff")
+        with force_locale(mail_language(admin)):
+            outbox.queue(
+                admin.email,
+                _("Het meldpunt van %(name)s is gesloten", name=institution.name),
+                render_template("mail/meldpunt_closed.txt", institution=institution, link=link),
+                purpose="meldpunt_closed",
+            )

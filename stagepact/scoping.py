@@ -16,7 +16,7 @@ from flask import abort
 
 from .crypto import hash_receipt_code
 from .extensions import db
-from .models import AuditEvent, Case, Investigation, User
+from .models import AuditEvent, Case, Institution, Investigation, User
 from .vocab import Role
 
 
@@ -63,6 +63,73 @@ def by_name(users) -> list[User]:
     """Staff (or rows with `name` and `id`) in the order of their names: encrypted, so
     sorted here, not in SQL."""
     return sorted(users, key=lambda u: (u.name.casefold(), u.id))
+
+
+# --- Whether a meldpunt is open ----------------------------------------------------------
+
+
+def _handler_who_can_log_in():
+    """An active handler who has chosen a password (an invitation not yet accepted opens
+    nothing), of the institution in the surrounding query."""
+    return sa.and_(
+        User.institution_id == Institution.id,
+        User.role == Role.HANDLER,
+        User.active.is_(True),
+        User.password_hash.is_not(None),
+    )
+
+
+def accepting_reports() -> sa.ColumnElement[bool]:
+    """The institutions whose meldpunt is open: only while someone is there to read a
+    report, so at least one active handler who can log in."""
+    return sa.exists().where(_handler_who_can_log_in())
+
+
+def accepts_reports(institution: Institution) -> bool:
+    return bool(
+        db.session.scalar(
+            sa.select(accepting_reports())
+            .select_from(Institution)
+            .where(Institution.id == institution.id)
+        )
+    )
+
+
+def handler_counts() -> dict[int, dict[str, int]]:
+    """Per institution: its handlers who can log in ("ready"), those invited who have not
+    chosen a password yet ("invited") and those disabled ("disabled"), in one query."""
+    ready = sa.and_(User.active.is_(True), User.password_hash.is_not(None))
+    invited = sa.and_(User.active.is_(True), User.password_hash.is_(None))
+    rows = db.session.execute(
+        sa.select(
+            User.institution_id,
+            sa.func.count().filter(ready),
+            sa.func.count().filter(invited),
+            sa.func.count().filter(User.active.is_(False)),
+        )
+        .where(User.role == Role.HANDLER, User.institution_id.is_not(None))
+        .group_by(User.institution_id)
+    )
+    return {row[0]: {"ready": row[1], "invited": row[2], "disabled": row[3]} for row in rows}
+
+
+def admins_of(institution_id: int) -> list[User]:
+    """Who answers for an institution's meldpunt: its active institution admins and the
+    active platform admins."""
+    return by_name(
+        db.session.scalars(
+            sa.select(User).where(
+                User.active.is_(True),
+                sa.or_(
+                    sa.and_(
+                        User.role == Role.INSTITUTION_ADMIN,
+                        User.institution_id == institution_id,
+                    ),
+                    User.role == Role.PLATFORM_ADMIN,
+                ),
+            )
+        )
+    )
 
 
 def handlers_of(institution_id: int) -> list[User]:

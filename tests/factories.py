@@ -56,6 +56,13 @@ def make_institution(**fields) -> Institution:
     return institution
 
 
+def make_meldpunt(**fields) -> Institution:
+    """An institution whose meldpunt is open: it has a handler who can log in."""
+    institution = make_institution(**fields)
+    make_user(Role.HANDLER, institution)
+    return institution
+
+
 def make_user(role: Role = Role.HANDLER, institution: Institution | None = None, **fields) -> User:
     n = next(_seq)
     if role in (Role.HANDLER, Role.INSTITUTION_ADMIN) and institution is None:

@@ -15,7 +15,7 @@ from stagepact import accounts, outbox
 from stagepact.extensions import db
 from stagepact.models import AccountToken, AuditEvent, OutboxMail, RecoveryCode, User, utcnow
 from stagepact.vocab import Role
-from tests.factories import PASSWORD, make_institution, make_user
+from tests.factories import PASSWORD, make_institution, make_meldpunt, make_user
 from tests.helpers import reloaded
 
 STRONG = "paars-kanaal-fietsbel-7"
@@ -443,7 +443,7 @@ def test_receipt_code_guessing_is_rate_limited_per_address(client, limited):
 
 
 def test_report_submission_is_rate_limited_per_address(client, limited):
-    institution = make_institution()
+    institution = make_meldpunt()
     url = f"/meldpunt/{institution.slug}/melden"
     db.session.commit()
     for _ in range(30):

@@ -3,13 +3,13 @@
 import re
 
 from stagepact.extensions import db
-from tests.factories import make_case, make_institution, make_user
+from tests.factories import make_case, make_meldpunt, make_user
 
 NUL = "abc\x00def"
 
 
 def test_nul_in_the_school_search_is_harmless(client):
-    make_institution(name="Abcdef College")
+    make_meldpunt(name="Abcdef College")
     db.session.commit()
 
     response = client.get("/", query_string={"q": NUL})

@@ -18,7 +18,7 @@ from stagepact.crypto import (
 from stagepact.extensions import db
 from stagepact.models import AuditEvent, Case, OutboxMail
 from stagepact.scoping import case_for_receipt_code
-from tests.factories import make_case, make_institution, make_user, opened_case_id
+from tests.factories import make_case, make_meldpunt, make_user, opened_case_id
 from tests.helpers import count, field_error, header_texts
 
 REPORT = {
@@ -94,7 +94,7 @@ def test_new_code_comes_from_the_secrets_module(monkeypatch):
 
 
 def test_reported_case_gets_its_code_from_the_secrets_module(client, monkeypatch):
-    institution = make_institution()
+    institution = make_meldpunt()
     db.session.commit()
     monkeypatch.setattr(secrets, "randbelow", lambda bound: 7)
 
@@ -175,7 +175,7 @@ def test_hash_depends_on_the_pepper(app, monkeypatch):
 
 
 def test_plaintext_code_is_in_no_column_of_the_database(client):
-    institution = make_institution()
+    institution = make_meldpunt()
     make_user(institution=institution)
     db.session.commit()
     shown = _report(client, institution)
@@ -193,7 +193,7 @@ def test_plaintext_code_is_in_no_column_of_the_database(client):
 
 
 def test_code_never_appears_in_a_url_or_in_mail(client):
-    institution = make_institution()
+    institution = make_meldpunt()
     handler = make_user(institution=institution)
     db.session.commit()
     visited = []
@@ -250,7 +250,7 @@ def test_code_never_appears_in_a_url_or_in_mail(client):
 
 
 def test_receipt_page_shows_the_code_once(client):
-    institution = make_institution()
+    institution = make_meldpunt()
     db.session.commit()
     report = {**REPORT, "submission_id": _submission_id(client, institution)}
     response = client.post(f"/meldpunt/{institution.slug}/melden", data=report)
@@ -271,8 +271,8 @@ def test_receipt_page_shows_the_code_once(client):
 
 
 def test_code_opens_its_case_whichever_meldpunt_the_student_came_through(client):
-    home = make_institution(name="Noorderpoort Testcollege")
-    other = make_institution(name="Zuiderzee Testcollege")
+    home = make_meldpunt(name="Noorderpoort Testcollege")
+    other = make_meldpunt(name="Zuiderzee Testcollege")
     db.session.commit()
     code = _report(client, other)
     client.post("/volgen/stoppen")
@@ -302,7 +302,7 @@ def test_code_opens_its_case_whichever_meldpunt_the_student_came_through(client)
     ],
 )
 def test_wrong_malformed_or_empty_code_gets_the_one_generic_error(client, typed):
-    institution = make_institution()
+    institution = make_meldpunt()
     db.session.commit()
     real_code = _report(client, institution)
     client.post("/volgen/stoppen")
@@ -318,7 +318,7 @@ def test_wrong_malformed_or_empty_code_gets_the_one_generic_error(client, typed)
 
 
 def test_code_is_in_no_response_header_or_cookie_of_the_whole_journey(app, client):
-    institution = make_institution()
+    institution = make_meldpunt()
     handler = make_user(institution=institution)
     db.session.commit()
     headers = []
@@ -360,7 +360,7 @@ def test_code_is_in_no_response_header_or_cookie_of_the_whole_journey(app, clien
 
 
 def test_resending_the_same_report_opens_no_second_case_and_shows_no_code(client):
-    institution = make_institution()
+    institution = make_meldpunt()
     make_user(institution=institution)
     db.session.commit()
     report = {**REPORT, "submission_id": _submission_id(client, institution)}
@@ -388,7 +388,7 @@ def test_resending_the_same_report_opens_no_second_case_and_shows_no_code(client
 
 
 def test_two_reports_in_one_session_each_get_their_own_case_and_code(app, client):
-    institution = make_institution()
+    institution = make_meldpunt()
     make_user(institution=institution)
     db.session.commit()
     first_id, second_id = _submission_id(client, institution), _submission_id(client, institution)

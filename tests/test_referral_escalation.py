@@ -901,6 +901,28 @@ def test_an_escalation_form_with_errors_says_so_and_keeps_the_summary(
 # --- Messages to SBB -------------------------------------------------------------------------------
 
 
+def test_an_escalation_is_mailed_to_the_active_sbb_reviewers_without_content(client, auth):
+    case, handler, _code = _case(consent_sbb=True, consent_sbb_identity=True)
+    reviewers = [make_user(Role.SBB_REVIEWER, language=lang) for lang in ("nl", "en")]
+    make_user(Role.SBB_REVIEWER, active=False)
+    db.session.commit()
+    auth.login(handler)
+
+    data = {"sbb-summary": SBB_SUMMARY, "sbb-share_identity": "y"}
+    assert _post(client, case, "doorzetten", data).status_code == 302
+
+    [investigation] = reloaded(case).investigations
+    to_sbb = {m.recipient: m for m in _mails("sbb_escalation")}
+    assert sorted(to_sbb) == sorted(r.email for r in reviewers)
+    dutch, english = (to_sbb[r.email] for r in reviewers)
+    assert investigation.reference in dutch.subject and investigation.reference in english.subject
+    assert "doorgezet naar SBB" in dutch.subject and "escalated to SBB" in english.subject
+    assert f"/sbb/onderzoeken/{investigation.id}" in dutch.body
+    for sent in to_sbb.values():
+        for secret in (SBB_SUMMARY, NAME, EMAIL, NARRATIVE):
+            assert secret not in sent.subject + sent.body  # a notice, never the content
+
+
 def test_a_message_to_sbb_is_kept_and_mailed_to_the_active_reviewers(client, auth):
     case, handler, _code = _case(S.ESCALATED, consent_sbb=True)
     reviewers = [make_user(Role.SBB_REVIEWER) for _ in range(2)]

@@ -7,7 +7,7 @@ import sqlalchemy as sa
 from stagepact.extensions import db
 from stagepact.models import AuditEvent, Case, Message, OutboxMail
 from stagepact.vocab import Outcome, Status
-from tests.factories import make_institution, make_user
+from tests.factories import make_institution, make_meldpunt, make_user
 
 REPORT = {
     "narrative": "Ik mocht niet op gesprek komen omdat ik een hoofddoek draag.",
@@ -70,7 +70,7 @@ def test_student_reports_anonymously_and_gets_a_receipt_code_once(client):
 
 
 def test_student_journey_from_report_to_withdrawal(client, app):
-    institution = make_institution()
+    institution = make_meldpunt()
     handler = make_user(institution=institution)
     db.session.commit()
 
@@ -118,7 +118,7 @@ def test_student_journey_from_report_to_withdrawal(client, app):
 
 
 def test_wrong_code_gets_one_generic_message(client):
-    institution = make_institution()
+    institution = make_meldpunt()
     db.session.commit()
     _submit(client, institution)
     client.post("/volgen/stoppen")
@@ -133,8 +133,8 @@ def test_wrong_code_gets_one_generic_message(client):
 
 
 def test_meldpunt_always_points_outside_the_school(client):
-    with_adv = make_institution()
-    without_adv = make_institution()
+    with_adv = make_meldpunt()
+    without_adv = make_meldpunt()
     without_adv.adv = None
     db.session.commit()
 
@@ -147,7 +147,7 @@ def test_meldpunt_always_points_outside_the_school(client):
 
 
 def test_a_message_typed_while_the_page_timed_out_is_kept_and_sent_after_the_code(client):
-    institution = make_institution()
+    institution = make_meldpunt()
     make_user(institution=institution)
     db.session.commit()
     code = _code_from(_submit(client, institution).get_data(as_text=True))
@@ -167,7 +167,7 @@ def test_a_message_typed_while_the_page_timed_out_is_kept_and_sent_after_the_cod
 def test_student_picks_the_company_from_the_register_without_losing_what_they_typed(client):
     from tests.factories import make_company
 
-    institution = make_institution()
+    institution = make_meldpunt()
     company = make_company(name="Bakkerij De Korf", city="Zwolle", kvk="12345678")
     make_company(name="Garage Snel", city="Assen")
     db.session.commit()
@@ -190,7 +190,7 @@ def test_student_picks_the_company_from_the_register_without_losing_what_they_ty
 
 
 def test_a_company_id_that_was_not_offered_is_refused_with_the_form_kept(client):
-    institution = make_institution()
+    institution = make_meldpunt()
     db.session.commit()
 
     response = client.post(

@@ -13,7 +13,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy.orm import selectinload
 
-from .. import admin, jobs, outbox
+from .. import admin, jobs, outbox, scoping
 from ..extensions import db
 from ..models import Adv, Institution
 from ..vocab import Role
@@ -96,13 +96,16 @@ def adv_edit(adv_id: int):
 
 @bp.route("/instellingen")
 def institutions():
-    """Every institution with the ADV its students are pointed to."""
+    """Every institution with the ADV its students are pointed to, and whether its
+    meldpunt is open (with the reason when not)."""
     rows = db.session.scalars(
         sa.select(Institution)
         .options(selectinload(Institution.adv))
         .order_by(sa.func.lower(Institution.name), Institution.id)
     ).all()
-    return render_template("platform/institutions.html", institutions=rows)
+    counts = scoping.handler_counts()
+    closed = {row.id: admin.closed_reason(counts.get(row.id)) for row in rows}
+    return render_template("platform/institutions.html", institutions=rows, closed=closed)
 
 
 @bp.route("/instellingen/<id:institution_id>/adv", methods=["GET", "POST"])

@@ -15,7 +15,7 @@ from flask import (
 from flask_babel import get_locale
 from flask_babel import gettext as _
 
-from .. import attachments, audit, colours, follow_up_sessions, workflow
+from .. import attachments, audit, colours, follow_up_sessions, scoping, workflow
 from ..crypto import format_receipt_code, hash_receipt_code, normalise_receipt_code
 from ..extensions import csrf, db, keyed_digest, limiter
 from ..forms import first_submission, new_submission_id, strip_nul
@@ -86,7 +86,8 @@ def _follow_up_case() -> Case | None:
 def start():
     """Find your school's meldpunt by name or city."""
     query = strip_nul(request.args.get("q") or "").strip()[:100]
-    select = sa.select(Institution).order_by(Institution.name)
+    # Only an open meldpunt is offered as a place to report (see `scoping.accepting_reports`).
+    select = sa.select(Institution).where(scoping.accepting_reports()).order_by(Institution.name)
     if query:
         pattern = f"%{query.lower()}%"
         select = select.where(
@@ -117,6 +118,8 @@ def accessibility():
 def meldpunt(slug: str):
     """An institution's meldpunt: its own text, how to report, and the ADV outside school."""
     institution = _institution_or_404(slug)
+    if not scoping.accepts_reports(institution):
+        return render_template("student/closed.html", institution=institution)
     return render_template("student/meldpunt.html", institution=institution)
 
 
@@ -130,6 +133,12 @@ def report(slug: str):
     not in a URL, a redirect or a cookie.
     """
     institution = _institution_or_404(slug)
+    if not scoping.accepts_reports(institution):
+        # Nobody there to read it: nothing is stored, and what was typed is shown back to
+        # take to the ADV.
+        typed = strip_nul(request.form.get("narrative") or "")[:10000]
+        status = 409 if request.method == "POST" else 200
+        return render_template("student/closed.html", institution=institution, typed=typed), status
     form = ReportForm()
     if not form.submission_id.data:
         form.submission_id.data = new_submission_id()

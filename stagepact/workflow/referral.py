@@ -165,6 +165,7 @@ def escalate(
         company_id=case.company_id,
         shares_identity=share_identity,
     )
+    notify.sbb_of_escalation(investigation)
     notify.student_of_news(case)
     return investigation
 
