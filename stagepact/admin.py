@@ -256,6 +256,8 @@ SETTINGS = (
     "intro_text",
     "ack_working_days",
     "feedback_months",
+    "overdue_repeat_days",
+    "overdue_admin_days",
     "retention_months",
     "require_2fa",
     "colour",

@@ -44,6 +44,7 @@ ACTIONS: dict[str, object] = {
     "case.code_used": _l("De student opende de melding met de code"),
     "case.notice_email_set": _l("De student gaf een e-mailadres voor berichten"),
     "case.reminder_sent": _l("Herinnering over de termijn gemaild"),
+    "case.overdue_reminder_sent": _l("Termijn verlopen: herinnering gemaild"),
     "case.company_linked": _l("Leerbedrijf gekoppeld"),
     "case.company_merged": _l("Leerbedrijf door SBB gekoppeld aan het register"),
     "case.consent_recorded": _l("Toestemming vastgelegd"),

@@ -77,6 +77,27 @@ def add_working_days(start: date, days: int) -> date:
     return day
 
 
+def subtract_working_days(start: date, days: int) -> date:
+    day = start
+    remaining = days
+    while remaining > 0:
+        day -= timedelta(days=1)
+        if is_working_day(day):
+            remaining -= 1
+    return day
+
+
+def working_days_after(start: date, end: date) -> int:
+    """How many working days lie after `start`, up to and including `end` (0 when `end`
+    is not later): how many working days a deadline of `start` is overdue on `end`."""
+    count = 0
+    day = start
+    while day < end:
+        day += timedelta(days=1)
+        count += is_working_day(day)
+    return count
+
+
 def add_months(start: date, months: int) -> date:
     month_index = start.month - 1 + months
     year = start.year + month_index // 12

@@ -163,7 +163,9 @@ def send_mail(limit: int) -> MailRound:
     """Queue the deadline reminders that fell due, then hand due mail to the mail server.
     The run counts as failed when a mail failed (it stays in the outbox for later)."""
     with _leased("send-mail") as outcome:
-        reminded = reminders.queue_due_reminders(deadlines.today())
+        today = deadlines.today()
+        reminded = reminders.queue_due_reminders(today)
+        reminded += reminders.queue_overdue_reminders(today)
         db.session.commit()
         sent, failed = outbox.send_due(limit=limit)
         if sent or failed:

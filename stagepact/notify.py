@@ -43,9 +43,12 @@ def _responsible_handlers(case: Case) -> list:
     return handlers_of(case.institution_id)
 
 
-def _to_handlers(case: Case, handlers, subject, template: str, purpose: str, **context) -> None:
-    """One mail per handler, in their language, with the link to the case (`subject` is lazy)."""
-    link = external_url("desk.case_detail", case_id=case.id)
+def _to_handlers(
+    case: Case, handlers, subject, template: str, purpose: str, link: str | None = None, **context
+) -> None:
+    """One mail per handler, in their language, with the link to the case (or `link`;
+    `subject` is lazy)."""
+    link = link or external_url("desk.case_detail", case_id=case.id)
     for handler in handlers:
         with force_locale(mail_language(handler)):
             outbox.queue(
@@ -110,6 +113,33 @@ def handlers_of_deadline(case: Case, deadline: str) -> None:
         deadline=deadline,
         due=case.ack_due_on if deadline == "acknowledgement" else case.feedback_due_on,
     )
+
+
+def overdue(case: Case, deadline: str, due, late: int, to_admins: bool) -> None:
+    """A deadline has passed and nobody acted: the responsible handlers are reminded, and
+    when it is `late` enough, the institution's admins hear it too."""
+    from .scoping import institution_admins_of
+
+    subject = _l("Termijn verlopen: melding %(number)s", number=case.number)
+    context = {"deadline": deadline, "due": due, "late": late}
+    _to_handlers(
+        case,
+        _responsible_handlers(case),
+        subject,
+        "mail/handler_overdue.txt",
+        f"handler_{deadline}_overdue",
+        **context,
+    )
+    if to_admins:
+        _to_handlers(
+            case,
+            institution_admins_of(case.institution_id),
+            subject,
+            "mail/admin_overdue.txt",
+            f"admin_{deadline}_overdue",
+            link=external_url("organisation.staff"),
+            **context,
+        )
 
 
 def adv_of_referral(referral) -> None:

@@ -1,4 +1,10 @@
-"""Deadline reminders for handlers, queued by the cron run of `send-mail`."""
+"""Deadline reminders, queued by the cron run of `send-mail`.
+
+Before a deadline, the responsible handlers are reminded once. After it, a case stays
+overdue until someone acts: they are reminded again every `overdue_repeat_days` working
+days of its institution, and from `overdue_admin_days` working days overdue on, its
+institution admins are told as well. Every reminder is one audit event.
+"""
 
 from __future__ import annotations
 
@@ -7,10 +13,10 @@ from datetime import date, timedelta
 import sqlalchemy as sa
 from flask import current_app
 
-from . import audit, notify
-from .deadlines import add_working_days
+from . import audit, notify, scoping
+from .deadlines import add_working_days, subtract_working_days, working_days_after
 from .extensions import db
-from .models import Case, utcnow
+from .models import Case, Institution, utcnow
 
 BATCH = 1000
 
@@ -57,5 +63,49 @@ def queue_due_reminders(today: date) -> int:
             db.session.refresh(case)  # the mark, as the UPDATE wrote it
             notify.handlers_of_deadline(case, deadline)
             audit.record("case.reminder_sent", case=case, actor="system", deadline=deadline)
+            reminded += 1
+    return reminded
+
+
+def queue_overdue_reminders(today: date) -> int:
+    """Remind the handlers of every case whose deadline has passed, once per
+    `overdue_repeat_days` working days of its institution, the institution admins too from
+    `overdue_admin_days` working days overdue; return how many cases were reminded. Marked
+    in the statement that chooses them, as `queue_due_reminders` does."""
+    reminded = 0
+    overdue = sa.or_(Case.ack_overdue(today), Case.feedback_overdue(today))
+    for institution in db.session.scalars(sa.select(Institution).order_by(Institution.id)):
+        last_day_done = subtract_working_days(today, institution.overdue_repeat_days)
+        condition = sa.and_(
+            scoping.own_reports(institution.id),
+            overdue,
+            sa.or_(
+                Case.overdue_reminded_on.is_(None),
+                Case.overdue_reminded_on <= last_day_done,
+            ),
+        )
+        chosen = sa.select(Case.id).where(condition).order_by(Case.id).limit(BATCH)
+        claimed = db.session.scalars(
+            sa.update(Case)
+            .where(Case.id.in_(chosen.scalar_subquery()), condition)
+            .values(overdue_reminded_on=today)
+            .returning(Case.id)
+            .execution_options(synchronize_session=False)
+        ).all()
+        for case in db.session.scalars(sa.select(Case).where(Case.id.in_(claimed))):
+            db.session.refresh(case)
+            deadline = "acknowledgement" if case.ack_overdue(today) else "feedback"
+            due = case.ack_due_on if deadline == "acknowledgement" else case.feedback_due_on
+            late = working_days_after(due, today)
+            to_admins = late >= institution.overdue_admin_days
+            notify.overdue(case, deadline, due, late, to_admins)
+            audit.record(
+                "case.overdue_reminder_sent",
+                case=case,
+                actor="system",
+                deadline=deadline,
+                working_days_late=late,
+                admins_told=to_admins,
+            )
             reminded += 1
     return reminded

@@ -113,6 +113,19 @@ def handler_counts() -> dict[int, dict[str, int]]:
     return {row[0]: {"ready": row[1], "invited": row[2], "disabled": row[3]} for row in rows}
 
 
+def institution_admins_of(institution_id: int) -> list[User]:
+    """The active admins of one institution."""
+    return by_name(
+        db.session.scalars(
+            sa.select(User).where(
+                User.active.is_(True),
+                User.role == Role.INSTITUTION_ADMIN,
+                User.institution_id == institution_id,
+            )
+        )
+    )
+
+
 def admins_of(institution_id: int) -> list[User]:
     """Who answers for an institution's meldpunt: its active institution admins and the
     active platform admins."""

@@ -410,6 +410,8 @@ def post_data(world: World) -> dict[str, dict]:
             "intro_text": "Welkom bij ons meldpunt.",
             "ack_working_days": "4",
             "feedback_months": "2",
+            "overdue_repeat_days": "3",
+            "overdue_admin_days": "6",
             "retention_months": "36",
             "colour": "#0b5d3b",
             "adv_id": str(world.adv.id),

@@ -50,6 +50,8 @@ def _settings(**changes) -> dict:
     return {
         "ack_working_days": "5",
         "feedback_months": "3",
+        "overdue_repeat_days": "2",
+        "overdue_admin_days": "5",
         "retention_months": "24",
         "require_2fa": "y",
         "colour": "#154273",
@@ -110,3 +112,43 @@ def test_the_settings_page_and_the_platform_admin_change_settings_with_one_event
         "adv_id": other_adv.id,
         "previous_adv_id": previous_adv,
     }
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("overdue_repeat_days", "-1", "Kies tussen 1 en 10 werkdagen."),
+        ("overdue_repeat_days", "11", "Kies tussen 1 en 10 werkdagen."),
+        ("overdue_repeat_days", "", "Vul een aantal werkdagen in."),
+        ("overdue_admin_days", "31", "Kies tussen 1 en 30 werkdagen."),
+        ("overdue_admin_days", "vijf", "Vul een aantal werkdagen in."),
+    ],
+)
+def test_the_overdue_settings_refuse_bad_values_beside_the_field(
+    client, auth, field, value, message
+):
+    from tests.helpers import field_error
+
+    institution = make_institution()
+    auth.login(make_user(Role.INSTITUTION_ADMIN, institution))
+
+    response = client.post("/organisatie/instelling", data=_settings(**{field: value}))
+
+    assert response.status_code == 422
+    page = response.get_data(as_text=True)
+    assert field_error(page, field) == message
+    db.session.expire_all()
+    assert getattr(db.session.get(type(institution), institution.id), field) in (2, 5)
+
+
+def test_an_institution_admin_sets_how_overdue_cases_are_followed_up(client, auth):
+    institution = make_institution()
+    auth.login(make_user(Role.INSTITUTION_ADMIN, institution))
+
+    changes = {"overdue_repeat_days": "3", "overdue_admin_days": "8"}
+    response = client.post("/organisatie/instelling", data=_settings(**changes))
+
+    assert response.status_code == 302
+    db.session.expire_all()
+    saved = db.session.get(type(institution), institution.id)
+    assert (saved.overdue_repeat_days, saved.overdue_admin_days) == (3, 8)

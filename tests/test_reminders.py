@@ -1,5 +1,6 @@
 """Handlers are reminded once before each deadline, by the cron run of send-mail."""
 
+import json
 from datetime import timedelta
 
 import sqlalchemy as sa
@@ -8,7 +9,8 @@ from stagepact import workflow
 from stagepact.deadlines import add_working_days, local_date
 from stagepact.extensions import db
 from stagepact.models import AuditEvent, OutboxMail
-from stagepact.reminders import queue_due_reminders
+from stagepact.reminders import queue_due_reminders, queue_overdue_reminders
+from stagepact.vocab import Role
 from tests.factories import make_case, make_institution, make_user
 
 
@@ -76,3 +78,89 @@ def test_send_mail_queues_reminders_before_sending(runner):
     assert result.exit_code == 0, result.output
     assert "herinnering" in result.output
     assert all(m.sent_at is not None for m in _reminders("handler_acknowledgement_reminder"))
+
+
+# --- Overdue: reminded again until someone acts, and the admins told when it drags on -------
+
+
+def _overdue_world():
+    institution = make_institution(overdue_repeat_days=2, overdue_admin_days=5)
+    handler, colleague = make_user(institution=institution), make_user(institution=institution)
+    admin = make_user(Role.INSTITUTION_ADMIN, institution)
+    make_user(Role.INSTITUTION_ADMIN, make_institution())  # another school's admin hears nothing
+    case, _ = make_case(institution)
+    db.session.commit()
+    return institution, case, (handler, colleague), admin
+
+
+def _overdue_mails() -> dict[str, list[str]]:
+    found = {}
+    for mail in db.session.scalars(sa.select(OutboxMail).order_by(OutboxMail.id)):
+        if mail.purpose.endswith("_overdue"):
+            found.setdefault(mail.purpose, []).append(mail.recipient)
+    return found
+
+
+def test_an_overdue_case_is_reminded_every_second_working_day_until_someone_acts():
+    institution, case, handlers, admin = _overdue_world()
+    due = case.ack_due_on
+    schedule = {}
+    day = due
+    for _ in range(12):  # twelve working days past the deadline
+        day = add_working_days(day, 1)
+        schedule[day] = queue_overdue_reminders(day)
+        db.session.commit()
+
+    reminded_on = [d for d, n in schedule.items() if n]
+    assert reminded_on == [add_working_days(due, n) for n in (1, 3, 5, 7, 9, 11)]
+    assert queue_overdue_reminders(reminded_on[-1]) == 0  # the same day: nothing twice
+    mails = _overdue_mails()
+    assert sorted(set(mails["handler_acknowledgement_overdue"])) == sorted(
+        h.email for h in handlers
+    )
+    assert len(mails["handler_acknowledgement_overdue"]) == 6 * len(handlers)
+    # From five working days late on, the institution's admin hears it too.
+    assert mails["admin_acknowledgement_overdue"] == [admin.email] * 4
+    events = db.session.scalars(
+        sa.select(AuditEvent)
+        .where(AuditEvent.action == "case.overdue_reminder_sent")
+        .order_by(AuditEvent.id)
+    ).all()
+    details = [json.loads(e.details) for e in events]
+    assert [d["working_days_late"] for d in details] == [1, 3, 5, 7, 9, 11]
+    assert [d["admins_told"] for d in details] == [False, False, True, True, True, True]
+    assert all(e.case_id == case.id for e in events)
+
+
+def test_acting_on_an_overdue_case_stops_its_reminders():
+    institution, case, (handler, _colleague), _admin = _overdue_world()
+    late = add_working_days(case.ack_due_on, 1)
+    assert queue_overdue_reminders(late) == 1
+
+    workflow.acknowledge(case, handler)
+    db.session.commit()
+
+    assert queue_overdue_reminders(add_working_days(late, 4)) == 0
+
+
+def test_an_overdue_reminder_goes_to_the_assignee_and_the_admins_mail_names_no_content():
+    institution, case, (handler, colleague), admin = _overdue_world()
+    workflow.acknowledge(case, handler)  # assigns the case to them
+    case.feedback_due_on = local_date(case.submitted_at)
+    db.session.commit()
+
+    day = add_working_days(case.feedback_due_on, 6)
+    assert queue_overdue_reminders(day) == 1
+
+    mails = db.session.scalars(
+        sa.select(OutboxMail).where(OutboxMail.purpose.like("%overdue"))
+    ).all()
+    assert {(m.purpose, m.recipient) for m in mails} == {
+        ("handler_feedback_overdue", handler.email),
+        ("admin_feedback_overdue", admin.email),
+    }
+    for mail in mails:
+        assert case.number in mail.subject and case.narrative not in mail.body
+    [to_admin] = [m for m in mails if m.purpose.startswith("admin")]
+    assert "/organisatie/medewerkers" in to_admin.body  # admins do not open cases
+    assert f"/behandelen/zaken/{case.id}" not in to_admin.body

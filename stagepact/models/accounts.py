@@ -45,6 +45,10 @@ class Institution(db.Model):
     adv_id: Mapped[int | None] = mapped_column(sa.ForeignKey("adv.id"))
     ack_working_days: Mapped[int] = mapped_column(default=5)
     feedback_months: Mapped[int] = mapped_column(default=3)
+    # An overdue case: its handlers are reminded again every this many working days, and
+    # from this many working days overdue the institution admins hear it too.
+    overdue_repeat_days: Mapped[int] = mapped_column(default=2, server_default="2")
+    overdue_admin_days: Mapped[int] = mapped_column(default=5, server_default="5")
     # Personal data of a closed case are erased this many months after closing.
     retention_months: Mapped[int] = mapped_column(default=24, server_default="24")
     # Handlers of this institution must use two-factor authentication.
@@ -59,6 +63,8 @@ class Institution(db.Model):
         sa.CheckConstraint("ack_working_days BETWEEN 1 AND 30", name="ack_working_days"),
         sa.CheckConstraint("feedback_months BETWEEN 1 AND 12", name="feedback_months"),
         sa.CheckConstraint("retention_months BETWEEN 1 AND 120", name="retention_months"),
+        sa.CheckConstraint("overdue_repeat_days BETWEEN 1 AND 10", name="overdue_repeat_days"),
+        sa.CheckConstraint("overdue_admin_days BETWEEN 1 AND 30", name="overdue_admin_days"),
     )
 
 

@@ -106,6 +106,9 @@ class Case(db.Model):
     # When the handlers were reminded of each deadline (once per deadline).
     ack_reminded_at: Mapped[datetime | None]
     feedback_reminded_at: Mapped[datetime | None]
+    # The last day the handlers (and, late enough, the admins) were reminded that a
+    # deadline has passed; again every `Institution.overdue_repeat_days` working days.
+    overdue_reminded_on: Mapped[date | None]
     # Whether each deadline was met, kept with the case (see `_record_deadline_results`),
     # so that statistics count them in SQL and they outlive erased personal data.
     ack_on_time: Mapped[bool | None]

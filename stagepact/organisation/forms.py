@@ -85,6 +85,20 @@ class SettingsForm(BaseForm):
             NumberRange(1, 12, _l("Kies tussen 1 en 12 maanden.")),
         ],
     )
+    overdue_repeat_days = IntegerField(
+        _l("Bij een verlopen termijn opnieuw herinneren, elke (werkdagen)"),
+        validators=[
+            DataRequired(_l("Vul een aantal werkdagen in.")),
+            NumberRange(1, 10, _l("Kies tussen 1 en 10 werkdagen.")),
+        ],
+    )
+    overdue_admin_days = IntegerField(
+        _l("Beheerders mee laten lezen vanaf (werkdagen te laat)"),
+        validators=[
+            DataRequired(_l("Vul een aantal werkdagen in.")),
+            NumberRange(1, 30, _l("Kies tussen 1 en 30 werkdagen.")),
+        ],
+    )
     retention_months = IntegerField(
         _l("Persoonsgegevens bewaren na afsluiten (maanden)"),
         validators=[

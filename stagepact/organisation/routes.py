@@ -169,6 +169,8 @@ def settings():
             intro_text=(form.intro_text.data or "").strip(),
             ack_working_days=form.ack_working_days.data,
             feedback_months=form.feedback_months.data,
+            overdue_repeat_days=form.overdue_repeat_days.data,
+            overdue_admin_days=form.overdue_admin_days.data,
             retention_months=form.retention_months.data,
             require_2fa=bool(form.require_2fa.data),
             colour=form.colour.data.lower(),

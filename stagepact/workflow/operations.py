@@ -137,6 +137,7 @@ def reopen(case: Case, user: User, reason: str) -> None:
     case.duplicate_of_id = None
     case.feedback_at = None
     case.feedback_reminded_at = None
+    case.overdue_reminded_on = None
     _move(case, "reopen", user, previous_outcome=previous_outcome, note_id=note.id)
     notify.student_of_news(case)
 
