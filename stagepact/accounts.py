@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 import secrets
 import time
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from types import SimpleNamespace
 
 import pyotp
@@ -306,6 +306,30 @@ def session_valid(user: User) -> bool:
 
 def end_all_sessions(user: User) -> None:
     user.session_version = (user.session_version or 1) + 1
+
+
+def set_away(
+    user: User, away_from: date | None, away_until: date | None, actor: User, today: date
+) -> None:
+    """Mark a handler away from `away_from` (or now) up to and including `away_until`, or
+    back (both None). Refused: a last day in the past, a first day after the last, a
+    first day without a last."""
+    if away_until is None and away_from is not None:
+        raise AccountError(_l("Vul ook de laatste dag in."), "away_until")
+    if away_until is not None and away_until < today:
+        raise AccountError(_l("Kies als laatste dag vandaag of later."), "away_until")
+    if away_from is not None and away_until is not None and away_from > away_until:
+        raise AccountError(_l("De eerste dag ligt na de laatste dag."), "away_from")
+    if (user.away_from, user.away_until) == (away_from, away_until):
+        return
+    user.away_from, user.away_until = away_from, away_until
+    audit.record(
+        "user.away_changed",
+        actor=actor,
+        institution_id=user.institution_id,
+        user_id=user.id,
+        away=away_until is not None,
+    )
 
 
 def disable(user: User, actor: User) -> None:

@@ -88,6 +88,7 @@ ACTIONS: dict[str, object] = {
     "institution.created": None,
     "institution.settings_changed": None,
     "institution.meldpunt_closed": None,
+    "user.away_changed": None,
     "adv.created": None,
     "adv.updated": None,
     "company.added_unverified": None,

@@ -26,10 +26,10 @@ from flask_login import current_user, login_user, logout_user
 from wtforms import EmailField, PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
-from . import accounts, api_tokens, audit, i18n, login_failures
+from . import accounts, api_tokens, audit, deadlines, i18n, login_failures
 from .crypto import verify_password
 from .extensions import client_address, db, limiter, login_manager
-from .forms import ActionForm, BaseForm
+from .forms import ActionForm, AwayForm, BaseForm
 from .models import ApiToken, User
 from .vocab import Role
 
@@ -394,6 +394,7 @@ def _account_page(
     token_form: ApiTokenForm | None = None,
     password_form: ChangePasswordForm | None = None,
     new_token: str | None = None,
+    away_form: AwayForm | None = None,
     status=200,
 ):
     tokens = api_tokens.tokens_of(current_user) if current_user.role == Role.MONITOR else []
@@ -403,6 +404,8 @@ def _account_page(
         password_form=password_form or ChangePasswordForm(formdata=None, prefix="pw"),
         tokens=tokens,
         new_token=new_token,
+        away_form=away_form or AwayForm(formdata=None, obj=current_user, prefix="away"),
+        today=deadlines.today(),
         idle_minutes=current_app.config["SESSION_IDLE_SECONDS"] // 60,
     ), status
 
@@ -435,6 +438,31 @@ def change_password():
                 return redirect(url_for("auth.account"))
     db.session.rollback()
     return _account_page(password_form=form, status=422)
+
+
+@bp.route("/account/afwezig", methods=["POST"])
+def set_away():
+    """A handler says when they are away, so that their cases are not left alone."""
+    if current_user.role != Role.HANDLER:
+        abort(404)
+    form = AwayForm(prefix="away")
+    if form.validate_on_submit():
+        try:
+            accounts.set_away(
+                current_user,
+                form.away_from.data,
+                form.away_until.data,
+                current_user,
+                deadlines.today(),
+            )
+        except accounts.AccountError as error:
+            form[error.field].errors.append(error.message)
+        else:
+            db.session.commit()
+            flash(_("Je afwezigheid is opgeslagen."), "success")
+            return redirect(url_for("auth.account"))
+    db.session.rollback()
+    return _account_page(away_form=form, status=422)
 
 
 @bp.route("/account/api-sleutels", methods=["POST"])

@@ -12,8 +12,8 @@ from flask import current_app, request, session
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.csrf import validate_csrf
-from wtforms import Field, MultipleFileField, RadioField, SelectField, StringField
-from wtforms.validators import ValidationError
+from wtforms import DateField, Field, MultipleFileField, RadioField, SelectField, StringField
+from wtforms.validators import Optional, ValidationError
 
 
 def strip_nul(value):
@@ -240,3 +240,18 @@ class EvidenceMixin:
 
 class ActionForm(BaseForm):
     """A button that only needs the CSRF token."""
+
+
+def sensible_year(form, field):
+    if field.data and not 2000 <= field.data.year <= 2100:
+        raise ValidationError(_l("Kies een datum tussen 2000 en 2100."))
+
+
+class AwayForm(BaseForm):
+    """When a handler is away: a first day (empty: from now) and a last day; both empty
+    means present (`accounts.set_away` has the rules)."""
+
+    away_from = DateField(
+        _l("Eerste dag afwezig (leeg: vanaf vandaag)"), validators=[Optional(), sensible_year]
+    )
+    away_until = DateField(_l("Laatste dag afwezig"), validators=[Optional(), sensible_year])

@@ -10,7 +10,7 @@ from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
-from . import outbox
+from . import deadlines, outbox
 from .i18n import mail_language
 from .models import Case
 from .scoping import handlers_of
@@ -36,11 +36,15 @@ def handlers_of_new_case(case: Case) -> None:
     )
 
 
-def _responsible_handlers(case: Case) -> list:
-    """The assigned handler, or all handlers of the institution when nobody is assigned."""
-    if case.assigned_to is not None and case.assigned_to.active:
-        return [case.assigned_to]
-    return handlers_of(case.institution_id)
+def _responsible_handlers(case: Case, today=None) -> list:
+    """The assigned handler; when nobody is assigned, or the assignee is disabled or away,
+    the institution's handlers who are there (all of them, should everyone be away)."""
+    today = today or deadlines.today()
+    assignee = case.assigned_to
+    if assignee is not None and assignee.active and not assignee.is_away(today):
+        return [assignee]
+    everyone = handlers_of(case.institution_id)
+    return [h for h in everyone if not h.is_away(today)] or everyone
 
 
 def _to_handlers(
@@ -102,11 +106,11 @@ def student_of_news(case: Case) -> None:
         )
 
 
-def handlers_of_deadline(case: Case, deadline: str) -> None:
+def handlers_of_deadline(case: Case, deadline: str, today=None) -> None:
     """A reminder that a deadline is near ("acknowledgement" or "feedback")."""
     _to_handlers(
         case,
-        _responsible_handlers(case),
+        _responsible_handlers(case, today),
         _l("Herinnering: melding %(number)s heeft een termijn", number=case.number),
         "mail/handler_deadline.txt",
         f"handler_{deadline}_reminder",
@@ -115,7 +119,7 @@ def handlers_of_deadline(case: Case, deadline: str) -> None:
     )
 
 
-def overdue(case: Case, deadline: str, due, late: int, to_admins: bool) -> None:
+def overdue(case: Case, deadline: str, due, late: int, to_admins: bool, today=None) -> None:
     """A deadline has passed and nobody acted: the responsible handlers are reminded, and
     when it is `late` enough, the institution's admins hear it too."""
     from .scoping import institution_admins_of
@@ -124,7 +128,7 @@ def overdue(case: Case, deadline: str, due, late: int, to_admins: bool) -> None:
     context = {"deadline": deadline, "due": due, "late": late}
     _to_handlers(
         case,
-        _responsible_handlers(case),
+        _responsible_handlers(case, today),
         subject,
         "mail/handler_overdue.txt",
         f"handler_{deadline}_overdue",

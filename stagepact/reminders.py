@@ -61,7 +61,7 @@ def queue_due_reminders(today: date) -> int:
         ).all()
         for case in db.session.scalars(sa.select(Case).where(Case.id.in_(claimed))):
             db.session.refresh(case)  # the mark, as the UPDATE wrote it
-            notify.handlers_of_deadline(case, deadline)
+            notify.handlers_of_deadline(case, deadline, today)
             audit.record("case.reminder_sent", case=case, actor="system", deadline=deadline)
             reminded += 1
     return reminded
@@ -98,7 +98,7 @@ def queue_overdue_reminders(today: date) -> int:
             due = case.ack_due_on if deadline == "acknowledgement" else case.feedback_due_on
             late = working_days_after(due, today)
             to_admins = late >= institution.overdue_admin_days
-            notify.overdue(case, deadline, due, late, to_admins)
+            notify.overdue(case, deadline, due, late, to_admins, today)
             audit.record(
                 "case.overdue_reminder_sent",
                 case=case,

@@ -117,6 +117,8 @@ ENDPOINT_ACCESS = {
     "auth.logout": Access(STAFF),
     "auth.account": Access(STAFF),
     "auth.change_password": Access(STAFF),
+    # A handler's own absence.
+    "auth.set_away": Access(HANDLERS),
     # A monitor's own API tokens.
     "auth.create_api_token": Access({MONITOR}),
     "auth.revoke_api_token": Access({MONITOR}),
@@ -404,6 +406,8 @@ def post_data(world: World) -> dict[str, dict]:
             "institution_id": str(a.id),
         },
         "organisation.disable": {},
+        "organisation.away": {"away_until": "2099-12-31"},
+        "auth.set_away": {"away-away_until": "2099-12-31"},
         "organisation.reset_two_factor": {},
         "organisation.reinvite": {},
         "organisation.settings": {

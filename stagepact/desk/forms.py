@@ -12,17 +12,12 @@ from wtforms import (
     StringField,
     TextAreaField,
 )
-from wtforms.validators import DataRequired, Length, Optional, ValidationError
+from wtforms.validators import DataRequired, Length, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from .. import companies, vocab
-from ..forms import BaseForm, EvidenceMixin, row_id
+from ..forms import BaseForm, EvidenceMixin, row_id, sensible_year
 from ..student.forms import NARRATIVE_MAX, ReportForm
-
-
-def _sensible_year(form, field):
-    if field.data and not 2000 <= field.data.year <= 2100:
-        raise ValidationError(_l("Kies een datum tussen 2000 en 2100."))
 
 
 class InboxFilterForm(BaseForm):
@@ -43,8 +38,8 @@ class InboxFilterForm(BaseForm):
     )
     mine = BooleanField(_l("Alleen aan mij toegewezen"))
     overdue = BooleanField(_l("Alleen over de termijn"))
-    submitted_from = DateField(_l("Gemeld vanaf"), validators=[Optional(), _sensible_year])
-    submitted_to = DateField(_l("Gemeld tot en met"), validators=[Optional(), _sensible_year])
+    submitted_from = DateField(_l("Gemeld vanaf"), validators=[Optional(), sensible_year])
+    submitted_to = DateField(_l("Gemeld tot en met"), validators=[Optional(), sensible_year])
     number = StringField(_l("Zaaknummer"), validators=[Optional(), Length(max=20)])
 
 

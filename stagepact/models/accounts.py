@@ -3,10 +3,11 @@ signing in needs: tokens by mail, failed logins, recovery codes, API tokens."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 import sqlalchemy as sa
 from flask_login import UserMixin
+from sqlalchemy.ext.hybrid import hybrid_method
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from ..crypto import EncryptedText, email_lookup
@@ -101,6 +102,11 @@ class User(UserMixin, db.Model):
     # The language of their pages and mails ("nl" or "en"); empty until the first login
     # or their own choice, when the browser's preference still decides.
     language: Mapped[str | None] = mapped_column(sa.String(8))
+    # A handler away (leave, illness) from `away_from` (or now) up to and including
+    # `away_until` holds no case alone: reminders go to the colleagues, and the inbox
+    # says their cases need a new handler.
+    away_from: Mapped[date | None]
+    away_until: Mapped[date | None]
 
     institution: Mapped[Institution | None] = relationship()
 
@@ -126,6 +132,22 @@ class User(UserMixin, db.Model):
     @property
     def is_active(self) -> bool:
         return self.active
+
+    @hybrid_method
+    def is_away(self, today: date) -> bool:
+        return (
+            self.away_until is not None
+            and self.away_until >= today
+            and (self.away_from is None or self.away_from <= today)
+        )
+
+    @is_away.expression
+    def is_away(cls, today: date):
+        return sa.and_(
+            cls.away_until.is_not(None),
+            cls.away_until >= today,
+            sa.or_(cls.away_from.is_(None), cls.away_from <= today),
+        )
 
     @property
     def is_handler(self) -> bool:

@@ -254,6 +254,15 @@ class Case(db.Model):
     def feedback_overdue(cls, today: date):
         return sa.and_(cls.feedback_running(), cls.feedback_due_on < today)
 
+    def needs_new_handler(self, today: date) -> bool:
+        """An open case whose assignee is disabled or away: nobody holds it now."""
+        assignee = self.assigned_to
+        return (
+            self.status in OPEN_STATUSES
+            and assignee is not None
+            and (not assignee.active or assignee.is_away(today))
+        )
+
     @hybrid_method
     def is_overdue(self, today: date) -> bool:
         return self.ack_overdue(today) or self.feedback_overdue(today)

@@ -15,10 +15,10 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
-from .. import accounts, admin, notify, scoping
+from .. import accounts, admin, deadlines, notify, scoping
 from ..errors import DomainError
 from ..extensions import db
-from ..forms import ActionForm, ListPage, requested_page
+from ..forms import ActionForm, AwayForm, ListPage, requested_page
 from ..models import AccountToken, Adv, AuditEvent, Case, Institution, User
 from ..vocab import INSTITUTION_ROLES, Role
 from . import bp
@@ -60,7 +60,10 @@ def staff():
     users = {u.id: u for u in db.session.scalars(sa.select(User).where(User.id.in_(ids)))}
     page = ListPage([users[i] for i in ids], number, PER_PAGE, len(order))
     return render_template(
-        "organisation/staff.html", page=page, can_reset_two_factor=accounts.can_reset_two_factor
+        "organisation/staff.html",
+        page=page,
+        can_reset_two_factor=accounts.can_reset_two_factor,
+        today=deadlines.today(),
     )
 
 
@@ -130,6 +133,29 @@ def _act(user_id: int, act, done):
 
 def _invite_again(user, _admin) -> None:
     notify.password_link(user, accounts.reinvite(user), AccountToken.INVITE)
+
+
+@bp.route("/medewerkers/<id:user_id>/afwezig", methods=["GET", "POST"])
+def away(user_id: int):
+    """An admin marks a handler away (or back), so that their cases are not left alone."""
+    user = scoping.managed_account_or_404(current_user, user_id)
+    if user.role != Role.HANDLER or not user.active:
+        abort(404)
+    form = AwayForm(obj=user) if request.method == "GET" else AwayForm()
+    if form.validate_on_submit():
+        try:
+            accounts.set_away(
+                user, form.away_from.data, form.away_until.data, current_user, deadlines.today()
+            )
+        except DomainError as error:
+            form[error.field].errors.append(error.message)
+        else:
+            db.session.commit()
+            return _back_to_staff(
+                _("De afwezigheid van %(name)s is opgeslagen.", name=user.name), "success"
+            )
+    status = 422 if form.is_submitted() else 200
+    return render_template("organisation/away.html", form=form, user=user), status
 
 
 @bp.route("/medewerkers/<id:user_id>/uitschakelen", methods=["POST"])
