@@ -11,13 +11,16 @@ institution's cases. A case outside that scope is a 404, never a
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import date, datetime
+
 import sqlalchemy as sa
 from flask import abort
 
 from .crypto import hash_receipt_code
 from .extensions import db
 from .models import AuditEvent, Case, Institution, Investigation, User
-from .vocab import Role
+from .vocab import OPEN_STATUSES, Role
 
 
 def cases_for(user: User) -> sa.Select:
@@ -227,3 +230,58 @@ def sbb_reviewers() -> list[User]:
             sa.select(User).where(User.role == Role.SBB_REVIEWER, User.active.is_(True))
         )
     )
+
+
+# --- An institution's follow-up at a glance (its admin's overview) -----------------------
+
+
+@dataclass(frozen=True)
+class FollowUp:
+    open: int
+    unacknowledged: int
+    oldest_unacknowledged: datetime | None  # when the oldest report not yet acknowledged came in
+    ack_overdue: int
+    feedback_overdue: int
+    unassigned: int
+
+
+@dataclass(frozen=True)
+class HandlerLoad:
+    handler: User
+    open: int
+    overdue: int
+
+
+def follow_up_of(institution_id: int, today: date) -> FollowUp:
+    """The institution's open cases, counted in one SQL aggregate."""
+    is_open = Case.status.in_(OPEN_STATUSES)
+    row = db.session.execute(
+        sa.select(
+            sa.func.count().filter(is_open),
+            sa.func.count().filter(Case.ack_running()),
+            sa.func.min(Case.submitted_at).filter(Case.ack_running()),
+            sa.func.count().filter(Case.ack_overdue(today)),
+            sa.func.count().filter(Case.feedback_overdue(today)),
+            sa.func.count().filter(is_open, Case.assigned_to_id.is_(None)),
+        ).where(own_reports(institution_id))
+    ).one()
+    return FollowUp(*row)
+
+
+def handler_loads(institution_id: int, today: date) -> list[HandlerLoad]:
+    """Each handler of the institution (disabled ones while they still hold open cases)
+    with their open and overdue cases, in one grouped query."""
+    is_open = Case.status.in_(OPEN_STATUSES)
+    rows = db.session.execute(
+        sa.select(
+            User,
+            sa.func.count(Case.id).filter(is_open),
+            sa.func.count(Case.id).filter(Case.is_overdue(today)),
+        )
+        .outerjoin(Case, Case.assigned_to_id == User.id)
+        .where(User.institution_id == institution_id, User.role == Role.HANDLER)
+        .group_by(User.id)
+    ).all()
+    loads = [HandlerLoad(user, open_, overdue) for user, open_, overdue in rows]
+    kept = [load for load in loads if load.handler.active or load.open]
+    return sorted(kept, key=lambda load: (load.handler.name.casefold(), load.handler.id))

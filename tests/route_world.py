@@ -101,8 +101,9 @@ ENDPOINT_ACCESS = {
     "organisation.staff": Access({*ADMINS, PLATFORM}),
     "organisation.invite": Access({*ADMINS, PLATFORM}),
     "organisation.log": Access({*ADMINS, PLATFORM}),
-    # Settings are an institution's own: its admin only.
+    # Settings and the follow-up overview are an institution's own: its admin only.
     "organisation.settings": Access(ADMINS),
+    "organisation.follow_up": Access(ADMINS),
     # Exports are for monitors only.
     "stats.export": Access({MONITOR}),
     # The API's description is public; its data are not.

@@ -4,6 +4,7 @@ and the inbox says those cases need another handler."""
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -167,3 +168,36 @@ def test_an_absence_that_ended_leaves_the_handler_in_charge(team):
         db.session.scalar(sa.select(sa.func.count()).select_from(User).where(User.is_away(today())))
         == 0
     )
+
+
+# --- The institution admin's follow-up overview ------------------------------------------
+
+
+def test_the_admin_sees_the_follow_up_at_a_glance_in_counts_only(client, auth, team):
+    institution, away, colleague, admin, case = team
+    late, _code = make_case(institution, narrative="GEHEIM-VERHAAL")
+    late.ack_due_on = today() - timedelta(days=3)
+    late.submitted_at = late.submitted_at - timedelta(days=9)
+    other_school = make_case(make_institution())[0]
+    other_school.ack_due_on = today() - timedelta(days=3)
+    accounts.disable(away, admin)
+    db.session.commit()
+    auth.login(admin)
+
+    page = page_text(client.get("/organisatie/opvolging"))
+
+    facts = dict(re.findall(r"<dt>([^<]+)</dt><dd>(.*?)</dd>", page))
+    assert re.sub(r"<[^>]+>", "", facts["Open meldingen"]) == "2"
+    assert facts["Nog niet bevestigd"].startswith("1 (de oudste kwam binnen op")
+    assert re.sub(r"<[^>]+>", "", facts["Bevestiging te laat"]) == "1"
+    assert facts["Open en aan niemand toegewezen"] == "1"
+    rows = re.findall(r'<th scope="row">([^<]+)</th>\s*<td>(\d+)</td>', page)
+    assert dict(rows) == {away.name: "1", colleague.name: "0"}
+    assert "uitgeschakeld" in page
+    assert "GEHEIM" not in page and case.number not in page
+
+
+def test_only_an_institution_admin_has_the_follow_up_overview(client, auth, team):
+    _institution, away, _colleague, _admin, _case = team
+    auth.login(away)
+    assert client.get("/organisatie/opvolging").status_code == 404

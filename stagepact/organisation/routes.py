@@ -212,6 +212,22 @@ def settings():
     return render_template("organisation/settings.html", form=form, institution=institution), status
 
 
+@bp.route("/opvolging")
+def follow_up():
+    """The institution admin's view of its follow-up: open and overdue cases, and each
+    handler's load (counts only; admins do not read cases)."""
+    if current_user.role != Role.INSTITUTION_ADMIN:
+        abort(404)
+    today = deadlines.today()
+    institution_id = current_user.institution_id
+    return render_template(
+        "organisation/follow_up.html",
+        summary=scoping.follow_up_of(institution_id, today),
+        loads=scoping.handler_loads(institution_id, today),
+        today=today,
+    )
+
+
 @bp.route("/logboek")
 def log():
     """The audit trail: the institution's own events, or (platform admin) all of them."""
