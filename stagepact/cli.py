@@ -464,6 +464,23 @@ def audit_verify_command() -> None:
     click.echo(_("%(count)d gebeurtenissen, keten intact.", count=checked))
 
 
+@command(
+    "sbb-dates",
+    help="Laat de data van SBB ingaan: afgelopen schorsingen en verlopen verbeterafspraken "
+    "(cron, dagelijks).",
+)
+def sbb_dates_command() -> None:
+    """End suspensions past their last day; remind SBB of improvement agreements due."""
+    result = jobs.sbb_dates()
+    click.echo(
+        _(
+            "%(ended)d schorsing(en) afgelopen, %(due)d herinnering(en) over verbeterafspraken.",
+            ended=result.suspensions_ended,
+            due=result.agreements_due,
+        )
+    )
+
+
 # --- status -----------------------------------------------------------------------
 
 

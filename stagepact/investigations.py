@@ -114,7 +114,7 @@ def _require(name: str, investigation: Investigation, user: User) -> None:
         raise WorkflowError(_l("Deze stap kan nu niet bij dit onderzoek."))
 
 
-def _record(action: str, investigation: Investigation, user: User, **details) -> None:
+def _record(action: str, investigation: Investigation, user: User | str, **details) -> None:
     audit.record(
         action,
         case=investigation.case,
@@ -143,13 +143,14 @@ def _step(investigation: Investigation, name: str, user: User, **details) -> Non
 def set_recognition(
     company: Company,
     to_status: Recognition,
-    user: User,
+    user: User | str,
     cause: str,
     reason: str,
     investigation: Investigation | None = None,
     until: date | None = None,
 ) -> RecognitionChange:
-    """Change a company's recognition and write its history; the only writer of it."""
+    """Change a company's recognition and write its history; the only writer of it.
+    `user` is "system" for what the scheduled job does on a date SBB set."""
     change = RecognitionChange(
         company=company,
         investigation_id=investigation.id if investigation else None,
@@ -158,7 +159,7 @@ def set_recognition(
         cause=cause,
         reason=reason,
         until=until,
-        changed_by_id=user.id,
+        changed_by_id=user.id if isinstance(user, User) else None,
     )
     company.recognition_status = to_status
     db.session.add(change)
@@ -383,3 +384,82 @@ def send_message(investigation: Investigation, user: User, body: str) -> Investi
     else:
         notify.sbb_of_institution_message(investigation)
     return message
+
+
+# --- Dates SBB set, acted on by the scheduled job `sbb-dates` -------------------------------
+
+
+def end_suspensions(today: date) -> int:
+    """A suspension holds up to and including its last day; the day after, the company's
+    recognition returns to what it was before the investigation (unless a later decision
+    replaced the suspension since). Each investigation is marked in the UPDATE that
+    chooses it, so two runs never act twice. Returns how many suspensions ended."""
+    due = sa.and_(
+        Investigation.decision == Decision.SUSPENSION,
+        Investigation.suspended_until < today,
+        Investigation.suspension_ended_at.is_(None),
+    )
+    claimed = db.session.scalars(
+        sa.update(Investigation)
+        .where(due)
+        .values(suspension_ended_at=utcnow())
+        .returning(Investigation.id)
+        .execution_options(synchronize_session=False)
+    ).all()
+    for investigation in db.session.scalars(
+        sa.select(Investigation).where(Investigation.id.in_(claimed)).order_by(Investigation.id)
+    ):
+        company = investigation.company
+        latest = db.session.scalar(
+            sa.select(RecognitionChange)
+            .where(RecognitionChange.company_id == company.id)
+            .order_by(RecognitionChange.id.desc())
+            .limit(1)
+        )
+        still_ours = latest is not None and latest.investigation_id == investigation.id
+        if company.recognition_status == Recognition.SUSPENDED and still_ours:
+            set_recognition(
+                company,
+                _baseline(investigation),
+                "system",
+                "suspension_ended",
+                str(_l("De schorsing is afgelopen op de einddatum.")),
+                investigation,
+            )
+        _record("investigation.suspension_ended", investigation, "system", applied=still_ours)
+        notify.handlers_of_sbb_news(investigation, _l("de schorsing is afgelopen"))
+    return len(claimed)
+
+
+def agreements_due(investigation: Investigation, today: date) -> bool:
+    """The improvement agreements have fallen due and SBB should check them."""
+    return (
+        investigation.decision == Decision.IMPROVEMENT
+        and investigation.conditions_due_on is not None
+        and investigation.conditions_due_on <= today
+        and investigation.is_open
+    )
+
+
+def remind_agreements_due(today: date) -> int:
+    """SBB's reviewers are reminded once, on the day, that improvement agreements fell
+    due; returns how many investigations."""
+    due = sa.and_(
+        Investigation.decision == Decision.IMPROVEMENT,
+        Investigation.conditions_due_on <= today,
+        Investigation.status != IS.CLOSED,
+        Investigation.conditions_reminded_at.is_(None),
+    )
+    claimed = db.session.scalars(
+        sa.update(Investigation)
+        .where(due)
+        .values(conditions_reminded_at=utcnow())
+        .returning(Investigation.id)
+        .execution_options(synchronize_session=False)
+    ).all()
+    for investigation in db.session.scalars(
+        sa.select(Investigation).where(Investigation.id.in_(claimed)).order_by(Investigation.id)
+    ):
+        _record("investigation.agreements_reminded", investigation, "system")
+        notify.sbb_of_agreements_due(investigation)
+    return len(claimed)

@@ -29,6 +29,7 @@ from . import (
     audit,
     deadlines,
     follow_up_sessions,
+    investigations,
     key_rotation,
     outbox,
     reminders,
@@ -54,6 +55,7 @@ JOBS = {
         Job("purge-uploads", timedelta(hours=1), timedelta(hours=1)),
         Job("publish-statistics", timedelta(days=1), timedelta(hours=2)),
         Job("retention", timedelta(days=1), timedelta(hours=2)),
+        Job("sbb-dates", timedelta(days=1), timedelta(hours=1)),
     )
 }
 
@@ -195,6 +197,24 @@ def publish_statistics() -> int:
         db.session.commit()
         outcome.done(f"rows={rows}")
     return rows
+
+
+@dataclass(frozen=True)
+class SbbRound:
+    suspensions_ended: int
+    agreements_due: int
+
+
+def sbb_dates() -> SbbRound:
+    """Act on the dates SBB set: suspensions that ended return the company's recognition,
+    and improvement agreements that fell due remind SBB."""
+    with _leased("sbb-dates") as outcome:
+        today = deadlines.today()
+        ended = investigations.end_suspensions(today)
+        due = investigations.remind_agreements_due(today)
+        db.session.commit()
+        outcome.done(f"suspensions_ended={ended} agreements_due={due}")
+    return SbbRound(ended, due)
 
 
 @dataclass(frozen=True)

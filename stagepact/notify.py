@@ -204,6 +204,19 @@ def sbb_of_escalation(investigation) -> None:
     )
 
 
+def sbb_of_agreements_due(investigation) -> None:
+    """SBB's reviewers hear that the improvement agreements of a decision fell due."""
+    _to_sbb(
+        investigation,
+        _l(
+            "%(reference)s: verbeterafspraken verlopen, controleren",
+            reference=investigation.reference,
+        ),
+        "mail/sbb_agreements_due.txt",
+        "sbb_agreements_due",
+    )
+
+
 def sbb_of_institution_message(investigation) -> None:
     """SBB's reviewers hear that an institution wrote about an escalation."""
     _to_sbb(

@@ -97,7 +97,7 @@ def test_a_job_that_raises_is_recorded_as_failed_with_the_error_type_only(runner
 
 
 def test_status_names_what_never_ran_failed_or_is_late_and_exits_one(runner):
-    for name in ("send-mail", "purge-uploads", "publish-statistics", "retention"):
+    for name in jobs.JOBS:
         assert stagepact(runner, name).exit_code == 0
 
     assert stagepact(runner, "status").exit_code == 0

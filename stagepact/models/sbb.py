@@ -121,6 +121,10 @@ class Investigation(db.Model):
     closed_at: Mapped[datetime | None]
     # When the student withdrew the report at school while SBB still had it open.
     case_withdrawn_at: Mapped[datetime | None]
+    # Set by the scheduled job `sbb-dates`: the suspension's end was applied, and SBB was
+    # reminded that the improvement agreements fell due.
+    suspension_ended_at: Mapped[datetime | None]
+    conditions_reminded_at: Mapped[datetime | None]
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
     company: Mapped[Company] = relationship()
@@ -199,8 +203,9 @@ class RecognitionChange(db.Model):
     cause: Mapped[str] = mapped_column(sa.String(32))
     reason: Mapped[str] = mapped_column(EncryptedText)
     until: Mapped[date | None]
-    changed_by_id: Mapped[int] = mapped_column(sa.ForeignKey("user_account.id"))
+    # None when the system made the change (a suspension that ended on its date).
+    changed_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user_account.id"))
     changed_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     company: Mapped[Company] = relationship(back_populates="recognition_history")
-    changed_by: Mapped[User] = relationship()
+    changed_by: Mapped[User | None] = relationship()

@@ -14,7 +14,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy.orm import selectinload
 
-from .. import attachments, audit, companies, investigations, signals, statistics
+from .. import attachments, audit, companies, deadlines, investigations, signals, statistics
 from ..extensions import db
 from ..forms import ActionForm, error_beside_field, requested_page, row_id, strip_nul
 from ..models import Company, Investigation, RecognitionChange
@@ -98,6 +98,7 @@ def _investigation_page(investigation: Investigation, forms: dict | None = None,
         investigation=investigation,
         steps=investigations.allowed_steps(investigation, current_user),
         forms=all_forms,
+        agreements_due=investigations.agreements_due(investigation, deadlines.today()),
     ), status
 
 
