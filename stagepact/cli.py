@@ -511,7 +511,7 @@ def status_command() -> None:
     "--if-empty", is_flag=True, help="Doe niets als er al een instelling is (voor `make run`)."
 )
 def demo_command(if_empty: bool) -> None:
-    """Load fictional institutions, staff and about forty cases (never in production)."""
+    """Load fictional institutions, staff and about fifty cases (never in production)."""
     if current_app.config["ENV_NAME"] == "production":
         raise CommandError(_("Demogegevens horen niet in productie; er is niets geladen."))
     if if_empty and demo.has_institutions():

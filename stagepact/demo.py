@@ -1,4 +1,4 @@
-"""Demo data: fictional institutions, staff, learning companies and about forty cases.
+"""Demo data: fictional institutions, staff, learning companies and about fifty cases.
 
 The content, all of it invented, is in `demo_data`; this module builds it. Cases are
 made the way real ones are, through `intake.submit_report` and the workflow,
@@ -479,6 +479,8 @@ ENDINGS: dict[str, Callable[[_Story], None]] = {
     "triage": _triage,
     "follow_up": _follow_up,
     "follow_up_feedback": lambda story: _follow_up(story, feedback=True),
+    "ready_for_sbb": _follow_up,
+    "ready_for_adv": _follow_up,
     "referred": _referred,
     "escalated": _escalated,
     "reopened": _reopened,
@@ -493,8 +495,8 @@ ENDINGS: dict[str, Callable[[_Story], None]] = {
     "withdrawn_follow_up": _withdrawn_follow_up,
     "duplicate": _duplicate,
 }
-ADV_ENDINGS = {"referred", "closed_adv"}
-SBB_ENDINGS = {"escalated", "closed_sbb"}
+ADV_ENDINGS = {"referred", "closed_adv", "ready_for_adv"}
+SBB_ENDINGS = {"escalated", "closed_sbb", "ready_for_sbb"}
 
 
 # --- Tidying up after the backdating ------------------------------------------------------

@@ -427,6 +427,15 @@ CASES = (
     DemoCase("singel", 124, "trainer", "mail", "follow_up", "vechtoever"),
     DemoCase("gracht", 152, "accent", "anonymous", "follow_up"),
     DemoCase("kade", 205, "steered", "named", "reopened"),
+    # in follow-up and ready for the next step, so that a newcomer can try the whole chain:
+    # at each institution, one to escalate to SBB (consent given, company linked) and one
+    # to refer to the ADV (consent given)
+    DemoCase("gracht", 8, "headscarf", "named", "ready_for_sbb", "korenveld"),
+    DemoCase("kade", 9, "name", "named", "ready_for_sbb", "speeltuin"),
+    DemoCase("singel", 10, "wheelchair", "named", "ready_for_sbb", "bitbrug"),
+    DemoCase("gracht", 11, "looks", "anonymous", "ready_for_adv"),
+    DemoCase("kade", 12, "accent", "named", "ready_for_adv", "maasstroom"),
+    DemoCase("singel", 13, "client", "anonymous", "ready_for_adv"),
     # referred to the ADV (with consent)
     DemoCase("gracht", 52, "wheelchair", "named", "referred", "amstelzicht"),
     DemoCase("kade", 93, "groupchat", "anonymous", "referred"),

@@ -404,6 +404,20 @@ def test_demo_loads_institutions_staff_and_cases_in_every_state(demo_loaded):
     assert any(case.entered_by_id is not None for case in cases)
 
 
+def test_demo_has_at_each_institution_a_case_to_escalate_and_one_to_refer(demo_loaded):
+    from stagepact import scoping, workflow
+
+    for institution in db.session.scalars(sa.select(Institution)):
+        assert scoping.accepts_reports(institution)
+        handler = db.session.scalar(
+            sa.select(User).where(User.institution_id == institution.id, User.role == Role.HANDLER)
+        )
+        cases = db.session.scalars(sa.select(Case).where(Case.institution_id == institution.id))
+        steps = [workflow.allowed_actions(case, handler) for case in cases]
+        assert any("escalate" in allowed for allowed in steps), institution.name
+        assert any("refer" in allowed for allowed in steps), institution.name
+
+
 def test_demo_staff_log_in_with_the_printed_password(demo_loaded):
     users = db.session.scalars(sa.select(User)).all()
 
