@@ -71,6 +71,12 @@ class Config:
         "MAIL_DEFAULT_SENDER", "Meldpunt Stagediscriminatie <meldpunt@localhost>"
     )
     MAIL_TIMEOUT = _env_int("MAIL_TIMEOUT", 10)
+    # SBB's own deadlines: start an investigation within this many working days of
+    # receiving it, decide within this many months of starting; reminded again every
+    # SBB_OVERDUE_REPEAT_DAYS working days while overdue.
+    SBB_START_WORKING_DAYS = _env_int("SBB_START_WORKING_DAYS", 10)
+    SBB_DECIDE_MONTHS = _env_int("SBB_DECIDE_MONTHS", 3)
+    SBB_OVERDUE_REPEAT_DAYS = _env_int("SBB_OVERDUE_REPEAT_DAYS", 2)
     # One send-mail run stops after this long (cron starts the next a minute later).
     MAIL_RUN_SECONDS = _env_int("MAIL_RUN_SECONDS", 50)
     # A mail still failing this long after it was queued is given up (and listed).

@@ -59,6 +59,7 @@ ACTIONS: dict[str, object] = {
     "investigation.attachment_downloaded": _l("SBB downloadde een gedeeld bestand"),
     "investigation.identity_removed": _l("Naam van de student verwijderd bij SBB"),
     "investigation.case_withdrawn": _l("SBB hoorde dat de student de melding introk"),
+    "investigation.reminder_sent": _l("SBB herinnerd aan de eigen termijn"),
     "investigation.suspension_ended": _l("De schorsing van het leerbedrijf is afgelopen"),
     "investigation.agreements_reminded": _l("SBB herinnerd: de verbeterafspraken zijn verlopen"),
     "investigation.started": _l("SBB is het onderzoek gestart"),

@@ -14,9 +14,12 @@ from dataclasses import dataclass
 from datetime import date
 
 import sqlalchemy as sa
+from flask import current_app
 from flask_babel import lazy_gettext as _l
+from sqlalchemy.orm import Session
 
 from . import audit, notify, workflow
+from .deadlines import add_months, add_working_days, local_date
 from .deadlines import today as local_today
 from .extensions import db
 from .models import Company, Investigation, InvestigationMessage, RecognitionChange, User, utcnow
@@ -210,6 +213,18 @@ def _text(value: str | None) -> str:
     return (value or "").strip()
 
 
+@sa.event.listens_for(Session, "before_flush")
+def _start_deadline(session, flush_context, instances) -> None:
+    """A new investigation, escalated or opened from a signal, is to be started within
+    SBB_START_WORKING_DAYS working days."""
+    for obj in session.new:
+        if isinstance(obj, Investigation) and obj.start_due_on is None:
+            received = local_date(obj.created_at or utcnow())
+            obj.start_due_on = add_working_days(
+                received, current_app.config["SBB_START_WORKING_DAYS"]
+            )
+
+
 # --- Opening -----------------------------------------------------------------------
 
 
@@ -240,6 +255,11 @@ def start(investigation: Investigation, user: User) -> None:
     _require("start", investigation, user)
     company = investigation.company
     investigation.started_at = utcnow()
+    investigation.decide_due_on = add_months(
+        local_date(investigation.started_at), current_app.config["SBB_DECIDE_MONTHS"]
+    )
+    investigation.deadline_reminded_at = None
+    investigation.overdue_reminded_on = None
     investigation.recognition_before = _recognition_outside_investigations(investigation)
     _step(investigation, "start", user)
     if company.recognition_status in INVESTIGABLE:

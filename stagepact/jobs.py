@@ -168,6 +168,7 @@ def send_mail(limit: int) -> MailRound:
         today = deadlines.today()
         reminded = reminders.queue_due_reminders(today)
         reminded += reminders.queue_overdue_reminders(today)
+        reminded += reminders.queue_sbb_reminders(today)
         db.session.commit()
         sent, failed = outbox.send_due(limit=limit)
         if sent or failed:

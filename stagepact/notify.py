@@ -178,7 +178,7 @@ def handlers_of_sbb_news(investigation, what) -> None:
     )
 
 
-def _to_sbb(investigation, subject, template: str, purpose: str) -> None:
+def _to_sbb(investigation, subject, template: str, purpose: str, **context) -> None:
     """One mail per SBB reviewer, in their language, with the link to the investigation
     (`subject` is lazy)."""
     from .scoping import sbb_reviewers
@@ -189,7 +189,7 @@ def _to_sbb(investigation, subject, template: str, purpose: str) -> None:
             outbox.queue(
                 reviewer.email,
                 str(subject),
-                render_template(template, investigation=investigation, link=link),
+                render_template(template, investigation=investigation, link=link, **context),
                 purpose=purpose,
             )
 
@@ -201,6 +201,23 @@ def sbb_of_escalation(investigation) -> None:
         _l("%(reference)s: nieuwe melding doorgezet naar SBB", reference=investigation.reference),
         "mail/sbb_escalation.txt",
         "sbb_escalation",
+    )
+
+
+def sbb_of_deadline(investigation, step: str, overdue: bool) -> None:
+    """SBB's reviewers hear that an investigation is to be started or decided soon, or
+    should have been."""
+    if overdue:
+        subject = _l("%(reference)s: termijn van SBB verlopen", reference=investigation.reference)
+    else:
+        subject = _l("%(reference)s: termijn van SBB loopt af", reference=investigation.reference)
+    _to_sbb(
+        investigation,
+        subject,
+        "mail/sbb_deadline.txt",
+        f"sbb_{step}_{'overdue' if overdue else 'reminder'}",
+        step=step,
+        overdue=overdue,
     )
 
 

@@ -16,7 +16,8 @@ from flask import current_app
 from . import audit, notify, scoping
 from .deadlines import add_working_days, subtract_working_days, working_days_after
 from .extensions import db
-from .models import Case, Institution, utcnow
+from .models import Case, Institution, Investigation, utcnow
+from .vocab import InvestigationStatus
 
 BATCH = 1000
 
@@ -106,6 +107,63 @@ def queue_overdue_reminders(today: date) -> int:
                 deadline=deadline,
                 working_days_late=late,
                 admins_told=to_admins,
+            )
+            reminded += 1
+    return reminded
+
+
+def _claim_investigations(condition, **marks) -> list[Investigation]:
+    claimed = db.session.scalars(
+        sa.update(Investigation)
+        .where(condition)
+        .values(**marks)
+        .returning(Investigation.id)
+        .execution_options(synchronize_session=False)
+    ).all()
+    chosen = sa.select(Investigation).where(Investigation.id.in_(claimed))
+    return list(db.session.scalars(chosen.order_by(Investigation.id)))
+
+
+def queue_sbb_reminders(today: date) -> int:
+    """SBB's reviewers are reminded of their own deadlines like the schools' handlers: once
+    on the working day before an investigation is to be started or decided, then every
+    SBB_OVERDUE_REPEAT_DAYS working days while it is overdue. Returns how many
+    investigations were reminded."""
+    received = Investigation.status == InvestigationStatus.RECEIVED
+    investigating = Investigation.status == InvestigationStatus.INVESTIGATING
+    cutoff = add_working_days(today, 1)
+    near = sa.and_(
+        Investigation.deadline_reminded_at.is_(None),
+        sa.or_(
+            sa.and_(received, Investigation.start_due_on <= cutoff),
+            sa.and_(investigating, Investigation.decide_due_on <= cutoff),
+        ),
+        sa.not_(Investigation.is_overdue(today)),
+    )
+    last_day_done = subtract_working_days(today, current_app.config["SBB_OVERDUE_REPEAT_DAYS"])
+    overdue = sa.and_(
+        Investigation.is_overdue(today),
+        sa.or_(
+            Investigation.overdue_reminded_on.is_(None),
+            Investigation.overdue_reminded_on <= last_day_done,
+        ),
+    )
+    reminded = 0
+    for condition, marks, is_late in (
+        (near, {"deadline_reminded_at": utcnow()}, False),
+        (overdue, {"overdue_reminded_on": today}, True),
+    ):
+        for investigation in _claim_investigations(condition, **marks):
+            db.session.refresh(investigation)
+            step = "start" if investigation.status == InvestigationStatus.RECEIVED else "decide"
+            notify.sbb_of_deadline(investigation, step, is_late)
+            audit.record(
+                "investigation.reminder_sent",
+                case=investigation.case,
+                actor="system",
+                investigation_id=investigation.id,
+                deadline=step,
+                overdue=is_late,
             )
             reminded += 1
     return reminded

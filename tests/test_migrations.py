@@ -8,6 +8,8 @@ test database is never touched.
 
 from __future__ import annotations
 
+from datetime import date, datetime
+
 import pytest
 import sqlalchemy as sa
 from alembic import command
@@ -174,3 +176,44 @@ def test_the_database_refuses_a_code_outside_its_vocabulary(app):
     with pytest.raises(sa.exc.IntegrityError):
         db.session.commit()
     db.session.rollback()
+
+
+def test_migration_0021_gives_existing_investigations_their_deadlines(new_database):
+    url = new_database()
+    config = alembic_config(url)
+    command.upgrade(config, "0020")
+    engine = engine_for(url)
+    with engine.begin() as conn:
+        insert_row(conn, "company", id=1)
+        insert_row(conn, "user_account", id=1, role="sbb_reviewer")
+        received = {"company_id": 1, "created_by_id": 1, "origin": "signal"}
+        # A Friday: ten weekdays on is the Friday two weeks later.
+        insert_row(conn, "investigation", id=1, created_at=datetime(2026, 3, 6, 9), **received)
+        insert_row(
+            conn,
+            "investigation",
+            id=2,
+            status="investigating",
+            created_at=datetime(2026, 3, 6, 9),
+            started_at=datetime(2026, 11, 30, 9),
+            **received,
+        )
+
+    command.upgrade(config, "0021")
+
+    with engine.connect() as conn:
+        rows = dict(
+            (row.id, (row.start_due_on, row.decide_due_on))
+            for row in conn.execute(
+                sa.text("SELECT id, start_due_on, decide_due_on FROM investigation")
+            )
+        )
+    engine.dispose()
+    as_date = {
+        k: tuple(date.fromisoformat(str(v)) if v else None for v in pair)
+        for k, pair in rows.items()
+    }
+    assert as_date == {
+        1: (date(2026, 3, 20), None),
+        2: (date(2026, 3, 20), date(2027, 2, 28)),
+    }

@@ -7,6 +7,7 @@ from datetime import date, datetime
 from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
+from sqlalchemy.ext.hybrid import hybrid_method
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..crypto import EncryptedText
@@ -125,6 +126,13 @@ class Investigation(db.Model):
     # reminded that the improvement agreements fell due.
     suspension_ended_at: Mapped[datetime | None]
     conditions_reminded_at: Mapped[datetime | None]
+    # SBB's own deadlines: start within SBB_START_WORKING_DAYS of receiving it, decide
+    # within SBB_DECIDE_MONTHS of starting; reminded once before, then every
+    # SBB_OVERDUE_REPEAT_DAYS working days while overdue.
+    start_due_on: Mapped[date | None]
+    decide_due_on: Mapped[date | None]
+    deadline_reminded_at: Mapped[datetime | None]
+    overdue_reminded_on: Mapped[date | None]
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
     company: Mapped[Company] = relationship()
@@ -162,6 +170,47 @@ class Investigation(db.Model):
     @property
     def is_open(self) -> bool:
         return self.status != InvestigationStatus.CLOSED
+
+    @hybrid_method
+    def start_overdue(self, today: date) -> bool:
+        return (
+            self.status == InvestigationStatus.RECEIVED
+            and self.start_due_on is not None
+            and self.start_due_on < today
+        )
+
+    @start_overdue.expression
+    def start_overdue(cls, today: date):
+        return sa.and_(cls.status == InvestigationStatus.RECEIVED, cls.start_due_on < today)
+
+    @hybrid_method
+    def decide_overdue(self, today: date) -> bool:
+        return (
+            self.status == InvestigationStatus.INVESTIGATING
+            and self.decide_due_on is not None
+            and self.decide_due_on < today
+        )
+
+    @decide_overdue.expression
+    def decide_overdue(cls, today: date):
+        return sa.and_(cls.status == InvestigationStatus.INVESTIGATING, cls.decide_due_on < today)
+
+    @hybrid_method
+    def is_overdue(self, today: date) -> bool:
+        return self.start_overdue(today) or self.decide_overdue(today)
+
+    @is_overdue.expression
+    def is_overdue(cls, today: date):
+        return sa.or_(cls.start_overdue(today), cls.decide_overdue(today))
+
+    @property
+    def due_on(self) -> date | None:
+        """The deadline running now: starting, or deciding."""
+        if self.status == InvestigationStatus.RECEIVED:
+            return self.start_due_on
+        if self.status == InvestigationStatus.INVESTIGATING:
+            return self.decide_due_on
+        return None
 
     @property
     def reference(self) -> str:

@@ -3,7 +3,15 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from wtforms import DateField, RadioField, SelectChoice, SelectField, StringField, TextAreaField
+from wtforms import (
+    BooleanField,
+    DateField,
+    RadioField,
+    SelectChoice,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
 from .. import vocab
@@ -31,6 +39,7 @@ class QueueFilterForm(BaseForm):
         default="open",
         validators=[Optional()],
     )
+    overdue = BooleanField(_l("Alleen over de termijn"))
 
 
 class CompanySearchForm(BaseForm):

@@ -63,6 +63,9 @@ def queue():
         query = query.where(Investigation.status.in_(OPEN_INVESTIGATION_STATUSES))
     elif status in set(InvestigationStatus):
         query = query.where(Investigation.status == status)
+    today = deadlines.today()
+    if form.overdue.data:
+        query = query.where(Investigation.is_overdue(today))
     page = db.paginate(
         query.order_by(Investigation.created_at.desc(), Investigation.id.desc()),
         page=requested_page(),
@@ -76,6 +79,8 @@ def queue():
         form=form,
         page=page,
         status=status,
+        overdue=bool(form.overdue.data),
+        today=today,
         signals=found,
         signal_total=signal_total,
         signal_page=signal_page,
@@ -99,6 +104,7 @@ def _investigation_page(investigation: Investigation, forms: dict | None = None,
         steps=investigations.allowed_steps(investigation, current_user),
         forms=all_forms,
         agreements_due=investigations.agreements_due(investigation, deadlines.today()),
+        today=deadlines.today(),
     ), status
 
 
