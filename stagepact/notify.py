@@ -60,6 +60,32 @@ def _to_handlers(
                 str(subject),
                 render_template(template, case=case, link=link, **context),
                 purpose=purpose,
+                institution_id=case.institution_id,
+            )
+
+
+@outbox.when_given_up
+def _admins_of_undelivered(item) -> None:
+    """A mail to an institution's staff that could not be delivered is told to its admins
+    (never what it said): someone may be waiting for it. Not for a mail to an admin."""
+    if item.institution_id is None or item.purpose == "undelivered_staff_mail":
+        return
+    from .scoping import institution_admins_of
+
+    for admin in institution_admins_of(item.institution_id):
+        if admin.email == item.recipient:
+            continue
+        with force_locale(mail_language(admin)):
+            outbox.queue(
+                admin.email,
+                _("Een mail aan een medewerker kon niet bezorgd worden"),
+                render_template(
+                    "mail/undelivered_staff_mail.txt",
+                    item=item,
+                    link=external_url("organisation.staff"),
+                ),
+                purpose="undelivered_staff_mail",
+                institution_id=item.institution_id,
             )
 
 

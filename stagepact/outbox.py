@@ -32,6 +32,14 @@ MAX_BACKOFF = timedelta(hours=6)
 
 # purpose -> composer(item) -> bool: fills in a deferred mail, or says it is not to be sent.
 _COMPOSERS: dict[str, Callable[[OutboxMail], bool]] = {}
+# Called with each mail that is given up, so that someone is told by another route.
+_WHEN_GIVEN_UP: list[Callable[[OutboxMail], None]] = []
+
+
+def when_given_up(function: Callable[[OutboxMail], None]):
+    """Register what happens when a mail is given up (see `notify`)."""
+    _WHEN_GIVEN_UP.append(function)
+    return function
 
 
 def composer(purpose: str):
@@ -44,10 +52,23 @@ def composer(purpose: str):
     return register
 
 
-def queue(recipient: str, subject: str, body: str, purpose: str, attachments=()) -> OutboxMail:
-    """A mail to send later; `attachments` are evidence files, read (decrypted) when sent."""
+def queue(
+    recipient: str,
+    subject: str,
+    body: str,
+    purpose: str,
+    attachments=(),
+    institution_id: int | None = None,
+) -> OutboxMail:
+    """A mail to send later; `attachments` are evidence files, read (decrypted) when sent.
+    `institution_id` names the institution a mail to its staff is about."""
     item = OutboxMail(
-        recipient=recipient, subject=subject, body=body, purpose=purpose, message_id=_message_id()
+        recipient=recipient,
+        subject=subject,
+        body=body,
+        purpose=purpose,
+        message_id=_message_id(),
+        institution_id=institution_id,
     )
     item.attachments = list(attachments)
     db.session.add(item)
@@ -208,6 +229,8 @@ def _failed(item: OutboxMail, exc: Exception, now: datetime) -> None:
     too_long = now - item.created_at > timedelta(hours=current_app.config["MAIL_GIVE_UP_HOURS"])
     if permanent or too_long:
         item.given_up_at = now
+        for tell in _WHEN_GIVEN_UP:
+            tell(item)
     else:
         item.next_attempt_at = now + backoff(item.attempts)
 

@@ -354,3 +354,25 @@ def test_the_platform_admin_sees_jobs_needing_attention_and_given_up_mail(client
     assert "de laatste keer mislukt (X)" in page
     assert "1 mail is opgegeven" in page and "SMTP 550 SMTPRecipientsRefused" in page
     assert "verdwenen.student" not in page and "Geheim" not in page
+
+
+def test_a_handlers_mail_that_bounces_for_good_is_told_to_the_institution_admins(app, smtp):
+    institution = make_institution()
+    handler = make_user(Role.HANDLER, institution, email="weg@example.org")
+    admin = make_user(Role.INSTITUTION_ADMIN, institution, email="beheer@example.org")
+    case, _code = make_case(institution, narrative="GEHEIM-VERHAAL over de stage")
+    db.session.commit()  # the handlers are told of the new report
+    smtp.stop()
+    smtp.collector = _Refusing("weg@example.org")
+    smtp.start()
+
+    assert outbox.send_due() == (0, 1)
+    db.session.commit()
+    assert outbox.send_due() == (1, 0)  # the notice to the admin
+
+    [envelope] = smtp.collector.envelopes
+    assert envelope.rcpt_tos == [admin.email]
+    [message] = smtp.messages
+    body = message.get_content()
+    assert handler.email in body and "SMTP 550" in body
+    assert "GEHEIM" not in body and case.number not in body

@@ -37,6 +37,11 @@ class OutboxMail(db.Model):
     message_id: Mapped[str | None] = mapped_column(sa.String(200))
     # Not tried again: refused for good (5xx) or failing for too long; `last_error` says why.
     given_up_at: Mapped[datetime | None]
+    # The institution a mail to its staff is about: when it cannot be delivered, the
+    # institution's admins are told (see `notify`).
+    institution_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("institution.id", ondelete="SET NULL")
+    )
 
     attachments: Mapped[list[Attachment]] = relationship(secondary="outbox_attachment")
 
