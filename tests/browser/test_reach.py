@@ -15,6 +15,7 @@ STUDENT_PAGES = [
     "/meldpunt/{school}/melden",
     "/volgen",
     "/toegankelijkheid",
+    "/meldpunt/oud-testcollege",  # no handler: closed, the student is sent to the ADV
 ]
 
 

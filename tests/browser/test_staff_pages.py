@@ -33,6 +33,7 @@ def escalated(live):
             "case": case.id,
             "investigation": investigation.id,
             "company": company.id,
+            "handler": handler.id,
         }
 
 
@@ -60,6 +61,8 @@ STAFF_PAGES = {
         "/organisatie/instelling",
         "/organisatie/logboek",
         "/organisatie/medewerkers/uitnodigen",
+        "/organisatie/opvolging",
+        "/organisatie/medewerkers/{handler}/afwezig",
     ],
 }
 
