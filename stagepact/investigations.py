@@ -19,6 +19,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session
 
 from . import audit, notify, workflow
+from .claims import claim
 from .deadlines import add_months, add_working_days, local_date
 from .deadlines import today as local_today
 from .extensions import db
@@ -419,16 +420,8 @@ def end_suspensions(today: date) -> int:
         Investigation.suspended_until < today,
         Investigation.suspension_ended_at.is_(None),
     )
-    claimed = db.session.scalars(
-        sa.update(Investigation)
-        .where(due)
-        .values(suspension_ended_at=utcnow())
-        .returning(Investigation.id)
-        .execution_options(synchronize_session=False)
-    ).all()
-    for investigation in db.session.scalars(
-        sa.select(Investigation).where(Investigation.id.in_(claimed)).order_by(Investigation.id)
-    ):
+    claimed = claim(Investigation, due, suspension_ended_at=utcnow())
+    for investigation in claimed:
         company = investigation.company
         latest = db.session.scalar(
             sa.select(RecognitionChange)
@@ -470,16 +463,8 @@ def remind_agreements_due(today: date) -> int:
         Investigation.status != IS.CLOSED,
         Investigation.conditions_reminded_at.is_(None),
     )
-    claimed = db.session.scalars(
-        sa.update(Investigation)
-        .where(due)
-        .values(conditions_reminded_at=utcnow())
-        .returning(Investigation.id)
-        .execution_options(synchronize_session=False)
-    ).all()
-    for investigation in db.session.scalars(
-        sa.select(Investigation).where(Investigation.id.in_(claimed)).order_by(Investigation.id)
-    ):
+    claimed = claim(Investigation, due, conditions_reminded_at=utcnow())
+    for investigation in claimed:
         _record("investigation.agreements_reminded", investigation, "system")
         notify.sbb_of_agreements_due(investigation)
     return len(claimed)

@@ -14,12 +14,11 @@ import sqlalchemy as sa
 from flask import current_app
 
 from . import audit, notify, scoping
+from .claims import claim
 from .deadlines import add_working_days, subtract_working_days, working_days_after
 from .extensions import db
 from .models import Case, Institution, Investigation, utcnow
 from .vocab import InvestigationStatus
-
-BATCH = 1000
 
 
 def queue_due_reminders(today: date) -> int:
@@ -52,16 +51,7 @@ def queue_due_reminders(today: date) -> int:
     }
     reminded = 0
     for deadline, (mark, condition) in due.items():
-        chosen = sa.select(Case.id).where(condition).order_by(Case.id).limit(BATCH)
-        claimed = db.session.scalars(
-            sa.update(Case)
-            .where(Case.id.in_(chosen.scalar_subquery()), condition)
-            .values({mark.key: utcnow()})
-            .returning(Case.id)
-            .execution_options(synchronize_session=False)
-        ).all()
-        for case in db.session.scalars(sa.select(Case).where(Case.id.in_(claimed))):
-            db.session.refresh(case)  # the mark, as the UPDATE wrote it
+        for case in claim(Case, condition, **{mark.key: utcnow()}):
             notify.handlers_of_deadline(case, deadline, today)
             audit.record("case.reminder_sent", case=case, actor="system", deadline=deadline)
             reminded += 1
@@ -85,16 +75,7 @@ def queue_overdue_reminders(today: date) -> int:
                 Case.overdue_reminded_on <= last_day_done,
             ),
         )
-        chosen = sa.select(Case.id).where(condition).order_by(Case.id).limit(BATCH)
-        claimed = db.session.scalars(
-            sa.update(Case)
-            .where(Case.id.in_(chosen.scalar_subquery()), condition)
-            .values(overdue_reminded_on=today)
-            .returning(Case.id)
-            .execution_options(synchronize_session=False)
-        ).all()
-        for case in db.session.scalars(sa.select(Case).where(Case.id.in_(claimed))):
-            db.session.refresh(case)
+        for case in claim(Case, condition, overdue_reminded_on=today):
             deadline = "acknowledgement" if case.ack_overdue(today) else "feedback"
             due = case.ack_due_on if deadline == "acknowledgement" else case.feedback_due_on
             late = working_days_after(due, today)
@@ -110,18 +91,6 @@ def queue_overdue_reminders(today: date) -> int:
             )
             reminded += 1
     return reminded
-
-
-def _claim_investigations(condition, **marks) -> list[Investigation]:
-    claimed = db.session.scalars(
-        sa.update(Investigation)
-        .where(condition)
-        .values(**marks)
-        .returning(Investigation.id)
-        .execution_options(synchronize_session=False)
-    ).all()
-    chosen = sa.select(Investigation).where(Investigation.id.in_(claimed))
-    return list(db.session.scalars(chosen.order_by(Investigation.id)))
 
 
 def queue_sbb_reminders(today: date) -> int:
@@ -153,8 +122,7 @@ def queue_sbb_reminders(today: date) -> int:
         (near, {"deadline_reminded_at": utcnow()}, False),
         (overdue, {"overdue_reminded_on": today}, True),
     ):
-        for investigation in _claim_investigations(condition, **marks):
-            db.session.refresh(investigation)
+        for investigation in claim(Investigation, condition, **marks):
             step = "start" if investigation.status == InvestigationStatus.RECEIVED else "decide"
             notify.sbb_of_deadline(investigation, step, is_late)
             audit.record(
