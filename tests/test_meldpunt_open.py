@@ -29,7 +29,7 @@ def without_handler():
 def test_a_meldpunt_without_a_handler_sends_the_student_to_the_adv(client, without_handler):
     page = page_text(client.get(f"/meldpunt/{without_handler.slug}"))
 
-    assert CLOSED in page
+    assert CLOSED in page and "Meld het bij het antidiscriminatiebureau" in page
     assert "Bureau Gelijke Behandeling Oost" in page and "053 123 45 67" in page
     assert f"/meldpunt/{without_handler.slug}/melden" not in page
     assert "Ik heb al een ontvangstcode" in page  # reports already made can be followed
