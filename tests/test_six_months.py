@@ -113,7 +113,9 @@ def test_six_months_of_reports_deadlines_absence_and_a_mail_outage(app, client, 
 
     # Every report acknowledged in time, or watched while late.
     events = db.session.scalars(
-        sa.select(AuditEvent).where(AuditEvent.action == "case.overdue_reminder_sent")
+        sa.select(AuditEvent)
+        .where(AuditEvent.action == "case.overdue_reminder_sent")
+        .order_by(AuditEvent.id)
     ).all()
     watched = {}
     for event in events:
@@ -128,7 +130,8 @@ def test_six_months_of_reports_deadlines_absence_and_a_mail_outage(app, client, 
         late_by = working_days_after(case.ack_due_on, acked or START + timedelta(days=DAYS))
         reminders = [d for d in watched.get(case.id, []) if d["deadline"] == "acknowledgement"]
         assert reminders, f"{case.number} was late and nobody was reminded"
-        assert reminders[0]["working_days_late"] == 1
+        # The first reminder comes the morning after the deadline (a weekend day counts 0).
+        assert reminders[0]["working_days_late"] <= 1, (case.number, reminders)
         if late_by > 5:
             assert any(d["admins_told"] for d in reminders), f"{case.number}: admins not told"
     assert late_cases >= 5  # the weeks nobody acknowledged
