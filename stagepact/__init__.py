@@ -68,6 +68,7 @@ def create_app(config_class: type[Config] | None = None, test_config: dict | Non
         api,
         auth,
         desk,
+        health,
         language,
         models,
         organisation,
@@ -87,6 +88,7 @@ def create_app(config_class: type[Config] | None = None, test_config: dict | Non
     app.register_blueprint(api.bp)
     app.register_blueprint(organisation.bp)
     app.register_blueprint(language.bp)
+    app.register_blueprint(health.bp)
     app.before_request(auth.require_login)
     app.cli.add_command(stagepact_cli)
 

@@ -59,6 +59,8 @@ LOGIN_PER_ADDRESS = "60 per 10 minutes"
 PUBLIC_ENDPOINTS = frozenset(
     {
         "static",
+        "health.healthz",
+        "health.readyz",
         "language.choose",
         "auth.login",
         "auth.second_factor",

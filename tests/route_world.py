@@ -125,6 +125,9 @@ ENDPOINT_ACCESS = {
     "auth.revoke_api_token": Access({MONITOR}),
     # Choosing the language: anyone.
     "language.choose": Access(EVERYONE, OPEN),
+    # Liveness and readiness, for the operator's load balancer: anyone, nothing personal.
+    "health.healthz": Access(EVERYONE, OPEN),
+    "health.readyz": Access(EVERYONE, OPEN),
     # The student's public pages.
     "student.start": Access(EVERYONE, OPEN),
     "student.accessibility": Access(EVERYONE, OPEN),

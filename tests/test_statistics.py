@@ -109,9 +109,10 @@ def as_monitor(client, auth, monitor):
 
 # --- A monitor reaches no case ---------------------------------------------------------------
 
-# A monitor's own pages; every other blueprint (desk, SBB, platform, an institution's
-# organisation pages, and any added later) is walked, with the student's case pages.
-OWN_BLUEPRINTS = {"stats", "api", "auth", "student", "language"}
+# A monitor's own pages and the public ones (the health checks among them); every other
+# blueprint (desk, SBB, platform, an institution's organisation pages, and any added
+# later) is walked, with the student's case pages.
+OWN_BLUEPRINTS = {"stats", "api", "auth", "student", "language", "health"}
 KNOWN_WALKED = {
     "desk.inbox",
     "desk.case_detail",

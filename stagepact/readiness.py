@@ -1,0 +1,82 @@
+"""Whether this app node can serve: the checks behind `/readyz`.
+
+Each check answers with a short code, never with a connection string or an error's text.
+Scheduled jobs count as stale when one has not run for twice its interval
+(`jobs.attention`); a job that never ran (a new installation) or whose last run failed
+(a mail server away) is reported but does not take the node out of service, as it can
+still take reports: `flask stagepact status` is where those show.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+import sqlalchemy as sa
+from alembic.config import Config
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from flask import current_app
+
+from . import jobs
+from .extensions import db
+
+MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+
+
+@lru_cache(maxsize=1)
+def head_revision() -> str | None:
+    """The newest Alembic revision this code was written for."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    return ScriptDirectory.from_config(config).get_current_head()
+
+
+def _database() -> dict[str, str]:
+    try:
+        with db.engine.connect() as conn:
+            conn.execute(sa.select(1))
+            revision = MigrationContext.configure(conn).get_current_revision()
+    except sa.exc.SQLAlchemyError:
+        return {"database": "unreachable"}
+    schema = "at_head" if revision == head_revision() else "behind"
+    return {"database": "ok", "schema": schema}
+
+
+def _redis() -> dict[str, str]:
+    uri = current_app.config.get("RATELIMIT_STORAGE_URI", "")
+    if not uri.startswith(("redis://", "rediss://")):
+        return {}
+    import redis
+
+    try:
+        redis.Redis.from_url(uri, socket_connect_timeout=0.5, socket_timeout=0.5).ping()
+    except redis.RedisError:
+        return {"redis": "unreachable"}
+    return {"redis": "ok"}
+
+
+def _jobs() -> dict[str, str]:
+    found = {}
+    for state in jobs.states():
+        run = state.run
+        if run is None or run.started_at is None:
+            found[state.job.name] = "never_ran"
+        elif run.outcome == "failed":
+            found[state.job.name] = "failed"
+        elif state.problem is not None:
+            found[state.job.name] = "stale"
+        else:
+            found[state.job.name] = "ok"
+    return found
+
+
+def checks() -> tuple[bool, dict]:
+    """(ready, what each check found)."""
+    found = _database() | _redis()
+    ready = found.get("database") == "ok" and found.get("schema") == "at_head"
+    ready = ready and found.get("redis", "ok") == "ok"
+    if found.get("database") == "ok":
+        found["jobs"] = _jobs()
+        ready = ready and "stale" not in found["jobs"].values()
+    return ready, found
