@@ -129,7 +129,18 @@ def _leased(name: str) -> Iterator[_Outcome]:
 class JobState:
     job: Job
     run: JobRun | None
-    problem: object = None  # what needs attention, in words; None when all is well
+    code: str  # "ok", "never_ran", "failed" or "stale"
+
+    @property
+    def problem(self):
+        """What needs attention, in words; None when all is well."""
+        if self.code == "never_ran":
+            return _l("heeft nog nooit gedraaid")
+        if self.code == "failed":
+            return _l("de laatste keer mislukt (%(detail)s)", detail=self.run.detail)
+        if self.code == "stale":
+            return _l("heeft te lang niet gedraaid")
+        return None
 
 
 def states(now: datetime | None = None) -> list[JobState]:
@@ -139,14 +150,15 @@ def states(now: datetime | None = None) -> list[JobState]:
     found = []
     for job in JOBS.values():
         run = runs.get(job.name)
-        problem = None
         if run is None or run.started_at is None:
-            problem = _l("heeft nog nooit gedraaid")
+            code = "never_ran"
         elif run.outcome == "failed":
-            problem = _l("de laatste keer mislukt (%(detail)s)", detail=run.detail)
+            code = "failed"
         elif now - run.started_at > 2 * job.interval:
-            problem = _l("heeft te lang niet gedraaid")
-        found.append(JobState(job, run, problem))
+            code = "stale"
+        else:
+            code = "ok"
+        found.append(JobState(job, run, code))
     return found
 
 

@@ -40,28 +40,33 @@ def _responsible_handlers(case: Case, today=None) -> list:
     """The assigned handler; when nobody is assigned, or the assignee is disabled or away,
     the institution's handlers who are there (all of them, should everyone be away)."""
     today = today or deadlines.today()
-    assignee = case.assigned_to
-    if assignee is not None and assignee.active and not assignee.is_away(today):
-        return [assignee]
+    if case.assigned_to is not None and case.assigned_to.is_present(today):
+        return [case.assigned_to]
     everyone = handlers_of(case.institution_id)
-    return [h for h in everyone if not h.is_away(today)] or everyone
+    return [h for h in everyone if h.is_present(today)] or everyone
+
+
+def _to_staff(people, subject, template: str, purpose: str, institution_id=None, **context):
+    """One mail per staff member, in their language (`subject` is lazy)."""
+    for person in people:
+        with force_locale(mail_language(person)):
+            outbox.queue(
+                person.email,
+                str(subject),
+                render_template(template, **context),
+                purpose=purpose,
+                institution_id=institution_id,
+            )
 
 
 def _to_handlers(
     case: Case, handlers, subject, template: str, purpose: str, link: str | None = None, **context
 ) -> None:
-    """One mail per handler, in their language, with the link to the case (or `link`;
-    `subject` is lazy)."""
+    """One mail per handler, with the link to the case (or `link`)."""
     link = link or external_url("desk.case_detail", case_id=case.id)
-    for handler in handlers:
-        with force_locale(mail_language(handler)):
-            outbox.queue(
-                handler.email,
-                str(subject),
-                render_template(template, case=case, link=link, **context),
-                purpose=purpose,
-                institution_id=case.institution_id,
-            )
+    _to_staff(
+        handlers, subject, template, purpose, case.institution_id, case=case, link=link, **context
+    )
 
 
 @outbox.when_given_up
@@ -72,21 +77,16 @@ def _admins_of_undelivered(item) -> None:
         return
     from .scoping import institution_admins_of
 
-    for admin in institution_admins_of(item.institution_id):
-        if admin.email == item.recipient:
-            continue
-        with force_locale(mail_language(admin)):
-            outbox.queue(
-                admin.email,
-                _("Een mail aan een medewerker kon niet bezorgd worden"),
-                render_template(
-                    "mail/undelivered_staff_mail.txt",
-                    item=item,
-                    link=external_url("organisation.staff"),
-                ),
-                purpose="undelivered_staff_mail",
-                institution_id=item.institution_id,
-            )
+    admins = [a for a in institution_admins_of(item.institution_id) if a.email != item.recipient]
+    _to_staff(
+        admins,
+        _l("Een mail aan een medewerker kon niet bezorgd worden"),
+        "mail/undelivered_staff_mail.txt",
+        "undelivered_staff_mail",
+        item.institution_id,
+        item=item,
+        link=external_url("organisation.staff"),
+    )
 
 
 def handlers_of_student_activity(case: Case, what) -> None:
@@ -210,14 +210,15 @@ def _to_sbb(investigation, subject, template: str, purpose: str, **context) -> N
     from .scoping import sbb_reviewers
 
     link = external_url("sbb.investigation", investigation_id=investigation.id)
-    for reviewer in sbb_reviewers():
-        with force_locale(mail_language(reviewer)):
-            outbox.queue(
-                reviewer.email,
-                str(subject),
-                render_template(template, investigation=investigation, link=link, **context),
-                purpose=purpose,
-            )
+    _to_staff(
+        sbb_reviewers(),
+        subject,
+        template,
+        purpose,
+        investigation=investigation,
+        link=link,
+        **context,
+    )
 
 
 def sbb_of_escalation(investigation) -> None:
@@ -349,12 +350,11 @@ def admins_of_closed_meldpunt(institution) -> None:
     because it lost its last handler who can log in."""
     from .scoping import admins_of
 
-    for admin in admins_of(institution.id):
-        link = external_url("organisation.staff")
-        with force_locale(mail_language(admin)):
-            outbox.queue(
-                admin.email,
-                _("Het meldpunt van %(name)s is gesloten", name=institution.name),
-                render_template("mail/meldpunt_closed.txt", institution=institution, link=link),
-                purpose="meldpunt_closed",
-            )
+    _to_staff(
+        admins_of(institution.id),
+        _l("Het meldpunt van %(name)s is gesloten", name=institution.name),
+        "mail/meldpunt_closed.txt",
+        "meldpunt_closed",
+        institution=institution,
+        link=external_url("organisation.staff"),
+    )

@@ -149,6 +149,10 @@ class User(UserMixin, db.Model):
             sa.or_(cls.away_from.is_(None), cls.away_from <= today),
         )
 
+    def is_present(self, today: date) -> bool:
+        """Active and not away: someone who can hold a case today."""
+        return self.active and not self.is_away(today)
+
     @property
     def is_handler(self) -> bool:
         return self.role == Role.HANDLER

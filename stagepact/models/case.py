@@ -258,9 +258,7 @@ class Case(db.Model):
         """An open case whose assignee is disabled or away: nobody holds it now."""
         assignee = self.assigned_to
         return (
-            self.status in OPEN_STATUSES
-            and assignee is not None
-            and (not assignee.active or assignee.is_away(today))
+            self.status in OPEN_STATUSES and assignee is not None and not assignee.is_present(today)
         )
 
     @hybrid_method
