@@ -503,29 +503,20 @@ SBB_ENDINGS = {"escalated", "closed_sbb", "ready_for_sbb"}
 
 
 def _renumber(institution: Institution) -> None:
-    """Number the cases by the year they were (now) submitted, oldest first.
+    """Give each case a number of the year it was (now) submitted in.
 
     Case numbers are given at submission, in the current year; after moving
-    dates back, "2025-0007" should be a case from 2025. The institution's
-    counter is left where the next real report continues.
+    dates back, a "2025-..." number should be a case from 2025.
     """
     cases = db.session.scalars(
-        sa.select(Case)
-        .where(Case.institution_id == institution.id)
-        .order_by(Case.submitted_at, Case.id)
+        sa.select(Case).where(Case.institution_id == institution.id).order_by(Case.id)
     ).all()
     for case in cases:  # first out of the way of the unique (institution, number)
         case.number = f"demo-{case.id}"
     db.session.flush()
-    per_year: dict[int, int] = {}
     for case in cases:
-        year = case.submitted_at.year
-        per_year[year] = per_year.get(year, 0) + 1
-        case.number = f"{year}-{per_year[year]:04d}"
-    if per_year:
-        institution.case_counter_year = max(per_year)
-        institution.case_counter = per_year[institution.case_counter_year]
-    db.session.flush()
+        case.number = workflow.new_case_number(institution.id, case.submitted_at.year)
+        db.session.flush()
 
 
 def _drop_demo_mail(after_id: int) -> None:

@@ -59,7 +59,13 @@ def case_for_reporter_session(case_id: object) -> Case | None:
 
 
 def find_case_by_number(user: User, number: str) -> Case | None:
-    return db.session.scalar(cases_for(user).where(Case.number == number.strip()))
+    return db.session.scalar(cases_for(user).where(Case.number == number.strip().upper()))
+
+
+def case_number_taken(institution_id: int, number: str) -> bool:
+    """Whether the institution already has a case with this number (numbers are per school)."""
+    taken = sa.select(Case.id).where(Case.institution_id == institution_id, Case.number == number)
+    return db.session.scalar(taken) is not None
 
 
 def by_name(users) -> list[User]:

@@ -117,12 +117,17 @@ def insert_row(conn, table_name: str, **values) -> None:
     """One row written as plain SQL values (no column type encrypts anything), filling
     the required columns the database has at its revision: for migration tests."""
     model_table = db.metadata.tables[table_name]
-    present = {c["name"] for c in sa.inspect(conn).get_columns(table_name)}
+    present = {c["name"]: c for c in sa.inspect(conn).get_columns(table_name)}
+    # The model's columns, then any the database had at its revision that the model
+    # has since dropped.
+    columns = [c for c in model_table.columns if c.name in present] + [
+        sa.Column(name, info["type"], nullable=info["nullable"])
+        for name, info in present.items()
+        if name not in model_table.columns and info["default"] is None
+    ]
     row = dict(values)
-    for column in model_table.columns:
+    for column in columns:
         if column.name in row or column.nullable or column.primary_key:
-            continue
-        if column.name not in present:
             continue
         row[column.name] = _filler(column)
     table = sa.table(table_name, *(sa.column(name) for name in row))

@@ -800,3 +800,25 @@ def test_closing_a_new_case_does_not_pretend_it_was_acknowledged():
     workflow.close(case, handler, Outcome.OUT_OF_SCOPE, "Dit hoort niet bij het meldpunt.")
 
     assert case.acknowledged_at is None and case.status == Status.CLOSED
+
+
+def test_case_numbers_are_the_year_and_a_random_tail_that_tells_no_volume(app):
+    institution = make_institution()
+    numbers = [make_case(institution)[0].number for _ in range(40)]
+    year = utcnow().year
+    alphabet = set(operations.NUMBER_ALPHABET)
+    for number in numbers:
+        prefix, tail = number.split("-")
+        assert prefix == str(year) and len(tail) == operations.NUMBER_LENGTH
+        assert set(tail) <= alphabet
+    assert len(set(numbers)) == len(numbers)
+    # Not a counter: the order of submission is not the order of the numbers.
+    assert numbers != sorted(numbers)
+
+
+def test_a_drawn_number_already_taken_at_the_institution_is_drawn_again(app, monkeypatch):
+    institution = make_institution()
+    taken = make_case(institution)[0].number
+    tails = iter(taken.split("-")[1] + "ABCDEF")
+    monkeypatch.setattr(operations.secrets, "choice", lambda alphabet: next(tails))
+    assert workflow.new_case_number(institution.id, int(taken[:4])) == f"{taken[:4]}-ABCDEF"

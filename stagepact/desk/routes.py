@@ -83,7 +83,7 @@ def inbox():
         day_after = form.submitted_to.data + timedelta(days=1)
         query = query.where(Case.submitted_at < deadlines.start_of_local_day(day_after))
     if form.number.data and not form.number.errors:
-        query = query.where(Case.number.contains(form.number.data.strip(), autoescape=True))
+        query = query.where(Case.number.contains(form.number.data.strip().upper(), autoescape=True))
     query = query.order_by(Case.submitted_at.desc(), Case.id.desc())
     page = db.paginate(
         query,

@@ -54,8 +54,6 @@ class Institution(db.Model):
     retention_months: Mapped[int] = mapped_column(default=24, server_default="24")
     # Handlers of this institution must use two-factor authentication.
     require_2fa: Mapped[bool] = mapped_column(default=True, server_default=sa.true())
-    case_counter: Mapped[int] = mapped_column(default=0)
-    case_counter_year: Mapped[int] = mapped_column(default=0)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     adv: Mapped[Adv | None] = relationship()

@@ -3,16 +3,16 @@ that keep its status (assigning, linking the company, messages, notes) and erasu
 
 from __future__ import annotations
 
-import sqlalchemy as sa
+import secrets
+
 from flask_babel import lazy_gettext as _l
 
-from .. import audit, follow_up_sessions, notify, retention
+from .. import audit, follow_up_sessions, notify, retention, scoping
 from ..deadlines import acknowledgement_due, feedback_due
 from ..extensions import db
 from ..models import (
     Case,
     Company,
-    Institution,
     Message,
     User,
     utcnow,
@@ -42,7 +42,7 @@ def open_case(case: Case, actor: User | str) -> None:
     institution = case.institution
     case.status = Status.NEW
     case.submitted_at = now
-    case.number = _next_number(institution.id, now.year)
+    case.number = new_case_number(institution.id, now.year)
     case.ack_due_on = acknowledgement_due(now, institution.ack_working_days)
     db.session.add(case)
     db.session.flush()
@@ -56,21 +56,24 @@ def open_case(case: Case, actor: User | str) -> None:
     notify.handlers_of_new_case(case)
 
 
-def _next_number(institution_id: int, year: int) -> str:
-    """The next case number of an institution ("2026-0042"), atomic under concurrency."""
-    table = Institution.__table__
-    counter = db.session.execute(
-        sa.update(table)
-        .where(table.c.id == institution_id)
-        .values(
-            case_counter=sa.case(
-                (table.c.case_counter_year == year, table.c.case_counter + 1), else_=1
-            ),
-            case_counter_year=year,
-        )
-        .returning(table.c.case_counter)
-    ).scalar_one()
-    return f"{year}-{counter:04d}"
+# Letters and digits a handler can read out on the phone: no 0/O, no 1/I/L.
+NUMBER_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
+NUMBER_LENGTH = 6
+
+
+def new_case_number(institution_id: int, year: int) -> str:
+    """A fresh case number of an institution ("2026-K7QX4M").
+
+    The part after the year is random, so that a number tells nobody (a student,
+    SBB, an ADV) how many reports the school had before it. Nor does opening a
+    case lock the institution's row, as a counter would. 31^6 numbers a year per
+    institution make a clash rare; the unique (institution, number) backs the check.
+    """
+    while True:
+        tail = "".join(secrets.choice(NUMBER_ALPHABET) for _ in range(NUMBER_LENGTH))
+        number = f"{year}-{tail}"
+        if not scoping.case_number_taken(institution_id, number):
+            return number
 
 
 # --- Transitions ---------------------------------------------------------------------
