@@ -9,9 +9,9 @@ from flask_babel import format_date, format_datetime, get_locale
 from flask_wtf.csrf import CSRFError
 from werkzeug.routing import IntegerConverter
 
-from config import Config, ProductionConfig, config_from_env
+from config import Config, SettingError, config_from_env
 
-from . import web_security
+from . import preflight, web_security
 from .extensions import babel, csrf, db, limiter, login_manager, mail
 from .i18n import offered_languages, select_locale
 
@@ -35,9 +35,10 @@ def create_app(config_class: type[Config] | None = None, test_config: dict | Non
         template_folder=str(ROOT / "templates"),
         static_folder=str(ROOT / "static"),
     )
-    config_class = config_class or config_from_env()
-    if issubclass(config_class, ProductionConfig):
-        config_class.check()
+    try:
+        config_class = config_class or config_from_env()
+    except SettingError as error:
+        raise preflight.Refused([preflight.setting_problem(error.name, error.expected)]) from None
     app.config.from_object(config_class)
     if test_config:
         app.config.update(test_config)
@@ -110,6 +111,7 @@ def create_app(config_class: type[Config] | None = None, test_config: dict | Non
     app.jinja_env.filters["format_datetime"] = format_datetime
     _register_errors(app)
     web_security.init_app(app)
+    preflight.at_start(app)
     return app
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import json
 
 import click
 from flask import current_app
@@ -29,6 +30,7 @@ from . import (
     jobs,
     key_rotation,
     notify,
+    preflight,
     retention,
 )
 from .crypto import MIN_PASSWORD_LENGTH, hash_password
@@ -501,6 +503,56 @@ def status_command() -> None:
         raise CommandError(
             _("%(count)d geplande taak/taken hebben aandacht nodig.", count=len(late))
         )
+
+
+# --- check ------------------------------------------------------------------------
+
+
+@command(
+    "check",
+    help="Controleer instellingen, databaseschema, pepper en sleutels zonder te starten; "
+    "exit 1 bij een probleem.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Een samenvatting in JSON.")
+def check_command(as_json: bool) -> None:
+    """What the app checks at start, said out loud.
+
+    A problem already stops the app while it loads (`preflight.at_start`), with the
+    same line; this runs the checks again, so that it also holds for an app that was
+    started without the database part."""
+    problems = preflight.settings_problems(current_app.config)
+    state = preflight.database_state() if not problems else None
+    if state is not None:
+        problems = state.problems
+    if as_json:
+        click.echo(
+            json.dumps(
+                {
+                    "ok": not problems,
+                    "environment": current_app.config["ENV_NAME"],
+                    "schema": state.revision if state else None,
+                    "head": preflight.head_revision(),
+                    "keys": len(current_app.config["ENCRYPTION_KEYS"]),
+                    "problems": [str(problem) for problem in problems],
+                }
+            )
+        )
+        if problems:
+            raise SystemExit(1)
+        return
+    if problems:
+        raise CommandError(str(preflight.Refused(problems).code))
+    click.echo(
+        _("Instellingen: in orde (%(environment)s).", environment=current_app.config["ENV_NAME"])
+    )
+    click.echo(_("Database: bereikbaar, schema op %(revision)s.", revision=state.revision))
+    click.echo(
+        _(
+            "Geheimen: pepper en sleutels passen bij de database (%(count)d sleutel(s); "
+            "de eerste versleutelt).",
+            count=len(current_app.config["ENCRYPTION_KEYS"]),
+        )
+    )
 
 
 # --- demo -------------------------------------------------------------------------

@@ -9,34 +9,19 @@ still take reports: `flask stagepact status` is where those show.
 
 from __future__ import annotations
 
-from functools import lru_cache
-from pathlib import Path
-
 import sqlalchemy as sa
-from alembic.config import Config
-from alembic.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from flask import current_app
 
 from . import jobs
 from .extensions import db
-
-MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
-
-
-@lru_cache(maxsize=1)
-def head_revision() -> str | None:
-    """The newest Alembic revision this code was written for."""
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS))
-    return ScriptDirectory.from_config(config).get_current_head()
+from .preflight import head_revision, revision_of
 
 
 def _database() -> dict[str, str]:
     try:
         with db.engine.connect() as conn:
             conn.execute(sa.select(1))
-            revision = MigrationContext.configure(conn).get_current_revision()
+            revision = revision_of(conn)
     except sa.exc.SQLAlchemyError:
         return {"database": "unreachable"}
     schema = "at_head" if revision == head_revision() else "behind"

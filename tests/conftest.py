@@ -47,7 +47,7 @@ def new_database(tmp_path):
 def _stamp_head() -> None:
     """The tables come from the models, which a test holds equal to the migrations' head:
     say so in the database, as `alembic upgrade head` would (readiness checks it)."""
-    from stagepact.readiness import head_revision
+    from stagepact.preflight import head_revision
 
     with db.engine.begin() as conn:
         conn.execute(sa.text("DROP TABLE IF EXISTS alembic_version"))

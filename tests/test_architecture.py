@@ -30,6 +30,7 @@ COMMITS_ALLOWED = {
     "outbox.py": "sends mail one by one; each sent mail is committed as sent",
     "key_rotation.py": "re-encrypts in batches, committing each batch",
     "jobs.py": "the scheduled jobs: each commits its work, case by case where it erases",
+    "preflight.py": "the first start on a database records the secrets it was made with",
 }
 SCOPED_MODELS = {"Case", "AuditEvent", "User"}
 

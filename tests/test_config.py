@@ -3,7 +3,7 @@
 import pytest
 
 import config
-from stagepact import create_app
+from stagepact import create_app, preflight
 
 
 def test_production_refuses_to_start_with_development_secrets():
@@ -18,9 +18,11 @@ def test_production_refuses_to_start_with_development_secrets():
         PUBLIC_BASE_URL = "http://127.0.0.1:5000"
         TRUSTED_PROXIES = None
 
-    with pytest.raises(RuntimeError) as refused:
+    with pytest.raises(preflight.Refused) as refused:
         create_app(Unconfigured)
 
+    assert refused.value.code.startswith("Het meldpunt start niet: zet voor productie")
+    assert "\n" not in refused.value.code
     names = (
         "SECRET_KEY",
         "ENCRYPTION_KEYS",
@@ -41,8 +43,9 @@ def test_production_starts_with_its_own_secrets():
     class Configured(config.ProductionConfig):
         SECRET_KEY = "a-real-secret-from-the-environment"  # noqa: S105
         ENCRYPTION_KEYS = [Fernet.generate_key().decode()]
-        RECEIPT_PEPPER = "a-real-pepper"
-        SQLALCHEMY_DATABASE_URI = "sqlite://"
+        RECEIPT_PEPPER = "a-real-pepper-from-the-environment"
+        SQLALCHEMY_DATABASE_URI = "postgresql+psycopg://stagepact@db.example.org/stagepact"
+        CHECK_DATABASE_AT_START = False  # tests/test_preflight.py checks the database
         MAIL_SERVER = "smtp.example.org"
         RATELIMIT_STORAGE_URI = "redis://127.0.0.1:6379/0"
         PUBLIC_BASE_URL = "https://meldpunt.example.org"
@@ -57,8 +60,10 @@ def test_production_starts_with_its_own_secrets():
 def test_an_unknown_environment_name_is_refused(monkeypatch):
     monkeypatch.setenv("STAGEPACT_ENV", "staging")
 
-    with pytest.raises(RuntimeError, match="STAGEPACT_ENV"):
+    with pytest.raises(config.SettingError, match="STAGEPACT_ENV"):
         config.config_from_env()
+    with pytest.raises(preflight.Refused, match="STAGEPACT_ENV moet development, test of"):
+        create_app()
 
 
 def test_trusted_proxies_zero_is_an_explicit_choice_and_unset_is_not(monkeypatch):

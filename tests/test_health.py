@@ -8,7 +8,7 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 
-from stagepact import jobs, readiness
+from stagepact import jobs, preflight
 from stagepact.extensions import db
 from stagepact.models import JobRun, utcnow
 
@@ -38,7 +38,7 @@ def test_readyz_is_not_ready_on_a_database_behind_the_code(client):
         with db.engine.begin() as conn:
             conn.execute(
                 sa.text("UPDATE alembic_version SET version_num = :v"),
-                {"v": readiness.head_revision()},
+                {"v": preflight.head_revision()},
             )
 
     assert response.status_code == 503

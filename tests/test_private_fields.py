@@ -61,7 +61,7 @@ PLAIN_TEXT_COLUMNS = {
     ("api_token", "token_hash"): HASH,
     ("recovery_code", "code_hash"): HASH,
     # Cases: only codes stay plain; everything typed about the student is encrypted.
-    ("report_case", "number"): "the case number the institution gives, e.g. 2026-0042",
+    ("report_case", "number"): "the case number the institution gives, e.g. 2026-K7QX4M",
     ("report_case", "receipt_hash"): HASH,
     ("report_case", "status"): CODE,
     ("report_case", "channel"): CODE,
@@ -95,6 +95,8 @@ PLAIN_TEXT_COLUMNS = {
     ("recognition_change", "from_status"): CODE,
     ("recognition_change", "to_status"): CODE,
     ("recognition_change", "cause"): "a code of what caused the change",
+    # What the installation's secrets must match (preflight).
+    ("secret_check", "pepper_check"): "a keyed hash of a fixed text under the pepper",
     # Mail, audit and statistics bookkeeping.
     ("outbox_mail", "subject"): "fixed translated texts with a case number or reference, "
     "never typed text (notify.py)",

@@ -6,7 +6,7 @@ never import each other at run time; importing this package maps them all.
 - `case`: a report with its grounds, wishes, messages, consents, files and referrals;
 - `sbb`: the company register, recognition history and SBB's investigations;
 - `trail`: the audit trail; `mail`: the outbox; `statistics`: the monthly rollup;
-- `jobs`: the scheduled jobs' last runs.
+- `jobs`: the scheduled jobs' last runs; `installation`: what its secrets must match.
 """
 
 from .accounts import AccountToken, Adv, ApiToken, Institution, LoginFailure, RecoveryCode, User
@@ -23,6 +23,7 @@ from .case import (
     deadline_results,
     referral_attachment,
 )
+from .installation import SecretCheck
 from .jobs import JobRun
 from .mail import OutboxMail, outbox_attachment
 from .sbb import (
@@ -59,6 +60,7 @@ __all__ = [
     "RecoveryCode",
     "Referral",
     "RollupRow",
+    "SecretCheck",
     "StatisticsPublication",
     "User",
     "deadline_results",
