@@ -76,15 +76,17 @@ def run_migrations_offline() -> None:
         context.run_migrations()
 
 
-def _share_encryption_keys(app: Flask) -> None:
-    """Data migrations that encrypt or decrypt a column read the app's keys from here."""
+def _share_settings(app: Flask) -> None:
+    """Data migrations read the app's keys (to encrypt or decrypt a column) and the
+    folder evidence files were kept in (to move them into the database) from here."""
     config.attributes.setdefault("encryption_keys", list(app.config["ENCRYPTION_KEYS"]))
     config.attributes.setdefault("receipt_pepper", app.config["RECEIPT_PEPPER"])
+    config.attributes.setdefault("attachment_dir", app.config["ATTACHMENT_DIR"])
 
 
 def run_migrations_online() -> None:
     app = _build_app()
-    _share_encryption_keys(app)
+    _share_settings(app)
     url = app.config["SQLALCHEMY_DATABASE_URI"]
     engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
     try:

@@ -4,7 +4,8 @@ A file is accepted for what its bytes are, never for its name: PDF, PNG, JPEG,
 HEIC (converted to JPEG), Word (docx), plain text and saved mail (eml).
 Images are decoded and written again without their metadata (EXIF location,
 camera, XMP, comments). The stored file is the Fernet encryption of the cleaned
-bytes under a random name; its original name is an encrypted column. An upload
+bytes, in the database (`AttachmentContent`), so that any app node serves any file
+and one backup holds everything; its original name is an encrypted column. An upload
 first waits as pending, found by a random token that the form carries, so
 that a form shown again with an error keeps its files; sending the form links
 them to the case.
@@ -15,9 +16,9 @@ room counting pending uploads too, the rate limits) and wait, encrypted, as
 pending and not yet cleaned. Only when the rest of the form is valid are they
 cleaned: images decoded and written again within a pixel and a time budget
 far below the worker timeout, PDFs and Word files refused when they carry
-active content, remote links or an archive that inflates too far. A row is
-written before its file, and the purge also removes files that no row names,
-so a worker killed between the two leaves nothing the purge does not find.
+active content, remote links or an archive that inflates too far. A file is
+stored in the transaction that stores its row, so a worker killed half-way
+leaves nothing behind.
 """
 
 from __future__ import annotations
@@ -26,10 +27,8 @@ import email.parser
 import email.policy
 import io
 import math
-import os
 import re
 import secrets
-import tempfile
 import time
 import zipfile
 from dataclasses import dataclass
@@ -48,6 +47,7 @@ from .crypto import decrypt_bytes, encrypt_bytes, reencrypt
 from .extensions import client_address, db, limiter, limits_off
 from .models import (
     Attachment,
+    AttachmentContent,
     Case,
     Investigation,
     Message,
@@ -404,26 +404,27 @@ def check_upload_limits(case: Case | None, new_bytes: int) -> None:
 # --- Storage -----------------------------------------------------------------------------
 
 
-def _directory() -> Path:
-    path = Path(current_app.config["ATTACHMENT_DIR"])
-    path.mkdir(parents=True, exist_ok=True, mode=0o700)
-    return path
+CONTENT = AttachmentContent.__table__
 
 
-def _path(attachment: Attachment) -> Path:
-    return _directory() / f"{attachment.storage_key}.bin"
+def _store(attachment: Attachment, data: bytes) -> None:
+    """Keep the file's bytes, encrypted, in the caller's transaction."""
+    db.session.execute(
+        sa.insert(CONTENT).values(attachment_id=attachment.id, data=encrypt_bytes(data))
+    )
 
 
-def _write(path: Path, data: bytes) -> None:
-    """Write the encrypted file beside its place, then put it there in one step."""
-    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=".writing-")
-    try:
-        with os.fdopen(descriptor, "wb") as stream:
-            stream.write(encrypt_bytes(data))
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+def _replace(attachment_id: int, token: bytes) -> None:
+    db.session.execute(
+        sa.update(CONTENT).where(CONTENT.c.attachment_id == attachment_id).values(data=token)
+    )
+
+
+def _stored(attachment_id: int) -> bytes | None:
+    """The file's encrypted bytes as stored (None: it has none)."""
+    return db.session.scalar(
+        sa.select(CONTENT.c.data).where(CONTENT.c.attachment_id == attachment_id)
+    )
 
 
 def store_pending(
@@ -432,15 +433,9 @@ def store_pending(
     for_case: Case | None = None,
     is_cleaned: bool = True,
 ) -> Attachment:
-    """Keep an upload as pending; it counts against `for_case`'s room from now on.
-
-    The row is flushed before the file is written, so that the file always has a
-    name the purge can match; should the transaction never commit (a worker killed),
-    the purge removes the file that no row names.
-    """
+    """Keep an upload as pending; it counts against `for_case`'s room from now on."""
     attachment = Attachment(
         token=secrets.token_urlsafe(32),
-        storage_key=secrets.token_hex(16),
         original_name=cleaned.name,
         kind=cleaned.kind,
         size=len(cleaned.data),
@@ -450,53 +445,39 @@ def store_pending(
     )
     db.session.add(attachment)
     db.session.flush()
-    _write(_path(attachment), cleaned.data)
+    _store(attachment, cleaned.data)
     return attachment
 
 
 def clean_stored(attachment: Attachment, budget: CleaningBudget) -> None:
-    """Clean a pending upload stored by the cheap checks alone, in place.
-
-    Cleaning what is already clean gives the same kind of file again, so a crash
-    between writing the file and committing the row does no harm.
-    """
+    """Clean a pending upload stored by the cheap checks alone, in place."""
     cleaned = clean(read(attachment), attachment.original_name, budget)
-    _write(_path(attachment), cleaned.data)
+    _replace(attachment.id, encrypt_bytes(cleaned.data))
     attachment.kind = cleaned.kind
     attachment.size = len(cleaned.data)
     attachment.cleaned = True
 
 
 def read(attachment: Attachment) -> bytes:
-    return decrypt_bytes(_path(attachment).read_bytes())
+    token = _stored(attachment.id)
+    if token is None:
+        raise FileNotFoundError(f"attachment #{attachment.id} has no stored content")
+    return decrypt_bytes(token)
 
 
-def reencrypt_file(attachment) -> bool | None:
+def reencrypt_file(attachment_id: int) -> bool | None:
     """Encrypt a stored file again under the first configured key (key rotation).
 
-    True if it was rewritten, False if it already was under that key, None if
-    the file is missing; `InvalidToken` if no configured key reads it. The new
-    file is written beside the old one and then replaces it in one step, so
-    that a crash never leaves half a file. `attachment` needs only `storage_key`.
+    True if it was rewritten, False if it already was under that key, None if it
+    has no content; `InvalidToken` if no configured key reads it.
     """
-    path = _path(attachment)
-    try:
-        token = path.read_bytes()
-    except FileNotFoundError:
+    token = _stored(attachment_id)
+    if token is None:
         return None
     rotated = reencrypt(token)
     if rotated is None:
         return False
-    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=".rotating-")
-    try:
-        with os.fdopen(descriptor, "wb") as stream:
-            stream.write(rotated)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    _replace(attachment_id, rotated)
     return True
 
 
@@ -564,63 +545,29 @@ def attach(case: Case, attachments: list[Attachment], message: Message | None = 
         )
 
 
-_STORED_NAME = re.compile(r"[0-9a-f]{32}\.bin")
-
-
 def purge_pending(hours: int | None = None) -> int:
-    """Remove uploads of forms that were never sent, and files that no row names.
-
-    Files go before their rows: should the transaction then fail, what remains
-    is a pending row without a file, which the next run removes as well. A file
-    with no row is what a worker killed before its commit leaves behind (or a
-    half-written temporary file); once older than the cutoff, it goes too.
-    """
+    """Remove uploads of forms that were never sent, with their content."""
     hours = hours or current_app.config["PENDING_UPLOAD_HOURS"]
     cutoff = utcnow() - timedelta(hours=hours)
     stale = db.session.scalars(
-        sa.select(Attachment).where(Attachment.case_id.is_(None), Attachment.created_at < cutoff)
+        sa.select(Attachment.id).where(Attachment.case_id.is_(None), Attachment.created_at < cutoff)
     ).all()
-    for attachment in stale:
-        _path(attachment).unlink(missing_ok=True)
-        db.session.delete(attachment)
-    return len(stale) + _purge_unnamed_files(time.time() - hours * 3600)
-
-
-def _purge_unnamed_files(older_than: float) -> int:
-    known = set(db.session.scalars(sa.select(Attachment.storage_key)))
-    removed = 0
-    for path in _directory().iterdir():
-        stored = _STORED_NAME.fullmatch(path.name)
-        temporary = path.name.startswith((".writing-", ".rotating-"))
-        if not (stored or temporary) or not path.is_file():
-            continue
-        if stored and path.name.removesuffix(".bin") in known:
-            continue
-        try:
-            if path.stat().st_mtime >= older_than:
-                continue
-            path.unlink()
-        except FileNotFoundError:
-            continue
-        removed += 1
-    return removed
+    if stale:
+        # Foreign keys do not cascade on SQLite: the content goes explicitly.
+        db.session.execute(sa.delete(CONTENT).where(CONTENT.c.attachment_id.in_(stale)))
+        db.session.execute(sa.delete(Attachment).where(Attachment.id.in_(stale)))
+    return len(stale)
 
 
 def remove(files: list[Attachment]) -> None:
-    """Delete files of a case: their rows, their links to referrals, escalations and mail, and
-    the encrypted files on disk.
-
-    The rows go first, in the caller's transaction (on PostgreSQL this waits for a
-    key rotation that holds them, so that it cannot write a removed file back);
-    then the files. Should the transaction then fail, rows without files remain,
-    and the erasure that removed them can simply run again.
-    """
+    """Delete files of a case: their rows and content, and their links to referrals,
+    escalations and mail, in the caller's transaction (on PostgreSQL this waits for a
+    key rotation that holds them, so that it cannot write a removed file back)."""
     if not files:
         return
     ids = [a.id for a in files]
-    paths = [_path(a) for a in files]
-    # Foreign keys do not cascade on SQLite: the links go explicitly.
-    for table in (referral_attachment, investigation_attachment, outbox_attachment):
+    # Foreign keys do not cascade on SQLite: the links and content go explicitly.
+    for table in (referral_attachment, investigation_attachment, outbox_attachment, CONTENT):
         db.session.execute(sa.delete(table).where(table.c.attachment_id.in_(ids)))
     for attachment in files:
         db.session.delete(attachment)
@@ -629,8 +576,6 @@ def remove(files: list[Attachment]) -> None:
     for obj in list(db.session.identity_map.values()):
         if isinstance(obj, Case | Message | Referral | Investigation | OutboxMail):
             db.session.expire(obj, ["attachments"])
-    for path in paths:
-        path.unlink(missing_ok=True)
 
 
 def content_type(attachment: Attachment) -> str:

@@ -3,9 +3,9 @@
 The operator puts a new key first and keeps the old ones behind it (they still
 decrypt), runs `rotate-key`, and then removes the old keys. Every column whose
 type is `EncryptedText` is found from the metadata, so that a new one is never
-forgotten; every evidence file is rewritten atomically. Work goes in batches,
-each committed on its own, and a value already under the first key is left
-alone: an interrupted run simply runs again.
+forgotten, and so is every evidence file's content. Work goes in batches, each
+committed on its own, and a value already under the first key is left alone: an
+interrupted run simply runs again.
 """
 
 from __future__ import annotations
@@ -21,6 +21,8 @@ from .extensions import db
 from .models import Attachment
 
 BATCH_SIZE = 500
+# Files are up to 10 MB each: fewer go in one transaction.
+FILE_BATCH_SIZE = 20
 
 
 @dataclass
@@ -129,20 +131,20 @@ def _rotate_files(result: Rotation, batch_size: int) -> None:
     while True:
         # Locked until the batch commits: an erasure that removes one of these
         # files waits, so that the rotation never writes a removed file back.
-        rows = db.session.execute(
-            sa.select(Attachment.id, Attachment.storage_key)
+        ids = db.session.scalars(
+            sa.select(Attachment.id)
             .where(Attachment.id > last)
             .order_by(Attachment.id)
-            .limit(batch_size)
+            .limit(min(batch_size, FILE_BATCH_SIZE))
             .with_for_update()
         ).all()
-        if not rows:
+        if not ids:
             break
-        for row in rows:
+        for attachment_id in ids:
             try:
-                rewritten = attachments.reencrypt_file(row)
+                rewritten = attachments.reencrypt_file(attachment_id)
             except InvalidToken:
-                result.unreadable.append(f"attachment #{row.id}")
+                result.unreadable.append(f"attachment #{attachment_id}")
                 continue
             if rewritten is None:
                 result.files_missing += 1
@@ -150,7 +152,7 @@ def _rotate_files(result: Rotation, batch_size: int) -> None:
                 result.files += 1
             else:
                 result.files_current += 1
-        last = rows[-1].id
+        last = ids[-1]
         db.session.commit()
 
 

@@ -5,6 +5,7 @@ project's Alembic configuration pointed at one of them."""
 from __future__ import annotations
 
 import os
+import tempfile
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -52,9 +53,12 @@ def admin_engine(server_url: str) -> sa.Engine:
     return sa.create_engine(admin_url, isolation_level="AUTOCOMMIT", poolclass=NullPool)
 
 
-def alembic_config(database_url: str) -> Config:
-    """The project's alembic.ini, pointed at `database_url` through env.py's override."""
+def alembic_config(database_url: str, attachment_dir: Path | None = None) -> Config:
+    """The project's alembic.ini, pointed at `database_url` through env.py's override, with
+    the folder evidence files were kept in before 0025 (a fresh temporary one by default)."""
     config = Config(str(ROOT / "alembic.ini"))
+    folder = attachment_dir or Path(tempfile.mkdtemp(prefix="stagepact-files-"))
+    config.attributes["attachment_dir"] = str(folder)
     config.set_main_option("script_location", str(ROOT / "migrations"))
     config.attributes["database_url"] = database_url
     config.attributes["configure_logger"] = False  # leave pytest's logging alone

@@ -14,7 +14,6 @@ import functools
 import itertools
 import re
 from dataclasses import dataclass
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
@@ -304,20 +303,15 @@ def build_world(states=CASE_STATES) -> World:
 
 
 class KeptWorld:
-    """A world built once per module, kept as its rows and files and put back before
+    """A world built once per module, kept as its rows (files included) and put back before
     each test: every test starts from the same world, without building it again."""
 
-    def __init__(self, world: World, attachment_dir: Path):
-        self._directory = attachment_dir
+    def __init__(self, world: World):
         self._rows = stored_rows()
-        names = [f"{row['storage_key']}.bin" for row in self._rows["attachment"]]
-        self._files = {name: (attachment_dir / name).read_bytes() for name in names}
         self._refs = {f.name: _ref(getattr(world, f.name)) for f in dataclasses.fields(world)}
 
     def restore(self) -> World:
         restore_rows(self._rows)
-        for name, content in self._files.items():
-            (self._directory / name).write_bytes(content)
         return World(**{name: _deref(ref) for name, ref in self._refs.items()})
 
 

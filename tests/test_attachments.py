@@ -65,6 +65,7 @@ from tests.uploads import (
     png_with_text,
     post_report,
     staff_browser,
+    stored_bytes,
     student_browser,
     upload_tokens,
 )
@@ -80,7 +81,6 @@ EML = (
 )
 WRONG_KIND = "Dit soort bestand kan niet."
 CANNOT_OPEN = "Deze afbeelding kunnen we niet openen."
-FILE_NAME_RE = re.compile(r"^[0-9a-f]{32}\.bin$")
 
 
 # --- Browsers and requests ---------------------------------------------------------------------
@@ -107,10 +107,6 @@ def _receipt_code(response) -> str:
 def _only_case() -> Case:
     [case] = db.session.scalars(sa.select(Case)).all()
     return case
-
-
-def _stored_path(app, attachment: Attachment) -> Path:
-    return Path(app.config["ATTACHMENT_DIR"]) / f"{attachment.storage_key}.bin"
 
 
 def _stored_image(attachment: Attachment) -> Image.Image:
@@ -444,43 +440,36 @@ def test_a_request_over_the_request_limit_gets_the_sites_own_page(
     assert 'lang="nl"' in page_text(response)
 
 
-# --- Encrypted at rest, under a name the server chooses --------------------------------------
+# --- Encrypted at rest, in the database ------------------------------------------------------
 
 
-def test_a_file_is_stored_encrypted_under_a_random_name(app, client, institution):
+def test_a_file_is_stored_encrypted_in_the_database_and_nowhere_else(app, client, institution):
     secret = "GEHEIM-BEWIJS van Bakkerij De Korf: 'geen hoofddoeken aan de balie'.\n"
     name = "Mail-van-Bakkerij-De-Korf.txt"
 
     assert _is_receipt(post_report(client, institution, [(name, secret.encode())]))
 
     [stored] = case_files(_only_case())
-    assert re.fullmatch(r"[0-9a-f]{32}", stored.storage_key)
-    path = _stored_path(app, stored)
-    assert path.is_file()
-    on_disk = path.read_bytes()
-    assert secret.encode() not in on_disk and b"GEHEIM" not in on_disk
-    for entry in Path(app.config["ATTACHMENT_DIR"]).iterdir():
-        assert FILE_NAME_RE.match(entry.name), entry.name
-        assert "Korf" not in entry.name
+    held = stored_bytes(stored.id)
+    assert held and secret.encode() not in held and b"GEHEIM" not in held
+    folder = Path(app.config["ATTACHMENT_DIR"])
+    assert not folder.exists() or list(folder.iterdir()) == []  # nothing on this node's disk
     assert attachments.read(stored) == secret.encode()
     # The original name is an encrypted column: the database holds no plaintext of it.
-    raw = db.session.execute(
-        sa.text("SELECT original_name, storage_key, kind FROM attachment")
-    ).one()
+    raw = db.session.execute(sa.text("SELECT original_name, kind FROM attachment")).one()
     assert "Korf" not in raw.original_name and name not in raw.original_name
-    assert raw.storage_key == stored.storage_key and raw.kind == "txt"
+    assert raw.kind == "txt"
     assert stored.original_name == name
 
 
-def test_two_uploads_of_the_same_file_get_different_names_and_ciphertexts(app, client, institution):
+def test_two_uploads_of_the_same_file_get_different_ciphertexts(app, client, institution):
     content = TEXT.encode()
 
     response = post_report(client, institution, [("a.txt", content), ("a.txt", content)])
 
     assert _is_receipt(response)
     first, second = case_files(_only_case())
-    assert first.storage_key != second.storage_key
-    assert _stored_path(app, first).read_bytes() != _stored_path(app, second).read_bytes()
+    assert stored_bytes(first.id) != stored_bytes(second.id)
 
 
 # --- The form keeps its files when it comes back ------------------------------------------------
@@ -1179,14 +1168,13 @@ def test_purge_pending_removes_stale_uploads_with_their_files_and_keeps_the_rest
     stale.created_at = long_ago
     attached.created_at = long_ago - timedelta(days=30)
     db.session.commit()
-    paths = {a.id: _stored_path(app, a) for a in (stale, recent, attached)}
     stale_id = stale.id
 
     assert attachments.purge_pending() == 1
     db.session.commit()
 
-    assert not paths[stale_id].exists()
-    assert paths[recent.id].exists() and paths[attached.id].exists()
+    assert stored_bytes(stale_id) is None
+    assert stored_bytes(recent.id) and stored_bytes(attached.id)
     remaining = db.session.scalars(sa.select(Attachment.id).order_by(Attachment.id)).all()
     assert remaining == sorted([recent.id, attached.id])
     assert attachments.read(db.session.get(Attachment, attached.id)) == b"bij een melding\n"

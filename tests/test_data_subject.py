@@ -11,7 +11,7 @@ import zipfile
 import pytest
 import sqlalchemy as sa
 
-from stagepact import attachments, workflow
+from stagepact import workflow
 from stagepact.extensions import db
 from stagepact.models import AuditEvent, Case, Investigation, Message, OutboxMail, utcnow
 from stagepact.vocab import Outcome, Role, Status
@@ -27,6 +27,7 @@ from tests.factories import (
     make_user,
 )
 from tests.helpers import READS, audit_events, count, page_text, reloaded
+from tests.uploads import stored_bytes
 
 EXPORT_URL = "/volgen/melding/gegevens"
 REQUEST_URL = "/volgen/melding/verwijderen"
@@ -440,16 +441,16 @@ def test_nothing_more_happens_to_an_erased_case(app):
     assert count(Message) == len(reloaded(case).messages)  # no message was added
 
 
-def test_erasing_removes_the_files_from_disk(app, full):
+def test_erasing_removes_the_files_content(app, full):
     case = full.case
     case.erasure_requested_at = utcnow()
-    paths = [attachments._path(a) for a in full.files]
-    assert all(p.exists() for p in paths)
+    files = [a.id for a in full.files]
+    assert all(stored_bytes(file) for file in files)
 
     workflow.erase(case, full.handler)
     db.session.commit()
 
-    assert not any(p.exists() for p in paths)
+    assert not any(stored_bytes(file) for file in files)
 
 
 def test_asking_for_erasure_needs_the_forms_csrf_token(app, csrf_enabled):

@@ -12,9 +12,10 @@ from cryptography.fernet import Fernet, InvalidToken
 from stagepact import api_tokens, attachments, investigations, key_rotation
 from stagepact.audit import verify_chain
 from stagepact.extensions import db
-from stagepact.models import Attachment, AuditEvent, Case
+from stagepact.models import Attachment, AttachmentContent, AuditEvent, Case
 from stagepact.vocab import Role
 from tests.factories import make_case, make_case_with_everything, make_user
+from tests.uploads import stored_bytes
 
 KEY_A = Fernet.generate_key().decode()
 KEY_B = Fernet.generate_key().decode()
@@ -98,15 +99,13 @@ def _plaintexts() -> dict[tuple, str]:
 
 
 def _stored_files():
-    """(id, storage_key) of every attachment, read past its encrypted name."""
-    return db.session.execute(
-        sa.select(Attachment.id, Attachment.storage_key).order_by(Attachment.id)
-    ).all()
+    """(id,) of every attachment, read past its encrypted name."""
+    return db.session.execute(sa.select(Attachment.id).order_by(Attachment.id)).all()
 
 
 def _files() -> dict[int, bytes]:
     """Per attachment: the stored (encrypted) bytes."""
-    return {row.id: attachments._path(row).read_bytes() for row in _stored_files()}
+    return {row.id: stored_bytes(row.id) for row in _stored_files()}
 
 
 def _file_contents() -> dict[int, bytes]:
@@ -251,7 +250,10 @@ def test_a_missing_file_is_counted_and_the_rest_rotated(app, runner, keys):
     full = make_case_with_everything()
     db.session.commit()
     gone, kept = full.files
-    attachments._path(gone).unlink()
+    db.session.execute(
+        sa.delete(AttachmentContent).where(AttachmentContent.attachment_id == gone.id)
+    )
+    db.session.commit()
     kept_id = kept.id
 
     keys(KEY_B, KEY_A)

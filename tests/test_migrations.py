@@ -17,7 +17,10 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
+from config import TestConfig
+from stagepact import attachments, create_app, crypto
 from stagepact.extensions import db
+from stagepact.models import Attachment
 from tests.databases import alembic_config, engine_for
 from tests.helpers import insert_row
 
@@ -217,3 +220,52 @@ def test_migration_0021_gives_existing_investigations_their_deadlines(new_databa
         1: (date(2026, 3, 20), None),
         2: (date(2026, 3, 20), date(2027, 2, 28)),
     }
+
+
+def test_migration_0025_moves_every_file_into_the_database_and_back(new_database, tmp_path):
+    url = new_database()
+    folder = tmp_path / "attachments"
+    folder.mkdir()
+    config = alembic_config(url, folder)
+    command.upgrade(config, "0024")
+    contents = {1: b"Het mailtje van het bedrijf.\n", 2: b"Een tweede bewijs.\n"}
+    keys = {1: "a" * 32, 2: "b" * 32, 3: "c" * 32}  # 3 lost its file before the upgrade
+    engine = engine_for(url)
+    with engine.begin() as conn:
+        for number, key in keys.items():
+            insert_row(
+                conn,
+                "attachment",
+                id=number,
+                token=f"token-{number}-" + "x" * 24,
+                storage_key=key,
+                original_name=crypto.encrypt(f"bewijs-{number}.txt"),
+                kind="txt",
+                size=20,
+            )
+    for number, content in contents.items():
+        (folder / f"{keys[number]}.bin").write_bytes(crypto.encrypt_bytes(content))
+
+    command.upgrade(config, "0025")
+
+    migrated = create_app(TestConfig, {"SQLALCHEMY_DATABASE_URI": url})
+    with migrated.app_context():
+        for number, content in contents.items():
+            assert attachments.read(db.session.get(Attachment, number)) == content
+        with pytest.raises(FileNotFoundError):
+            attachments.read(db.session.get(Attachment, 3))
+        db.session.remove()
+        db.engine.dispose()
+    assert len(list(folder.iterdir())) == 2  # left in place until the operator removes them
+
+    for path in folder.iterdir():
+        path.unlink()
+    command.downgrade(config, "0024")
+
+    with engine.connect() as conn:
+        stored = dict(conn.execute(sa.text("SELECT id, storage_key FROM attachment")).all())
+    assert set(stored) == {1, 2, 3} and len(set(stored.values())) == 3
+    for number, content in contents.items():
+        assert crypto.decrypt_bytes((folder / f"{stored[number]}.bin").read_bytes()) == content
+    assert not (folder / f"{stored[3]}.bin").exists()
+    engine.dispose()

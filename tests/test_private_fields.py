@@ -80,7 +80,6 @@ PLAIN_TEXT_COLUMNS = {
     ("case_consent", "kind"): CODE,
     ("case_consent", "source"): CODE,
     ("attachment", "token"): HASH,
-    ("attachment", "storage_key"): HASH,
     ("attachment", "kind"): CODE,
     ("follow_up_session", "id_hash"): HASH,
     # SBB.

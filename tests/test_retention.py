@@ -9,11 +9,12 @@ from datetime import date, datetime, timedelta
 import pytest
 import sqlalchemy as sa
 
-from stagepact import attachments, outbox, retention, statistics, workflow
+from stagepact import outbox, retention, statistics, workflow
 from stagepact.audit import verify_chain
 from stagepact.extensions import db
 from stagepact.models import (
     Attachment,
+    AttachmentContent,
     AuditEvent,
     Case,
     CaseConsent,
@@ -40,6 +41,7 @@ from tests.factories import (
     make_user,
 )
 from tests.helpers import audit_events, count
+from tests.uploads import stored_bytes
 
 LONG_AGO = timedelta(days=3 * 365)
 
@@ -70,8 +72,11 @@ def _every_row() -> dict:
     return rows
 
 
-def _stored_files() -> set[str]:
-    return {p.name for p in attachments._directory().iterdir()}
+def _stored_files() -> set[tuple[int, bytes]]:
+    """Every file's content as stored (encrypted), with its attachment's id."""
+    return set(
+        db.session.execute(sa.select(AttachmentContent.attachment_id, AttachmentContent.data))
+    )
 
 
 def _close_long_ago(case: Case, moment: datetime | None = None) -> None:
@@ -104,8 +109,8 @@ def full():
 
 def test_retention_erases_every_personal_field_message_and_file_of_an_old_closed_case(runner, full):
     case = full.case
-    paths = [attachments._path(a) for a in full.files]
-    assert all(p.exists() for p in paths)
+    files = [a.id for a in full.files]
+    assert all(stored_bytes(file) for file in files)
     assert PERSONAL_MARKER in _every_value().lower()  # the test looks at the data
 
     result = retention_command(runner)
@@ -132,7 +137,7 @@ def test_retention_erases_every_personal_field_message_and_file_of_an_old_closed
     ) == (None, None, None)
     assert investigation.summary == SBB_SUMMARY  # SBB keeps its pseudonymised summary
     assert count(Attachment) == 0
-    assert not any(p.exists() for p in paths)
+    assert not any(stored_bytes(file) for file in files)
     for link in (referral_attachment, investigation_attachment, outbox_attachment):
         assert db.session.scalar(sa.select(sa.func.count()).select_from(link)) == 0
     assert PERSONAL_MARKER not in _every_value().lower()

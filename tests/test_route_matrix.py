@@ -25,13 +25,13 @@ privacy"), not derived from the code.
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
-from stagepact import workflow
+from stagepact import attachments, workflow
 from stagepact.extensions import db
-from stagepact.models import Case
+from stagepact.models import Attachment, AttachmentContent, Case
 from stagepact.vocab import Role
 from tests.factories import (
     PASSWORD,
@@ -78,7 +78,7 @@ from tests.route_world import (
 def kept_world(app):
     """The world, built once for this module's tests and kept as rows and files."""
     with app.app_context():
-        kept = KeptWorld(build_world(), Path(app.config["ATTACHMENT_DIR"]))
+        kept = KeptWorld(build_world())
         restore_rows({})  # the tables empty again, as every test leaves them
         db.session.remove()
     return kept
@@ -96,9 +96,11 @@ def test_the_kept_world_comes_back_as_built(app, kept_world):
     case = world.cases["new"]
     workflow.acknowledge(case, world.users[HANDLER_A])
     db.session.delete(world.case_b)
-    stored = Path(app.config["ATTACHMENT_DIR"]) / f"{case.attachments[0].storage_key}.bin"
-    content = stored.read_bytes()
-    stored.unlink()
+    file = case.attachments[0]
+    content = attachments.read(file)
+    db.session.execute(
+        sa.delete(AttachmentContent).where(AttachmentContent.attachment_id == file.id)
+    )
     db.session.commit()
     assert snapshot() != built
 
@@ -106,7 +108,7 @@ def test_the_kept_world_comes_back_as_built(app, kept_world):
 
     assert snapshot() == built
     assert again.cases["new"].status == "new" and again.case_b is not None
-    assert stored.read_bytes() == content
+    assert attachments.read(db.session.get(Attachment, file.id)) == content
 
 
 def test_the_walk_knows_every_argument_and_reaches_every_endpoint(app, world):

@@ -9,7 +9,6 @@ Hostile files are built here, byte by byte; nothing is downloaded.
 from __future__ import annotations
 
 import io
-import os
 import time
 import zipfile
 from datetime import timedelta
@@ -22,9 +21,9 @@ from PIL import Image
 
 from stagepact import attachments
 from stagepact.extensions import db
-from stagepact.models import Attachment, Case, User
+from stagepact.models import Attachment, AttachmentContent, Case, User
 from stagepact.vocab import Role
-from tests.factories import make_attachment, make_case, make_institution, make_user
+from tests.factories import make_case, make_institution, make_user
 from tests.helpers import FormState, count, field_error, page_text, reloaded
 from tests.uploads import (
     NARRATIVE,
@@ -290,55 +289,31 @@ def test_the_pending_files_a_form_carries_are_not_counted_twice(app, institution
     assert attachments.case_total(case) == 700_000
 
 
-# --- A worker killed mid-request leaves nothing the purge misses --------------------------------
+# --- A worker killed mid-request leaves nothing behind ---------------------------------------
 
 
-def _age(path: Path, hours: float) -> None:
-    moment = time.time() - hours * 3600
-    os.utime(path, (moment, moment))
-
-
-def test_a_file_written_by_a_request_that_never_committed_is_found_by_the_purge(app, institution):
-    """A worker killed between writing the file and committing its row."""
-    directory = Path(app.config["ATTACHMENT_DIR"])
-    before = set(directory.iterdir())
+def test_a_file_of_a_request_that_never_committed_leaves_nothing(app, institution):
+    """A worker killed before committing: its file goes with its transaction."""
     with app.test_request_context():
         checked = attachments.check(b"bewijs van een afgebroken verzoek\n", "bewijs.txt")
         attachments.store_pending(checked, None)
     db.session.rollback()  # the transaction dies with the worker
-    [orphan] = set(directory.iterdir()) - before
-    assert count(Attachment) == 0
-    case, _code = make_case(institution)
-    kept = make_attachment(case)
-    db.session.commit()
-    hours = app.config["PENDING_UPLOAD_HOURS"]
-
-    attachments.purge_pending()
-    assert orphan.exists()  # a file that young may belong to a request still running
-
-    _age(orphan, hours + 1)
-    _age(attachments._path(kept), hours + 1)
-    half_written = directory / ".writing-abc123"
-    half_written.write_bytes(b"half")
-    _age(half_written, hours + 1)
-    attachments.purge_pending()
-
-    assert not orphan.exists() and not half_written.exists()
-    assert attachments.read(kept) == b"Het mailtje van het bedrijf.\n"
+    assert count(Attachment) == 0 and count(AttachmentContent) == 0
+    folder = Path(app.config["ATTACHMENT_DIR"])
+    assert not folder.exists() or list(folder.iterdir()) == []
 
 
-def test_a_row_is_in_the_transaction_before_its_file_is_written(app, monkeypatch):
-    seen = []
-    real = attachments._write
-
-    def write(path, data):
-        seen.append(db.session.scalar(sa.select(sa.func.count(Attachment.id))))
-        real(path, data)
-
-    monkeypatch.setattr(attachments, "_write", write)
+def test_a_files_content_is_stored_in_the_transaction_of_its_row(app):
     with app.test_request_context():
-        attachments.store_pending(attachments.check(b"tekst\n", "a.txt"), None)
-    assert seen == [1]
+        stored = attachments.store_pending(attachments.check(b"tekst\n", "a.txt"), None)
+    row = db.session.execute(
+        sa.select(AttachmentContent.attachment_id).where(
+            AttachmentContent.attachment_id == stored.id
+        )
+    ).scalar()
+    assert row == stored.id  # before any commit: the same transaction
+    db.session.commit()
+    assert attachments.read(stored) == b"tekst\n"
 
 
 # --- Documents handed to staff are safe to open --------------------------------------------------

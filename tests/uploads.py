@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from PIL import Image, PngImagePlugin
 
 from stagepact.extensions import db
-from stagepact.models import Attachment, Case
+from stagepact.models import Attachment, AttachmentContent, Case
 from tests.factories import PASSWORD
 from tests.helpers import FormState
 
@@ -170,3 +170,10 @@ def pending_files() -> list[Attachment]:
     return db.session.scalars(
         sa.select(Attachment).where(Attachment.case_id.is_(None)).order_by(Attachment.id)
     ).all()
+
+
+def stored_bytes(attachment_id: int) -> bytes | None:
+    """A file's content as the database holds it (encrypted), or None when it has none."""
+    return db.session.scalar(
+        sa.select(AttachmentContent.data).where(AttachmentContent.attachment_id == attachment_id)
+    )

@@ -13,6 +13,7 @@ from .accounts import AccountToken, Adv, ApiToken, Institution, LoginFailure, Re
 from .base import month_number, utcnow, whole_days
 from .case import (
     Attachment,
+    AttachmentContent,
     Case,
     CaseConsent,
     CaseGround,
@@ -41,6 +42,7 @@ __all__ = [
     "Adv",
     "ApiToken",
     "Attachment",
+    "AttachmentContent",
     "AuditEvent",
     "AuditHead",
     "Case",

@@ -405,7 +405,7 @@ class CaseConsent(db.Model):
 
 
 class Attachment(db.Model):
-    """An evidence file, stored encrypted on disk under a server-chosen name.
+    """An evidence file; its encrypted bytes are an `AttachmentContent` row.
 
     Until the form it came with is sent, an upload is pending: it belongs to no
     case and is found only by its random token (the form carries it in a hidden
@@ -423,7 +423,6 @@ class Attachment(db.Model):
         sa.ForeignKey("case_message.id", ondelete="SET NULL")
     )
     token: Mapped[str] = mapped_column(sa.String(64), unique=True)
-    storage_key: Mapped[str] = mapped_column(sa.String(64), unique=True)
     original_name: Mapped[str] = mapped_column(EncryptedText)
     kind: Mapped[str] = mapped_column(sa.String(8))
     size: Mapped[int]
@@ -443,6 +442,20 @@ class Attachment(db.Model):
     @property
     def from_student(self) -> bool:
         return self.uploaded_by_id is None
+
+
+class AttachmentContent(db.Model):
+    """The bytes of an evidence file, encrypted (a Fernet token), kept apart from its row so
+    that listing files never loads them. In the database, so that every app node serves
+    every file, the file is stored in the transaction that stores its row (a worker
+    killed half-way leaves nothing), and one database backup holds everything."""
+
+    __tablename__ = "attachment_content"
+
+    attachment_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("attachment.id", ondelete="CASCADE"), primary_key=True
+    )
+    data: Mapped[bytes] = mapped_column(sa.LargeBinary)
 
 
 referral_attachment = sa.Table(
