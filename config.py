@@ -188,6 +188,12 @@ class Config:
     # own run and most tests skip the database part.
     CHECK_DATABASE_AT_START = True
 
+    # Logs: "json" writes JSON lines on stderr (production's default; see stagepact.logs).
+    LOG_FORMAT = os.environ.get("LOG_FORMAT", "text")
+    LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
+    # The bearer token of the operator's Prometheus for /metrics; unset: /metrics is off.
+    METRICS_TOKEN = os.environ.get("METRICS_TOKEN") or None
+
 
 class DevelopmentConfig(Config):
     # The demo logins work with a password alone unless TWO_FACTOR_ENFORCED=1 is set;
@@ -220,6 +226,7 @@ class ProductionConfig(Config):
     # (`stagepact.preflight`).
     ENV_NAME = "production"
     TWO_FACTOR_ENFORCED = True
+    LOG_FORMAT = os.environ.get("LOG_FORMAT", "json")
     # Served over HTTPS only (TLS ends at the reverse proxy or in gunicorn, see the
     # README): cookies only over TLS, and a session cookie that no subdomain can set.
     SESSION_COOKIE_SECURE = True

@@ -11,7 +11,7 @@ from werkzeug.routing import IntegerConverter
 
 from config import Config, SettingError, config_from_env
 
-from . import preflight, web_security
+from . import logs, metrics, preflight, web_security
 from .extensions import babel, csrf, db, limiter, login_manager, mail
 from .i18n import offered_languages, select_locale
 
@@ -111,6 +111,8 @@ def create_app(config_class: type[Config] | None = None, test_config: dict | Non
     app.jinja_env.filters["format_datetime"] = format_datetime
     _register_errors(app)
     web_security.init_app(app)
+    logs.configure(app)
+    metrics.init_app(app)
     preflight.at_start(app)
     return app
 

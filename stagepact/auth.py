@@ -61,6 +61,7 @@ PUBLIC_ENDPOINTS = frozenset(
         "static",
         "health.healthz",
         "health.readyz",
+        "health.prometheus_metrics",
         "language.choose",
         "auth.login",
         "auth.second_factor",

@@ -40,6 +40,7 @@ from .extensions import db
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 MIN_PEPPER_LENGTH = 16
+MIN_TOKEN_LENGTH = 24
 # What `SecretCheck.key_check` holds, encrypted; nothing secret.
 KEY_CHECK_TEXT = "stagepact key check"
 
@@ -127,6 +128,13 @@ def settings_problems(config: Mapping) -> list:
         problems.append(
             _l("RECEIPT_PEPPER is korter dan %(length)d tekens", length=MIN_PEPPER_LENGTH)
         )
+    token = config.get("METRICS_TOKEN")
+    if token and len(token) < MIN_TOKEN_LENGTH:
+        problems.append(
+            _l("METRICS_TOKEN is korter dan %(length)d tekens", length=MIN_TOKEN_LENGTH)
+        )
+    if config.get("LOG_FORMAT") not in ("json", "text"):
+        problems.append(_l("LOG_FORMAT moet json of text zijn"))
     if config.get("ENV_NAME") == "production" and (missing := _production_missing(config)):
         problems.append(
             _l("zet voor productie (niet de ontwikkelwaarde): %(names)s", names=", ".join(missing))

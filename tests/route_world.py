@@ -61,6 +61,7 @@ LOGIN = "login"  # staff pages: a visitor is sent to log in, any other role find
 CODE = "code"  # the student's case pages: without the code's session, back to the code page
 CODE_AGAIN = "code again"  # a message typed after the code session ended: 401, kept, code asked
 TOKEN = "token"  # the API: only an API token opens it; a session cookie gets 401
+OPERATOR = "operator"  # /metrics: only the operator's METRICS_TOKEN opens it; all else 404
 
 
 @dataclass(frozen=True)
@@ -127,6 +128,8 @@ ENDPOINT_ACCESS = {
     # Liveness and readiness, for the operator's load balancer: anyone, nothing personal.
     "health.healthz": Access(EVERYONE, OPEN),
     "health.readyz": Access(EVERYONE, OPEN),
+    # Metrics, for the operator's Prometheus and its token alone: nobody with a session.
+    "health.prometheus_metrics": Access(set(), OPERATOR),
     # The student's public pages.
     "student.start": Access(EVERYONE, OPEN),
     "student.accessibility": Access(EVERYONE, OPEN),
@@ -646,6 +649,8 @@ def refusal_problem(access: Access, role: str, response) -> str | None:
         return None if status == 401 and asks_code else f"{status}, expected 401 and the code form"
     if access.refusal == TOKEN:
         return None if status == 401 else f"{status}, expected 401"
+    if access.refusal == OPERATOR:
+        return None if status == 404 else f"{status}, expected 404"
     return f"{status}: an open route refused"  # pragma: no cover - OPEN never refuses
 
 

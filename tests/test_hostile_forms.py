@@ -53,6 +53,7 @@ from tests.route_world import (
     HANDLER_A,
     HOST,
     MONITOR,
+    OPERATOR,
     PLATFORM,
     ROLES,
     SBB,
@@ -705,7 +706,7 @@ QUERY_FORM_EXAMPLES, PAGE_EXAMPLES = 8, 2
 
 
 @pytest.mark.parametrize("endpoint", GET_ENDPOINTS)
-def test_hostile_queries_to_every_page(arena, found, endpoint):
+def test_hostile_queries_to_every_page(arena, found, endpoint, monkeypatch):
     access = access_for(endpoint)
     rule = rule_for(URL_MAP, endpoint, "GET")
     url = arena.adapter.build(endpoint, fill_arguments(rule, arena.world)[0])
@@ -716,6 +717,11 @@ def test_hostile_queries_to_every_page(arena, found, endpoint):
         fields = sorted({*fields, *API_PARAMETERS})
         client = arena.app.test_client()
         headers["Authorization"] = f"Bearer {arena.world.api_token}"
+    elif access.refusal == OPERATOR:
+        token = "the-operators-metrics-token-0123456789"  # noqa: S105
+        monkeypatch.setitem(arena.app.config, "METRICS_TOKEN", token)
+        client = arena.app.test_client()
+        headers["Authorization"] = f"Bearer {token}"
     else:
         role = first_allowed_role(access)
         if role == STUDENT:

@@ -7,7 +7,7 @@ import secrets
 
 from flask_babel import lazy_gettext as _l
 
-from .. import audit, follow_up_sessions, notify, retention, scoping
+from .. import audit, follow_up_sessions, metrics, notify, retention, scoping
 from ..deadlines import acknowledgement_due, feedback_due
 from ..extensions import db
 from ..models import (
@@ -54,6 +54,7 @@ def open_case(case: Case, actor: User | str) -> None:
         anonymous=case.is_anonymous,
     )
     notify.handlers_of_new_case(case)
+    metrics.count_report(str(case.channel))
 
 
 # Letters and digits a handler can read out on the phone: no 0/O, no 1/I/L.
