@@ -80,7 +80,12 @@ class Config:
 
     # None means the instance folder's SQLite file (set in create_app).
     SQLALCHEMY_DATABASE_URI = os.environ.get("DATABASE_URL")
-    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+    # Set from the URL in create_app (`stagepact.database.engine_options`): pool pre-ping,
+    # and on PostgreSQL a connect timeout and TCP timeouts of DATABASE_CONNECT_TIMEOUT
+    # seconds; web requests also get a statement and a lock timeout (commands do not).
+    DATABASE_CONNECT_TIMEOUT = _env_int("DATABASE_CONNECT_TIMEOUT", 5)
+    DATABASE_STATEMENT_TIMEOUT_MS = _env_int("DATABASE_STATEMENT_TIMEOUT_MS", 15000)
+    DATABASE_LOCK_TIMEOUT_MS = _env_int("DATABASE_LOCK_TIMEOUT_MS", 5000)
 
     # argon2id cost for staff passwords (argon2-cffi's RFC 9106 low-memory profile).
     PASSWORD_TIME_COST = _env_int("PASSWORD_TIME_COST", 3)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import sqlalchemy as sa
 from flask import Flask, make_response, render_template, request
 from flask_babel import format_date, format_datetime, get_locale
 from flask_wtf.csrf import CSRFError
@@ -11,7 +12,7 @@ from werkzeug.routing import IntegerConverter
 
 from config import Config, SettingError, config_from_env
 
-from . import logs, metrics, preflight, web_security
+from . import attachments, database, logs, metrics, preflight, web_security
 from .extensions import babel, csrf, db, limiter, login_manager, mail
 from .i18n import offered_languages, select_locale
 
@@ -28,8 +29,16 @@ class RowIdConverter(IntegerConverter):
         super().__init__(url_map, min=1, max=2**31 - 1)
 
 
+class Stagepact(Flask):
+    """Flask, but a view that meets an unavailable database runs again when that is safe
+    (`database.retrying`)."""
+
+    def dispatch_request(self):
+        return database.retrying(super().dispatch_request)
+
+
 def create_app(config_class: type[Config] | None = None, test_config: dict | None = None) -> Flask:
-    app = Flask(
+    app = Stagepact(
         __name__,
         instance_path=str(ROOT / "instance"),
         template_folder=str(ROOT / "templates"),
@@ -53,7 +62,10 @@ def create_app(config_class: type[Config] | None = None, test_config: dict | Non
         app.config["ATTACHMENT_DIR"] = str(Path(app.instance_path) / "attachments")
 
     app.url_map.converters["id"] = RowIdConverter
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = database.engine_options(app.config)
     db.init_app(app)
+    database.init_app(app)
+    attachments.init_app(app)
     mail.init_app(app)
     csrf.init_app(app)
     babel.init_app(app, locale_selector=select_locale)
@@ -152,5 +164,16 @@ def _register_errors(app: Flask) -> None:
 
     @app.errorhandler(500)
     def server_error(error):
-        db.session.rollback()
+        try:
+            db.session.rollback()
+        except sa.exc.DBAPIError:
+            db.session.remove()
         return render_template("errors/500.html"), 500
+
+    @app.errorhandler(sa.exc.DBAPIError)
+    @app.errorhandler(sa.exc.TimeoutError)
+    def database_away(error):
+        """The database is still away after the retries: a calm 503 that keeps what was typed."""
+        if not database.unavailable(error):
+            raise error
+        return database.calm_answer()

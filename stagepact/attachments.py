@@ -37,10 +37,11 @@ from pathlib import Path
 from urllib.parse import quote
 
 import sqlalchemy as sa
-from flask import Response, abort, current_app
+from flask import Response, abort, current_app, g, has_request_context
 from flask_babel import lazy_gettext as _l
 from limits import parse_many
 from PIL import Image, ImageOps, UnidentifiedImageError
+from sqlalchemy.orm import Session
 
 from . import audit
 from .crypto import decrypt_bytes, encrypt_bytes, reencrypt
@@ -446,7 +447,31 @@ def store_pending(
     db.session.add(attachment)
     db.session.flush()
     _store(attachment, cleaned.data)
+    if has_request_context():
+        g.setdefault("uploads_stored", []).append(attachment.token)
     return attachment
+
+
+def kept_tokens() -> list[str]:
+    """The tokens of this request's uploads whose transaction committed: what a form shown
+    again without the database (the 503 page) can still carry."""
+    return list(g.get("uploads_kept", [])) if has_request_context() else []
+
+
+def _uploads_committed(session) -> None:
+    if has_request_context():
+        g.setdefault("uploads_kept", []).extend(g.pop("uploads_stored", []))
+
+
+def _uploads_rolled_back(session) -> None:
+    if has_request_context():
+        g.pop("uploads_stored", None)
+
+
+def init_app(app) -> None:
+    if not sa.event.contains(Session, "after_commit", _uploads_committed):
+        sa.event.listen(Session, "after_commit", _uploads_committed)
+        sa.event.listen(Session, "after_rollback", _uploads_rolled_back)
 
 
 def clean_stored(attachment: Attachment, budget: CleaningBudget) -> None:

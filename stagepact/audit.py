@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
+from sqlalchemy.dialects import postgresql, sqlite
 
 from .extensions import db
 from .models import AuditEvent, AuditHead, Case, User, utcnow
@@ -167,11 +168,20 @@ def compute_hash(event) -> str:
 
 
 def _locked_head() -> AuditHead:
-    """The head row, locked until the transaction ends (one writer at a time)."""
-    head = db.session.scalar(sa.select(AuditHead).where(AuditHead.id == 1).with_for_update())
+    """The head row, locked until the transaction ends (one writer at a time).
+
+    The very first event writes the head; two first events at once both try, and the
+    second waits for the first (ON CONFLICT DO NOTHING) and then locks its row."""
+    locked = sa.select(AuditHead).where(AuditHead.id == 1).with_for_update()
+    head = db.session.scalar(locked)
     if head is None:
-        head = AuditHead(id=1, last_event_id=0, last_hash=GENESIS_HASH, event_count=0)
-        db.session.add(head)
+        insert = postgresql.insert if db.engine.dialect.name == "postgresql" else sqlite.insert
+        db.session.execute(
+            insert(AuditHead)
+            .values(id=1, last_event_id=0, last_hash=GENESIS_HASH, event_count=0)
+            .on_conflict_do_nothing()
+        )
+        head = db.session.scalar(locked.execution_options(populate_existing=True))
     return head
 
 

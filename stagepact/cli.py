@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
+import sys
 
 import click
 from flask import current_app
@@ -26,11 +27,13 @@ from . import (
     api_tokens,
     audit,
     companies,
+    database,
     demo,
     jobs,
     key_rotation,
     notify,
     preflight,
+    progress,
     retention,
 )
 from .crypto import MIN_PASSWORD_LENGTH, hash_password
@@ -40,7 +43,12 @@ from .i18n import STAFF_LANGUAGES
 from .models import AccountToken
 from .vocab import ROLE_LABELS, Role
 
-stagepact_cli = AppGroup("stagepact", help="Beheer van het meldpunt.")
+stagepact_cli = AppGroup(
+    "stagepact",
+    help="Beheer van het meldpunt.",
+    # A job may run for minutes: commands get no statement timeout (see `database`).
+    callback=database.for_commands,
+)
 
 
 class CommandError(click.ClickException):
@@ -50,6 +58,39 @@ class CommandError(click.ClickException):
 
     def show(self, file=None) -> None:
         click.echo(self.format_message(), err=True, file=file)
+
+
+@contextlib.contextmanager
+def terminal_progress(stream=None):
+    """A `Progress` that keeps one line on stderr up to date while the command runs, when
+    stderr is a terminal; silent in cron, a pipe or a log file."""
+    stream = stream or sys.stderr
+    if not stream.isatty():
+        yield progress.silent
+        return
+    shown = {"any": False}
+
+    def report(label: str, done: int, total: int | None = None) -> None:
+        text = f"{label}: {done:,}" + (f" / {total:,}" if total else "")
+        stream.write("\r" + text.ljust(60))
+        stream.flush()
+        shown["any"] = True
+
+    try:
+        yield report
+    finally:
+        if shown["any"]:
+            stream.write("\n")
+            stream.flush()
+
+
+def json_option(f):
+    """`--json`: one JSON object on stdout instead of the sentences, for scripts."""
+    return click.option("--json", "as_json", is_flag=True, help="Een samenvatting in JSON.")(f)
+
+
+def print_json(summary: dict) -> None:
+    click.echo(json.dumps(summary, ensure_ascii=False, default=str))
 
 
 def operator_command(f):
@@ -238,7 +279,8 @@ def create_user_command(email, name, role, brin, password, invite, language) -> 
     "import-companies", help="Laad of werk het register van leerbedrijven bij uit een CSV-bestand."
 )
 @click.argument("csv_file", type=click.Path(exists=True, dir_okay=False))
-def import_companies_command(csv_file: str) -> None:
+@json_option
+def import_companies_command(csv_file: str, as_json: bool) -> None:
     """Load the register; bad rows are listed with their line number and skipped.
 
     Columns (first line, comma or semicolon separated, UTF-8): kvk, naam,
@@ -246,11 +288,24 @@ def import_companies_command(csv_file: str) -> None:
     matched on its KvK number, so a re-import updates instead of duplicating.
     """
     try:
-        with open(csv_file, encoding="utf-8-sig", newline="") as stream:
-            result = companies.import_register(stream)
+        with (
+            open(csv_file, encoding="utf-8-sig", newline="") as stream,
+            terminal_progress() as shown,
+        ):
+            result = companies.import_register(stream, shown)
     except companies.UnreadableFileError as error:
         raise CommandError(_("Niets geladen: %(reason)s", reason=error.message)) from None
     db.session.commit()
+    if as_json:
+        print_json(
+            {
+                "inserted": result.inserted,
+                "updated": result.updated,
+                "unchanged": result.unchanged,
+                "rejected": [{"line": line, "reason": str(why)} for line, why in result.rejected],
+            }
+        )
+        return
     for line, reason in result.rejected:
         click.echo(_("regel %(line)d overgeslagen: %(reason)s", line=line, reason=reason), err=True)
     click.echo(
@@ -340,28 +395,39 @@ def publish_statistics_command() -> None:
     "instelling zijn afgesloten, en oude verstuurde mail (cron, dagelijks).",
 )
 @click.option("--dry-run", is_flag=True, help="Laat alleen zien wat gewist zou worden.")
-def retention_command(dry_run: bool) -> None:
+@json_option
+def retention_command(dry_run: bool, as_json: bool) -> None:
     """Erase what each institution's retention period says; each case in its own transaction.
 
     Categorical fields and dates stay, so that statistics do not change.
     """
     due = retention.due_for_erasure()
-    for item in due:
-        institution = item.institution
-        click.echo(
-            _(
-                "%(name)s (%(brin)s), bewaartermijn %(months)d maanden: %(count)d melding(en): "
-                "%(cases)s",
-                name=institution.name,
-                brin=institution.brin,
-                months=institution.retention_months,
-                count=len(item.cases),
-                cases=", ".join(f"{c.number} (id {c.id})" for c in item.cases),
-            )
-        )
     mails = retention.old_sent_mail_count()
     cases = sum(len(item.cases) for item in due)
+    summary = {
+        "dry_run": dry_run,
+        "due": [
+            {"brin": item.institution.brin, "cases": [c.number for c in item.cases]} for item in due
+        ],
+    }
+    if not as_json:
+        for item in due:
+            institution = item.institution
+            click.echo(
+                _(
+                    "%(name)s (%(brin)s), bewaartermijn %(months)d maanden: %(count)d "
+                    "melding(en): %(cases)s",
+                    name=institution.name,
+                    brin=institution.brin,
+                    months=institution.retention_months,
+                    count=len(item.cases),
+                    cases=", ".join(f"{c.number} (id {c.id})" for c in item.cases),
+                )
+            )
     if dry_run:
+        if as_json:
+            print_json({**summary, "cases": cases, "mails": mails})
+            return
         click.echo(
             _(
                 "Proefdraai, er is niets gewist: %(cases)d melding(en) en %(mails)d verstuurde "
@@ -372,7 +438,11 @@ def retention_command(dry_run: bool) -> None:
             )
         )
         return
-    result = jobs.apply_retention(due)
+    with terminal_progress() as shown:
+        result = jobs.apply_retention(due, shown)
+    if as_json:
+        print_json({**summary, "cases": result.erased, "mails": result.mails})
+        return
     click.echo(
         _(
             "%(cases)d melding(en) gewist, %(mails)d verstuurde mail(s) verwijderd.",
@@ -397,13 +467,30 @@ def retention_command(dry_run: bool) -> None:
     type=click.IntRange(min=1),
     help="Hoeveel rijen of bestanden per transactie.",
 )
-def rotate_key_command(batch_size: int) -> None:
+@json_option
+def rotate_key_command(batch_size: int, as_json: bool) -> None:
     """Re-encrypt every encrypted column and every file; print what was done.
 
     Exits 1 when something could not be read with any configured key: then an
     old key must not be removed yet.
     """
-    result = jobs.rotate_key(batch_size)
+    with terminal_progress() as shown:
+        result = jobs.rotate_key(batch_size, shown)
+    if as_json:
+        print_json(
+            {
+                "fields": result.fields,
+                "fields_current": result.fields_current,
+                "fields_changed": result.fields_changed,
+                "files": result.files,
+                "files_current": result.files_current,
+                "files_missing": result.files_missing,
+                "unreadable": result.unreadable,
+            }
+        )
+        if result.unreadable:
+            raise SystemExit(1)
+        return
     for table, count in result.fields.items():
         click.echo(_("%(table)s: %(count)d veld(en) opnieuw versleuteld", table=table, count=count))
     click.echo(
@@ -562,11 +649,15 @@ def check_command(as_json: bool) -> None:
 @click.option(
     "--if-empty", is_flag=True, help="Doe niets als er al een instelling is (voor `make run`)."
 )
-def demo_command(if_empty: bool) -> None:
+@json_option
+def demo_command(if_empty: bool, as_json: bool) -> None:
     """Load fictional institutions, staff and about fifty cases (never in production)."""
     if current_app.config["ENV_NAME"] == "production":
         raise CommandError(_("Demogegevens horen niet in productie; er is niets geladen."))
     if if_empty and demo.has_institutions():
+        if as_json:
+            print_json({"loaded": False})
+            return
         click.echo(_("Er zijn al instellingen; de demogegevens zijn niet opnieuw geladen."))
         logins = demo.existing_logins()
         if logins:
@@ -579,8 +670,23 @@ def demo_command(if_empty: bool) -> None:
         raise CommandError(
             _("De demo-instelling %(name)s bestaat al; er is niets geladen.", name=clash)
         )
-    summary = demo.load()
+    with terminal_progress() as shown:
+        summary = demo.load(shown)
     jobs.publish_statistics()
+    if as_json:
+        print_json(
+            {
+                "loaded": True,
+                "institutions": summary.institutions,
+                "companies": summary.companies,
+                "cases": summary.cases,
+                "password": summary.password,
+                "logins": [
+                    {"email": login.email, "role": str(login.role)} for login in summary.logins
+                ],
+            }
+        )
+        return
     _print_demo_summary(summary)
 
 

@@ -13,6 +13,7 @@ from flask_babel import lazy_gettext as _l
 from . import audit
 from .extensions import db
 from .models import Company
+from .progress import Progress, silent
 
 SEARCH_LIMIT = 10
 
@@ -250,7 +251,7 @@ def _existing_by_kvk(kvks: list[str], columns: tuple[str, ...]) -> dict[str, sa.
     return {row.kvk: row for row in db.session.execute(select.where(table.c.kvk.in_(kvks)))}
 
 
-def import_register(stream: TextIO) -> ImportResult:
+def import_register(stream: TextIO, progress: Progress = silent) -> ImportResult:
     """Load or update the register from CSV in the current transaction (the caller commits).
 
     A bad row is reported with its line number and skipped; a file that cannot
@@ -275,10 +276,15 @@ def import_register(stream: TextIO) -> ImportResult:
             updates.append({"id": current.id, "verified": True, **{c: fields[c] for c in columns}})
         else:
             result.unchanged += 1
+    total, done = len(inserts) + len(updates), 0
     for start in range(0, len(inserts), CHUNK):
         db.session.execute(sa.insert(Company), inserts[start : start + CHUNK])
+        done += len(inserts[start : start + CHUNK])
+        progress("import-companies", done, total)
     for start in range(0, len(updates), CHUNK):
         db.session.execute(sa.update(Company), updates[start : start + CHUNK])
+        done += len(updates[start : start + CHUNK])
+        progress("import-companies", done, total)
     result.inserted, result.updated = len(inserts), len(updates)
     if len(inserts) > CHUNK and db.session.get_bind().dialect.name == "postgresql":
         # Fresh statistics, so that the next import and searches use the indexes.

@@ -53,6 +53,7 @@ from .models import (
     User,
     utcnow,
 )
+from .progress import Progress, silent
 from .vocab import AdvAnswer, Channel, Decision, Outcome, Role, Status
 
 # Printed with the demo logins; the demo never runs in production.
@@ -104,7 +105,7 @@ def existing_logins() -> list[Login]:
     ]
 
 
-def load() -> DemoSummary:
+def load(progress: Progress = silent) -> DemoSummary:
     """Add all demo data to the current transaction; the caller commits."""
     first_new_mail = db.session.scalar(sa.select(sa.func.max(OutboxMail.id))) or 0
     summary = DemoSummary()
@@ -112,7 +113,7 @@ def load() -> DemoSummary:
     institutions = _add_institutions(summary)
     handlers = _add_staff(institutions, password_hash, summary)
     companies = _add_companies(summary)
-    cases = _add_cases(institutions, handlers, companies)
+    cases = _add_cases(institutions, handlers, companies, progress)
     summary.cases = len(cases)
     for institution in institutions.values():
         _renumber(institution)
@@ -196,6 +197,7 @@ def _add_cases(
     institutions: dict[str, Institution],
     handlers: dict[str, list[User]],
     companies: dict[str, Company],
+    progress: Progress = silent,
 ) -> list[Case]:
     """Submit the reports oldest first, then let each one's story happen."""
     cases = []
@@ -209,6 +211,7 @@ def _add_cases(
         ENDINGS[spec.ending](story)
         previous[(spec.institution, spec.report)] = story.case
         cases.append(story.case)
+        progress("demo", len(cases), len(CASES))
     return cases
 
 

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import hashlib
 import math
 import re
 import secrets
 from dataclasses import dataclass
 
-from flask import current_app, request, session
+from flask import current_app, request
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.csrf import validate_csrf
@@ -98,23 +97,6 @@ class BaseForm(FlaskForm):
 
 def new_submission_id() -> str:
     return secrets.token_urlsafe(16)
-
-
-def first_submission(submission_id: str | None) -> bool:
-    """True the first time a form with this id is accepted in this browser session.
-
-    The receipt code is shown in the response to the POST itself, never carried
-    by a redirect or a cookie; a browser that re-sends that POST (reload, back
-    button) must not open a second case.
-    """
-    if not submission_id:
-        return True
-    digest = hashlib.sha256(submission_id.encode()).hexdigest()[:16]
-    seen = session.get("submitted", [])
-    if digest in seen:
-        return False
-    session["submitted"] = [*seen[-9:], digest]
-    return True
 
 
 class TokenListField(Field):

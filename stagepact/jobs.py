@@ -35,10 +35,12 @@ from . import (
     reminders,
     retention,
     statistics,
+    submissions,
 )
 from .errors import DomainError
 from .extensions import db
 from .models import JobRun, utcnow
+from .progress import Progress, silent
 
 
 @dataclass(frozen=True)
@@ -191,13 +193,15 @@ def send_mail(limit: int) -> MailRound:
 
 
 def purge_uploads() -> int:
-    """Remove the files of forms never sent; returns how many."""
+    """Remove the files of forms never sent, and receipt codes kept past their two hours
+    (`submissions`); returns how many files."""
     with _leased("purge-uploads") as outcome:
         removed = attachments.purge_pending()
+        codes = submissions.forget_codes()
         if removed:
             audit.record("uploads.purged", actor="system", removed=removed)
         db.session.commit()
-        outcome.done(f"removed={removed}")
+        outcome.done(f"removed={removed} codes_forgotten={codes}")
     return removed
 
 
@@ -236,15 +240,19 @@ class RetentionRound:
     mails: int  # sent mail removed
 
 
-def apply_retention(due: list[retention.DueInstitution]) -> RetentionRound:
+def apply_retention(
+    due: list[retention.DueInstitution], progress: Progress = silent
+) -> RetentionRound:
     """Erase the cases `retention.due_for_erasure` found, each in its own transaction and
     checked again under its lock; then old sent mail and ended follow-up sessions."""
     with _leased("retention") as outcome:
-        erased = 0
+        erased, done, total = 0, 0, sum(len(item.cases) for item in due)
         for item in due:
             for due_case in item.cases:
                 erased += retention.erase_if_due(item.institution, due_case.id)
                 db.session.commit()
+                done += 1
+                progress("retention", done, total)
         removed = retention.purge_sent_mail()
         if removed:
             audit.record(
@@ -257,10 +265,10 @@ def apply_retention(due: list[retention.DueInstitution]) -> RetentionRound:
     return RetentionRound(erased, removed)
 
 
-def rotate_key(batch_size: int) -> key_rotation.Rotation:
+def rotate_key(batch_size: int, progress: Progress = silent) -> key_rotation.Rotation:
     """Re-encrypt every encrypted column and file under the first key, in batches, and
     record what was done."""
-    result = key_rotation.rotate_all(batch_size)
+    result = key_rotation.rotate_all(batch_size, progress)
     audit.record(
         "encryption.key_rotated",
         actor="system",

@@ -19,6 +19,7 @@ from . import attachments
 from .crypto import EncryptedText, reencrypt
 from .extensions import db
 from .models import Attachment
+from .progress import Progress, silent
 
 BATCH_SIZE = 500
 # Files are up to 10 MB each: fewer go in one transaction.
@@ -64,7 +65,11 @@ def _after(key_columns: list[sa.Column], last: tuple | None):
 
 
 def _rotate_table(
-    table: sa.Table, columns: list[sa.Column], result: Rotation, batch_size: int
+    table: sa.Table,
+    columns: list[sa.Column],
+    result: Rotation,
+    batch_size: int,
+    progress: Progress = silent,
 ) -> None:
     key_columns = list(table.primary_key.columns)
     # Rewriting a token is not a change of the row: columns with an `onupdate`
@@ -100,6 +105,7 @@ def _rotate_table(
                 _write(table, key_columns, key, changes, unchanged, result)
         last = tuple(rows[-1][: len(key_columns)])
         db.session.commit()
+        progress(table.name, result.fields[table.name], None)
 
 
 def _key_text(key: tuple) -> str:
@@ -126,7 +132,7 @@ def _write(table, key_columns, key, changes, unchanged, result: Rotation) -> Non
         result.fields_changed += len(changes)
 
 
-def _rotate_files(result: Rotation, batch_size: int) -> None:
+def _rotate_files(result: Rotation, batch_size: int, progress: Progress = silent) -> None:
     last = 0
     while True:
         # Locked until the batch commits: an erasure that removes one of these
@@ -154,12 +160,13 @@ def _rotate_files(result: Rotation, batch_size: int) -> None:
                 result.files_current += 1
         last = ids[-1]
         db.session.commit()
+        progress("attachment", result.files + result.files_current + result.files_missing, None)
 
 
-def rotate_all(batch_size: int = BATCH_SIZE) -> Rotation:
+def rotate_all(batch_size: int = BATCH_SIZE, progress: Progress = silent) -> Rotation:
     """Encrypt every encrypted value and every file again under the first configured key."""
     result = Rotation()
     for table, columns in encrypted_columns().items():
-        _rotate_table(table, columns, result, batch_size)
-    _rotate_files(result, batch_size)
+        _rotate_table(table, columns, result, batch_size, progress)
+    _rotate_files(result, batch_size, progress)
     return result

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
-from . import attachments, audit, follow_up_sessions
+from . import attachments, audit, follow_up_sessions, submissions
 from .deadlines import add_months, local_date, start_of_local_day
 from .extensions import db
 from .models import Case, Institution, OutboxMail, User, outbox_attachment, utcnow
@@ -50,8 +50,8 @@ def erase_personal_data(case: Case, actor: User | str, reason: str) -> None:
     """Erase the personal data of a closed case in the caller's transaction.
 
     One audit event records what was erased, as field names and counts only.
-    Files are removed from disk once their rows are gone from the transaction
-    (see `attachments.remove`).
+    Files go with their rows (see `attachments.remove`); a receipt code still kept to
+    show a resent form again goes too (`submissions`).
     """
     if case.status != Status.CLOSED:
         raise ErasureError("only a closed case's personal data are erased")
@@ -64,6 +64,7 @@ def erase_personal_data(case: Case, actor: User | str, reason: str) -> None:
         setattr(case, name, None)
     case.narrative = ""
     follow_up_sessions.end_all(case)
+    submissions.forget_case(case)
 
     messages = [m for m in case.messages if m.body]
     for message in messages:

@@ -36,7 +36,9 @@ class ScratchDatabase:
         self.name = f"{prefix}_{os.getpid()}_{secrets.token_hex(3)}"
         url = sa.engine.make_url(server_url)
         self.url = url.set(database=self.name).render_as_string(hide_password=False)
-        self._admin = sa.create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+        self._admin = sa.create_engine(
+            url.set(database="postgres"), isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool
+        )
         with self._admin.connect() as conn:
             conn.exec_driver_sql(f'CREATE DATABASE "{self.name}"')
 

@@ -359,3 +359,37 @@ def test_every_action_is_registered_in_the_past_tense_and_an_unknown_one_is_refu
         )
     }
     assert present_tense == set(), "name what happened, in the past tense"
+
+
+def test_two_first_events_at_the_same_moment_both_join_the_chain(app):
+    """A fresh installation: the first two audited actions arrive together, and both try to
+    write the chain's head (found by bench/pg_restart.py as a 500 on PostgreSQL)."""
+    if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
+        pytest.skip("concurrent transactions need PostgreSQL")
+    import threading
+
+    failures = []
+
+    def first_event(start, n):
+        with app.app_context():
+            start.wait()
+            try:
+                audit.record("uploads.purged", actor="system", removed=n)
+                db.session.commit()
+            except Exception as error:  # noqa: BLE001 - the test reports what went wrong
+                failures.append(repr(error))
+            finally:
+                db.session.remove()
+
+    for _round in range(15):  # the moment is narrow: try it a number of times
+        db.session.execute(sa.delete(AuditEvent))
+        db.session.execute(sa.delete(AuditHead))
+        db.session.commit()
+        start = threading.Barrier(4)
+        threads = [threading.Thread(target=first_event, args=(start, n)) for n in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+        assert failures == []
+        assert audit.verify_chain() == (4, None)

@@ -82,6 +82,8 @@ PLAIN_TEXT_COLUMNS = {
     ("attachment", "token"): HASH,
     ("attachment", "kind"): CODE,
     ("follow_up_session", "id_hash"): HASH,
+    ("submission", "id_hash"): HASH,
+    ("submission", "browser_hash"): HASH,
     # SBB.
     ("investigation", "origin"): CODE,
     ("investigation", "status"): CODE,

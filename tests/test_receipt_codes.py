@@ -249,7 +249,9 @@ def test_code_never_appears_in_a_url_or_in_mail(client):
             assert code not in compact, mail.purpose
 
 
-def test_receipt_page_shows_the_code_once(client):
+def test_receipt_page_shows_the_code_once_and_again_only_to_the_browser_that_resends(
+    app, client, time_machine
+):
     institution = make_meldpunt()
     db.session.commit()
     report = {**REPORT, "submission_id": _submission_id(client, institution)}
@@ -262,12 +264,48 @@ def test_receipt_page_shows_the_code_once(client):
     assert page.count(shown) == 1
     assert code not in page
 
-    # The browser re-sends the POST (reload, back button): the code is not shown again.
+    # The same browser sends the POST again (a reload, or a retry after the answer was
+    # lost): the same code, and no second case.
     again = client.post(f"/meldpunt/{institution.slug}/melden", data=report)
-    again = again.get_data(as_text=True)
-    assert shown not in again and code not in again
-    assert 'class="receipt-code"' not in again
+    assert _code_on(again.get_data(as_text=True)) == shown
+    assert count(Case) == 1
     assert shown not in client.get("/volgen/melding").get_data(as_text=True)
+
+    # Another browser with the same form (a copied request) learns nothing.
+    other = app.test_client()
+    copied = other.post(f"/meldpunt/{institution.slug}/melden", data=report).get_data(as_text=True)
+    assert "Je melding is al verstuurd" in copied and 'class="receipt-code"' not in copied
+    assert code not in _compact(copied)
+
+    # Nor does this browser once the case is closed on it ("stop on this device")...
+    client.post("/volgen/stoppen")
+    after_stop = client.post(f"/meldpunt/{institution.slug}/melden", data=report)
+    assert 'class="receipt-code"' not in after_stop.get_data(as_text=True)
+    assert count(Case) == 1
+
+
+def test_a_kept_code_is_shown_again_for_two_hours_and_then_wiped(app, client, time_machine):
+    from stagepact import jobs
+    from stagepact.models import Submission
+
+    institution = make_meldpunt()
+    db.session.commit()
+    time_machine.move_to("2026-03-02 09:00:00+00:00", tick=False)
+    report = {**REPORT, "submission_id": _submission_id(client, institution)}
+    shown = _code_on(client.post(f"/meldpunt/{institution.slug}/melden", data=report).text)
+
+    time_machine.move_to("2026-03-02 10:59:00+00:00", tick=False)
+    assert _code_on(client.post(f"/meldpunt/{institution.slug}/melden", data=report).text) == shown
+    time_machine.move_to("2026-03-02 11:01:00+00:00", tick=False)
+    late = client.post(f"/meldpunt/{institution.slug}/melden", data=report).text
+    assert "Je melding is al verstuurd" in late and shown not in late
+
+    jobs.purge_uploads()
+    [kept] = db.session.scalars(sa.select(Submission)).all()
+    assert kept.receipt_code is None
+    raw = db.session.execute(sa.text("SELECT receipt_code FROM submission")).scalar()
+    assert raw is None
+    assert count(Case) == 1
 
 
 def test_code_opens_its_case_whichever_meldpunt_the_student_came_through(client):
@@ -359,13 +397,13 @@ def test_code_is_in_no_response_header_or_cookie_of_the_whole_journey(app, clien
         assert shown not in text, text
 
 
-def test_resending_the_same_report_opens_no_second_case_and_shows_no_code(client):
+def test_resending_the_same_report_opens_no_second_case_and_shows_the_same_code(client):
     institution = make_meldpunt()
     make_user(institution=institution)
     db.session.commit()
     report = {**REPORT, "submission_id": _submission_id(client, institution)}
     first = client.post(f"/meldpunt/{institution.slug}/melden", data=report)
-    code = _code_on(first.get_data(as_text=True)).replace(" ", "")
+    code = _code_on(first.get_data(as_text=True))
     case = db.session.scalar(sa.select(Case))
     mails = count(OutboxMail)
 
@@ -373,10 +411,7 @@ def test_resending_the_same_report_opens_no_second_case_and_shows_no_code(client
         again = client.post(f"/meldpunt/{institution.slug}/melden", data=report)
 
         assert again.status_code == 200
-        page = again.get_data(as_text=True)
-        assert "Je melding is al verstuurd" in page
-        assert 'class="receipt-code"' not in page
-        assert code not in _compact(page)
+        assert _code_on(again.get_data(as_text=True)) == code
 
     assert count(Case) == 1
     submitted = sa.select(AuditEvent).where(AuditEvent.action == "case.submitted")

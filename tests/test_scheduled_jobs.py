@@ -56,7 +56,7 @@ def test_a_run_records_when_it_ran_and_that_it_went_well(runner):
     run = _run_of("purge-uploads")
     assert run.outcome == "ok" and run.held_until is None
     assert run.started_at <= run.finished_at == run.succeeded_at
-    assert run.detail == "removed=0"
+    assert run.detail == "removed=0 codes_forgotten=0"
 
 
 def test_a_second_run_while_the_first_holds_the_job_does_nothing_and_exits_zero(runner):

@@ -10,13 +10,21 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy.orm import selectinload
 
-from .. import attachments, audit, companies, deadlines, investigations, workflow
+from .. import (
+    attachments,
+    audit,
+    companies,
+    database,
+    deadlines,
+    investigations,
+    submissions,
+    workflow,
+)
 from ..crypto import format_receipt_code
 from ..extensions import db
 from ..forms import (
     ActionForm,
     error_beside_field,
-    first_submission,
     new_submission_id,
     requested_page,
     row_id,
@@ -471,19 +479,28 @@ def new_report():
     if searching:
         return render_template("desk/new_report.html", form=form)
     if form.validate_on_submit():
-        if not first_submission(form.submission_id.data):
+        sent = submissions.earlier(form.submission_id.data)
+        if sent is None:
+            database.replay_safe()  # the submission id answers a second run
+            case, code = submit_report(
+                current_user.institution,
+                form.to_report_data(),
+                channel=Channel(form.channel.data),
+                entered_by=current_user,
+            )
+            attachments.attach(case, form.uploads)
+            submissions.record(form.submission_id.data, case, code)
+            shown = {"case_id": case.id, "number": case.number, "code": format_receipt_code(code)}
+            db.session.commit()
+            return render_template("desk/intake_receipt.html", **shown)
+        if sent.code is None:
             flash(_("Deze melding was al opgeslagen; hij is niet nog eens ingevoerd."), "info")
             return redirect(url_for("desk.inbox"))
-        case, code = submit_report(
-            current_user.institution,
-            form.to_report_data(),
-            channel=Channel(form.channel.data),
-            entered_by=current_user,
-        )
-        attachments.attach(case, form.uploads)
-        db.session.commit()
         return render_template(
-            "desk/intake_receipt.html", case=case, code=format_receipt_code(code)
+            "desk/intake_receipt.html",
+            case_id=sent.case.id,
+            number=sent.case.number,
+            code=format_receipt_code(sent.code),
         )
     status = 422 if form.is_submitted() else 200
     return render_template("desk/new_report.html", form=form), status

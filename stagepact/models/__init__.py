@@ -21,6 +21,7 @@ from .case import (
     FollowUpSession,
     Message,
     Referral,
+    Submission,
     deadline_results,
     referral_attachment,
 )
@@ -64,6 +65,7 @@ __all__ = [
     "RollupRow",
     "SecretCheck",
     "StatisticsPublication",
+    "Submission",
     "User",
     "deadline_results",
     "investigation_attachment",

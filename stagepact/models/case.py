@@ -331,6 +331,25 @@ class FollowUpSession(db.Model):
     case: Mapped[Case] = relationship()
 
 
+class Submission(db.Model):
+    """A report form that was accepted, by its once-only submission id (see
+    `stagepact.submissions`): the same form sent again (a reload, a retry after a dropped
+    connection or a database that was briefly away) finds the case it opened instead of
+    opening a second one. Only hashes of the id and of the browser are stored; the
+    receipt code is kept, encrypted, for a short time only, to show it again to that
+    browser."""
+
+    __tablename__ = "submission"
+
+    id_hash: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    case_id: Mapped[int] = _of_case(index=True)
+    browser_hash: Mapped[str] = mapped_column(sa.String(64))
+    receipt_code: Mapped[str | None] = mapped_column(EncryptedText)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+    case: Mapped[Case] = relationship()
+
+
 class CaseGround(db.Model):
     """A ground of discrimination named in a report; a report may name several."""
 

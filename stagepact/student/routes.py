@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import date
+from types import SimpleNamespace
+
 import sqlalchemy as sa
 from flask import (
     Response,
@@ -15,10 +19,19 @@ from flask import (
 from flask_babel import get_locale
 from flask_babel import gettext as _
 
-from .. import attachments, audit, colours, follow_up_sessions, scoping, workflow
+from .. import (
+    attachments,
+    audit,
+    colours,
+    database,
+    follow_up_sessions,
+    scoping,
+    submissions,
+    workflow,
+)
 from ..crypto import format_receipt_code, hash_receipt_code, normalise_receipt_code
 from ..extensions import csrf, db, keyed_digest, limiter
-from ..forms import first_submission, new_submission_id, strip_nul
+from ..forms import new_submission_id, strip_nul
 from ..intake import submit_report
 from ..models import Case, Institution, Message
 from ..scoping import case_for_receipt_code, case_for_reporter_session
@@ -50,14 +63,17 @@ def _institution_or_404(slug: str) -> Institution:
     return db.first_or_404(sa.select(Institution).where(Institution.slug == slug))
 
 
-def _open_follow_up(case: Case) -> None:
-    """Let this browser see `case` for a while, as if the code was typed.
-
-    A session this browser had open before ends. Committed here, after the view's
-    own commit: the session is bookkeeping of the browser, not part of the report.
-    """
+def _start_follow_up(case: Case) -> None:
+    """Let this browser see `case` for a while, as if the code was typed; the caller
+    commits. A session this browser had open before ends."""
     follow_up_sessions.end(session.get(FOLLOW_UP_KEY))
     session[FOLLOW_UP_KEY] = follow_up_sessions.start(case)
+
+
+def _open_follow_up(case: Case) -> None:
+    """`_start_follow_up`, committed: after the view's own commit, as bookkeeping of the
+    browser, not part of what the student did."""
+    _start_follow_up(case)
     db.session.commit()
 
 
@@ -142,6 +158,7 @@ def report(slug: str):
     form = ReportForm()
     if not form.submission_id.data:
         form.submission_id.data = new_submission_id()
+    submissions.browser_key()  # before the POST, so that a lost answer keeps this browser
     searching = "find_company" in request.form
     form.prepare_companies(searching)
     if form.is_submitted():
@@ -150,20 +167,79 @@ def report(slug: str):
     if searching:
         return render_template("student/report.html", institution=institution, form=form)
     if form.validate_on_submit():
-        if not first_submission(form.submission_id.data):
-            return render_template("student/already_sent.html", institution=institution)
-        case, code = submit_report(institution, form.to_report_data(), language=str(get_locale()))
-        attachments.attach(case, form.uploads)
-        db.session.commit()
-        _open_follow_up(case)
-        return render_template(
-            "student/receipt.html",
-            case=case,
-            code=format_receipt_code(code),
-            form=NoticeEmailForm(formdata=None),
-        )
+        sent = submissions.earlier(form.submission_id.data)
+        if sent is None:
+            # Sent again (a retry after a commit in doubt), the row above answers instead.
+            database.replay_safe()
+            try:
+                return _receipt(_open_case(institution, form))
+            except sa.exc.IntegrityError:  # the same form, sent twice at the same moment
+                db.session.rollback()
+                sent = submissions.earlier(form.submission_id.data)
+                if sent is None:
+                    raise
+        return _sent_again(institution, sent)
     status = 422 if form.is_submitted() else 200
     return render_template("student/report.html", institution=institution, form=form), status
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """What the receipt page shows, taken before the commit: the page needs no database,
+    so that a connection lost after the commit cannot lose the code."""
+
+    code: str
+    ack_due_on: date
+    institution: SimpleNamespace
+
+
+def _open_case(institution: Institution, form: ReportForm) -> Receipt:
+    """Open the case, its files, its once-only record and this browser's follow-up session,
+    in one transaction."""
+    case, code = submit_report(institution, form.to_report_data(), language=str(get_locale()))
+    attachments.attach(case, form.uploads)
+    submissions.record(form.submission_id.data, case, code)
+    _start_follow_up(case)
+    receipt = Receipt(
+        code=format_receipt_code(code),
+        ack_due_on=case.ack_due_on,
+        institution=_shown(institution),
+    )
+    db.session.commit()
+    return receipt
+
+
+def _shown(institution: Institution) -> SimpleNamespace:
+    """The institution as the receipt page shows it, read before the commit."""
+    adv = institution.adv
+    return SimpleNamespace(
+        name=institution.name,
+        slug=institution.slug,
+        adv=SimpleNamespace(name=adv.name, email=adv.email, phone=adv.phone, website=adv.website)
+        if adv is not None
+        else None,
+    )
+
+
+def _receipt(receipt: Receipt, status: int = 200):
+    return render_template(
+        "student/receipt.html", receipt=receipt, form=NoticeEmailForm(formdata=None)
+    ), status
+
+
+def _sent_again(institution: Institution, sent: submissions.Earlier):
+    """The form was accepted before: its code again for the browser that sent it, while
+    the code is kept; otherwise only that it was sent."""
+    if sent.code is None:
+        return render_template("student/already_sent.html", institution=institution)
+    _start_follow_up(sent.case)
+    receipt = Receipt(
+        code=format_receipt_code(sent.code),
+        ack_due_on=sent.case.ack_due_on,
+        institution=_shown(institution),
+    )
+    db.session.commit()
+    return _receipt(receipt)
 
 
 def _code_tried() -> str:
@@ -377,6 +453,7 @@ def download(attachment_id: int):
 def stop():
     """Close the case on this device (for a shared computer)."""
     _close_follow_up()
+    session.pop(submissions.BROWSER_KEY, None)  # nor is a code shown here again
     db.session.commit()
     flash(_("Je melding is gesloten op dit apparaat."), "info")
     return redirect(url_for("student.start"))

@@ -18,7 +18,7 @@ import sqlalchemy as sa
 NARRATIVE = "Bij het sollicitatiegesprek zei de eigenaar dat klanten geen hoofddoek willen zien."
 QUESTION = "Weet je nog wanneer het gesprek was, en wie er verder bij was?"
 ANSWER = "Het was op dinsdag 3 maart, alleen de eigenaar was erbij."
-CASE_LINK = re.compile(r"\d{4}-\d{4}")
+CASE_LINK = re.compile(r"\d{4}-[2-9A-Z]{6}")  # a case number: the year and a random tail
 
 
 def report_anonymously(visit) -> str:

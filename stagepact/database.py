@@ -1,0 +1,204 @@
+"""How the app uses its database when it is slow or away.
+
+- **Fail fast.** On PostgreSQL every connection has a connect timeout, TCP keepalives and
+  a TCP user timeout (a database that goes silent on the network is given up within
+  seconds), and, for web requests, a statement timeout and a lock timeout; the pool
+  pings a connection before handing it out and waits only briefly for a free one.
+  Commands (`flask stagepact ...`) run without a statement timeout: a nightly job may
+  take minutes.
+- **Retry what is safe.** A request that meets an unavailable database runs again, a few
+  times within about three seconds (`retrying`), when nothing it did can have been
+  written: no COMMIT is in doubt. A COMMIT that fails half-way may have happened; the
+  report form's once-only submission id (`submissions`) makes its retry harmless, and
+  other requests then get the calm 503 page instead.
+- **Never a bare 500.** What is still unavailable after the retries is answered with a
+  503 that shows a form's typed text again, ready to send once more (`errors/503.html`).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
+import sqlalchemy as sa
+from flask import (
+    Flask,
+    Response,
+    current_app,
+    g,
+    has_request_context,
+    make_response,
+    render_template,
+    request,
+)
+from flask_babel import force_locale
+from sqlalchemy.orm import Session
+
+from .extensions import db
+
+T = TypeVar("T")
+
+# Pauses between the tries of one request: together under three seconds, the time a
+# PostgreSQL restart or a fail-over usually takes.
+PAUSES = (0.25, 0.75, 1.5)
+
+# Set by the command group: commands run without a statement timeout.
+_COMMANDS = {"on": False}
+
+
+def for_commands() -> None:
+    """From now on, connections of this process have no statement timeout (a job)."""
+    _COMMANDS["on"] = True
+
+
+def engine_options(config) -> dict:
+    """SQLAlchemy engine options for the configured database."""
+    options = {"pool_pre_ping": True}
+    url = sa.engine.make_url(config["SQLALCHEMY_DATABASE_URI"])
+    if url.get_backend_name() == "postgresql":
+        seconds = config["DATABASE_CONNECT_TIMEOUT"]
+        options.update(
+            pool_timeout=seconds,
+            pool_recycle=1800,
+            connect_args={
+                "connect_timeout": seconds,
+                # A peer that stops answering on the network is noticed in seconds.
+                "keepalives": 1,
+                "keepalives_idle": 10,
+                "keepalives_interval": 3,
+                "keepalives_count": 3,
+                "tcp_user_timeout": seconds * 1000,
+            },
+        )
+    return options
+
+
+def _timeouts(config) -> Callable:
+    """What each new connection is told, as it is made: the statement and lock timeouts
+    of a web request (none for commands)."""
+    statement_ms = int(config["DATABASE_STATEMENT_TIMEOUT_MS"])
+    lock_ms = int(config["DATABASE_LOCK_TIMEOUT_MS"])
+
+    def set_timeouts(dbapi_connection, _record) -> None:
+        web = not _COMMANDS["on"]
+        with dbapi_connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT set_config('statement_timeout', %s, false), "
+                "set_config('lock_timeout', %s, false)",
+                (str(statement_ms if web else 0), str(lock_ms if web else 0)),
+            )
+        dbapi_connection.commit()
+
+    return set_timeouts
+
+
+def unavailable(error: BaseException) -> bool:
+    """Whether `error` says the database could not be reached or answered in time."""
+    if isinstance(error, sa.exc.TimeoutError):  # no free connection in the pool
+        return True
+    if isinstance(error, sa.exc.DBAPIError):
+        if error.connection_invalidated:
+            return True
+        if isinstance(error, sa.exc.OperationalError | sa.exc.InterfaceError):
+            return True
+    return False
+
+
+def _commit_started(session) -> None:
+    if has_request_context():
+        g.commit_in_doubt = True
+
+
+def _commit_ended(session) -> None:
+    if has_request_context():
+        g.commit_in_doubt = False
+
+
+def replay_safe() -> None:
+    """This request may run again even after a COMMIT that failed half-way: what it
+    writes is recorded once only (the report form's submission id)."""
+    g.replay_safe = True
+
+
+def retrying(work: Callable[[], T]) -> T:
+    """Run `work`, again after a pause when the database was unavailable, unless a COMMIT
+    failed half-way (it may have happened) in a request that is not `replay_safe`."""
+    for pause in (*PAUSES, None):
+        g.commit_in_doubt = False
+        g.pop("uploads_kept", None)  # only this try's stored files count (`attachments`)
+        try:
+            return work()
+        except (sa.exc.DBAPIError, sa.exc.TimeoutError) as error:
+            in_doubt = g.get("commit_in_doubt", False)
+            _roll_back()
+            if pause is None or not unavailable(error):
+                raise
+            if in_doubt and not g.get("replay_safe", False):
+                raise
+            time.sleep(pause)
+            _rewind_uploads()
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def calm_answer() -> Response:
+    """The 503 of a request the database could not serve: no trace, and a form's content
+    shown again, ready to send once more (its files too where they were stored; others
+    can be chosen again)."""
+    from .attachments import kept_tokens
+    from .i18n import select_locale
+
+    in_doubt = g.get("commit_in_doubt", False)
+    _roll_back()
+    fields, typed, file_fields = [], [], []
+    if request.method == "POST":
+        for name, value in request.form.items(multi=True):
+            if name == "attachment_token":
+                continue  # carried below, when their files were kept
+            if len(value) >= 20 and any(ch.isspace() for ch in value):
+                typed.append((name, value))  # something a person wrote: shown to keep
+            else:
+                fields.append((name, value))  # tokens, choices: carried along unseen
+        kept = [*request.form.getlist("attachment_token"), *kept_tokens()]
+        fields += [("attachment_token", token) for token in dict.fromkeys(kept)]
+        chosen = {name for name, f in request.files.items(multi=True) if f.filename}
+        file_fields = sorted(chosen) if not kept_tokens() else []
+    try:
+        locale = str(select_locale())
+    except (sa.exc.DBAPIError, sa.exc.TimeoutError):
+        _roll_back()
+        locale = current_app.config["BABEL_DEFAULT_LOCALE"]
+    with force_locale(locale):
+        body = render_template(
+            "errors/503.html",
+            fields=fields,
+            typed=typed,
+            file_fields=file_fields,
+            in_doubt=in_doubt,
+        )
+    response = make_response(body, 503)
+    response.headers["Retry-After"] = "30"
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _roll_back() -> None:
+    try:
+        db.session.rollback()
+    except sa.exc.DBAPIError:
+        db.session.remove()
+
+
+def _rewind_uploads() -> None:
+    """A view run again reads the request's files again, from their start."""
+    for stored in request.files.values():
+        stored.stream.seek(0)
+
+
+def init_app(app: Flask) -> None:
+    with app.app_context():
+        if db.engine.dialect.name == "postgresql":
+            sa.event.listen(db.engine, "connect", _timeouts(app.config))
+    if not sa.event.contains(Session, "before_commit", _commit_started):
+        sa.event.listen(Session, "before_commit", _commit_started)
+        sa.event.listen(Session, "after_commit", _commit_ended)
