@@ -93,8 +93,15 @@ def _timeouts(config) -> Callable:
     return set_timeouts
 
 
+# PostgreSQL's answers that mean "not now" rather than "not this": a server in read-only
+# mode (a standby during a fail-over), a full disk, too little memory or connections, a
+# server shutting down or starting up, and every connection error (class 08).
+UNAVAILABLE_STATES = frozenset({"25006", "53100", "53200", "53300", "57P01", "57P02", "57P03"})
+
+
 def unavailable(error: BaseException) -> bool:
-    """Whether `error` says the database could not be reached or answered in time."""
+    """Whether `error` says the database could not be reached, answered too late, or cannot
+    write now."""
     if isinstance(error, sa.exc.TimeoutError):  # no free connection in the pool
         return True
     if isinstance(error, sa.exc.DBAPIError):
@@ -102,6 +109,8 @@ def unavailable(error: BaseException) -> bool:
             return True
         if isinstance(error, sa.exc.OperationalError | sa.exc.InterfaceError):
             return True
+        state = getattr(error.orig, "sqlstate", None) or ""
+        return state in UNAVAILABLE_STATES or state.startswith("08")
     return False
 
 

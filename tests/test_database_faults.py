@@ -286,3 +286,40 @@ def test_web_connections_have_timeouts_and_commands_none(app, monkeypatch):
     assert options["pool_pre_ping"] is True
     assert options["connect_args"]["connect_timeout"] == 5
     assert options["connect_args"]["tcp_user_timeout"] == 5000
+
+
+class _RefusalError(Exception):
+    def __init__(self, sqlstate: str):
+        super().__init__(sqlstate)
+        self.sqlstate = sqlstate
+
+
+@pytest.mark.parametrize(
+    ("kind", "sqlstate", "expected"),
+    [
+        (sa.exc.InternalError, "25006", True),  # read-only: a standby during a fail-over
+        (sa.exc.OperationalError, "53100", True),  # disk full
+        (sa.exc.OperationalError, "57P01", True),  # the server is shutting down
+        (sa.exc.DatabaseError, "08006", True),  # the connection failed
+        (sa.exc.IntegrityError, "23505", False),  # a real conflict: no retry, no 503
+        (sa.exc.ProgrammingError, "42P01", False),  # a bug: the 500 it is
+    ],
+)
+def test_what_counts_as_the_database_being_away(kind, sqlstate, expected):
+    assert database.unavailable(kind("INSERT", {}, _RefusalError(sqlstate))) is expected
+
+
+def test_a_read_only_database_keeps_the_report_on_a_503(client, meldpunt):
+    data = _form(client, meldpunt)
+
+    def read_only(conn, cursor, statement, parameters, context, executemany):
+        if statement.lstrip().upper().startswith("INSERT INTO REPORT_CASE"):
+            raise sa.exc.InternalError(statement, {}, _RefusalError("25006"))
+
+    sa.event.listen(db.engine, "before_cursor_execute", read_only)
+    try:
+        response = client.post(f"/meldpunt/{meldpunt.slug}/melden", data=data)
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", read_only)
+    assert response.status_code == 503
+    assert FormState(page_text(response)).values["narrative"] == [NARRATIVE]
