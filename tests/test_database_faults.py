@@ -273,6 +273,8 @@ def test_the_receipt_needs_no_database_once_the_report_is_committed(app, client,
 
 @pytest.mark.skipif(not POSTGRESQL, reason="the timeouts are PostgreSQL's")
 def test_web_connections_have_timeouts_and_commands_none(app, monkeypatch):
+    # A command run earlier in this test process (the CLI tests) set it for the process.
+    monkeypatch.setitem(database._COMMANDS, "on", False)
     db.engine.dispose()
     with db.engine.connect() as conn:
         assert conn.exec_driver_sql("SHOW statement_timeout").scalar() == "15s"

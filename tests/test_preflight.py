@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import subprocess  # nosec B404
-import sys
 from pathlib import Path
 
 import pytest
@@ -19,6 +18,7 @@ from stagepact import create_app, jobs, preflight
 from stagepact.extensions import db
 from stagepact.models import SecretCheck
 from tests.databases import alembic_config, engine_for
+from tests.servers import run_project_command
 
 ROOT = Path(__file__).resolve().parent.parent
 KEY_A = Fernet.generate_key().decode()
@@ -129,15 +129,7 @@ def _flask(*args: str, **env: str) -> subprocess.CompletedProcess:
         {"STAGEPACT_ENV": "development", "ENCRYPTION_KEYS": KEY_A, "RECEIPT_PEPPER": PEPPER}
     )
     environment.update(env)
-    return subprocess.run(  # noqa: S603 (the project's own flask and alembic)
-        [sys.executable, "-m", "flask", "--app", "app", *args],
-        cwd=ROOT,
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    return run_project_command(["flask", "--app", "app", *args], environment)
 
 
 def _one_line_refusal(result: subprocess.CompletedProcess) -> str:
@@ -182,21 +174,7 @@ def test_alembic_migrates_a_database_behind_although_the_app_would_refuse_it(tmp
     url = f"sqlite:///{tmp_path / 'behind.sqlite'}"
     command.upgrade(alembic_config(url), "0023")
     env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
-    result = subprocess.run(  # noqa: S603 (the project's own flask and alembic)
-        [
-            str(Path(sys.executable).parent / "alembic"),
-            "-x",
-            f"database_url={url}",
-            "upgrade",
-            "head",
-        ],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    result = run_project_command(["alembic", "-x", f"database_url={url}", "upgrade", "head"], env)
     assert result.returncode == 0, result.stderr
     engine = engine_for(url)
     with engine.connect() as conn:

@@ -19,7 +19,6 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
-import socket
 import ssl
 import subprocess
 import sys
@@ -42,6 +41,7 @@ from tests.browser.conftest import (
     playwright_api,
     seed_world,
 )
+from tests.servers import ScratchDatabase, free_port
 
 pytestmark = pytest.mark.browser
 
@@ -52,12 +52,6 @@ def _unavailable(reason: str):
     if REQUIRED:
         pytest.fail(f"the production TLS journeys cannot run: {reason}")
     pytest.skip(reason)
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def _postgres_url() -> str:
@@ -76,25 +70,6 @@ def _redis_url() -> str:
     except redis.RedisError as error:
         _unavailable(f"Redis is not reachable at {url}: {error}")
     return url
-
-
-class ScratchDatabase:
-    """A database of its own on the PostgreSQL server of DATABASE_URL, dropped afterwards."""
-
-    def __init__(self, server_url: str):
-        import sqlalchemy as sa
-
-        self.name = f"stagepact_tls_{os.getpid()}_{secrets.token_hex(3)}"
-        url = sa.engine.make_url(server_url)
-        self.url = url.set(database=self.name).render_as_string(hide_password=False)
-        self._admin = sa.create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
-        with self._admin.connect() as conn:
-            conn.exec_driver_sql(f'CREATE DATABASE "{self.name}"')
-
-    def drop(self):
-        with self._admin.connect() as conn:
-            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
-        self._admin.dispose()
 
 
 def _spki_hash(cert_pem: bytes) -> str:
@@ -146,7 +121,7 @@ def tls_site(tmp_path_factory):
     from stagepact.extensions import db
     from tests.mailserver import SmtpServer
 
-    database = ScratchDatabase(_postgres_url())
+    database = ScratchDatabase(_postgres_url(), prefix="stagepact_tls")
     redis_url = _redis_url()
     scratch = tmp_path_factory.mktemp("tls")
     ca = trustme.CA()
@@ -158,7 +133,7 @@ def tls_site(tmp_path_factory):
 
     smtp = SmtpServer()
     smtp.start()
-    port = _free_port()
+    port = free_port()
     url = f"https://localhost:{port}"
     secrets_for_run = {
         "SECRET_KEY": secrets.token_urlsafe(32),
