@@ -245,3 +245,34 @@ def monitor_chooses_a_table_and_exports_it(visit_factory, live, staff):
     with page.expect_download() as download:
         page.get_by_role("link", name="CSV", exact=True).click()
     assert download.value.suggested_filename.startswith("meldingen_phase_")
+
+
+def report_while_the_database_is_away(visit_factory, live):
+    """The database is away as the student sends the report: a calm page in their language
+    keeps what they typed, and sending it again once the database is back gives the code."""
+    from stagepact.extensions import db
+
+    def away(conn, cursor, statement, parameters, context, executemany):
+        if statement.lstrip().upper().startswith("INSERT INTO REPORT_CASE"):
+            raise sa.exc.OperationalError(statement, {}, Exception("the database is away"))
+
+    visit = visit_factory("database-away")
+    t = visit.t
+    page = visit.go("/meldpunt/noorderpoort/melden")
+    page.get_by_role("textbox", name=t("Wat is er gebeurd?"), exact=True).fill(NARRATIVE)
+    page.get_by_label(t("Ja, anoniem. School weet dan niet wie ik ben."), exact=True).check()
+    with live.db():
+        engine = db.engine
+    sa.event.listen(engine, "before_cursor_execute", away)
+    try:
+        page.get_by_role("button", name=t("Melding versturen"), exact=True).click()
+        visit.checked()
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", away)
+    assert page.get_by_role("heading", name=t("Het meldpunt is even niet bereikbaar")).count() == 1
+    kept = page.get_by_role("textbox", name=t("Je tekst"), exact=True)
+    assert kept.input_value() == NARRATIVE
+    page.get_by_role("button", name=t("Opnieuw versturen"), exact=True).click()
+    visit.checked()
+    code = page.locator(".receipt-code").inner_text()
+    assert re.fullmatch(r"\d{4} \d{4} \d{4} \d{4}", code)

@@ -26,3 +26,9 @@ def test_a_named_report_goes_to_the_adv_and_to_sbb_and_the_student_reads_the_out
 
 def test_a_monitor_chooses_a_table_and_exports_it(visit_factory, live, staff):
     journeys.monitor_chooses_a_table_and_exports_it(visit_factory, live, staff)
+
+
+def test_a_student_whose_report_meets_the_database_away_keeps_it_and_sends_it_again(
+    visit_factory, live
+):
+    journeys.report_while_the_database_is_away(visit_factory, live)
