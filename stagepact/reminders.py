@@ -15,7 +15,12 @@ from flask import current_app
 
 from . import audit, notify, scoping
 from .claims import claim
-from .deadlines import add_working_days, subtract_working_days, working_days_after
+from .deadlines import (
+    add_working_days,
+    is_working_day,
+    subtract_working_days,
+    working_days_after,
+)
 from .extensions import db
 from .models import Case, Institution, Investigation, utcnow
 from .vocab import InvestigationStatus
@@ -63,6 +68,10 @@ def queue_overdue_reminders(today: date) -> int:
     `overdue_repeat_days` working days of its institution, the institution admins too from
     `overdue_admin_days` working days overdue; return how many cases were reminded. Marked
     in the statement that chooses them, as `queue_due_reminders` does."""
+    if not is_working_day(today):
+        # Repeated reminders go out on working days only: counted from a weekend or a
+        # holiday, "every N working days" would come early and then skip.
+        return 0
     reminded = 0
     overdue = sa.or_(Case.ack_overdue(today), Case.feedback_overdue(today))
     for institution in db.session.scalars(sa.select(Institution).order_by(Institution.id)):
@@ -111,6 +120,7 @@ def queue_sbb_reminders(today: date) -> int:
     )
     last_day_done = subtract_working_days(today, current_app.config["SBB_OVERDUE_REPEAT_DAYS"])
     overdue = sa.and_(
+        sa.true() if is_working_day(today) else sa.false(),  # repeated on working days only
         Investigation.is_overdue(today),
         sa.or_(
             Investigation.overdue_reminded_on.is_(None),

@@ -1,7 +1,7 @@
 """Handlers are reminded once before each deadline, by the cron run of send-mail."""
 
 import json
-from datetime import timedelta
+from datetime import date, timedelta
 
 import sqlalchemy as sa
 
@@ -164,3 +164,20 @@ def test_an_overdue_reminder_goes_to_the_assignee_and_the_admins_mail_names_no_c
     [to_admin] = [m for m in mails if m.purpose.startswith("admin")]
     assert "/organisatie/medewerkers" in to_admin.body  # admins do not open cases
     assert f"/behandelen/zaken/{case.id}" not in to_admin.body
+
+
+def test_overdue_reminders_repeat_on_working_days_only_also_over_christmas():
+    institution, case, handlers, admin = _overdue_world()
+    case.ack_due_on = date(2026, 12, 18)  # a Friday; 25 and 26 December are holidays
+    db.session.commit()
+    schedule = {}
+    day = date(2026, 12, 19)
+    while day <= date(2026, 12, 31):
+        schedule[day] = queue_overdue_reminders(day)
+        db.session.commit()
+        day += timedelta(days=1)
+
+    reminded_on = [d for d, n in schedule.items() if n]
+    # 21 (1 working day late), 23 (3), then 28 (5): not on the weekend, nor on Christmas
+    # two days after the 23rd.
+    assert reminded_on == [date(2026, 12, d) for d in (21, 23, 28, 30)]
