@@ -62,6 +62,7 @@ def create_app(config_class: type[Config] | None = None, test_config: dict | Non
         app.config["ATTACHMENT_DIR"] = str(Path(app.instance_path) / "attachments")
 
     app.url_map.converters["id"] = RowIdConverter
+    logs.configure(app)  # first: every request gets its id and its log line, refused ones too
     app.config["SQLALCHEMY_ENGINE_OPTIONS"] = database.engine_options(app.config)
     db.init_app(app)
     database.init_app(app)
@@ -123,7 +124,6 @@ def create_app(config_class: type[Config] | None = None, test_config: dict | Non
     app.jinja_env.filters["format_datetime"] = format_datetime
     _register_errors(app)
     web_security.init_app(app)
-    logs.configure(app)
     metrics.init_app(app)
     preflight.at_start(app)
     return app

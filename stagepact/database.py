@@ -97,6 +97,16 @@ def _timeouts(config) -> Callable:
 # mode (a standby during a fail-over), a full disk, too little memory or connections, a
 # server shutting down or starting up, and every connection error (class 08).
 UNAVAILABLE_STATES = frozenset({"25006", "53100", "53200", "53300", "57P01", "57P02", "57P03"})
+# A statement or a lock wait that took too long: answered calmly, never tried again.
+TIMEOUT_STATES = frozenset({"57014", "55P03"})
+
+
+def _sqlstate(error: BaseException) -> str:
+    return getattr(getattr(error, "orig", None), "sqlstate", None) or ""
+
+
+def timed_out(error: BaseException) -> bool:
+    return _sqlstate(error) in TIMEOUT_STATES
 
 
 def unavailable(error: BaseException) -> bool:
@@ -109,8 +119,8 @@ def unavailable(error: BaseException) -> bool:
             return True
         if isinstance(error, sa.exc.OperationalError | sa.exc.InterfaceError):
             return True
-        state = getattr(error.orig, "sqlstate", None) or ""
-        return state in UNAVAILABLE_STATES or state.startswith("08")
+        state = _sqlstate(error)
+        return state in UNAVAILABLE_STATES | TIMEOUT_STATES or state.startswith("08")
     return False
 
 
@@ -122,32 +132,56 @@ def _commit_started(session) -> None:
 def _commit_ended(session) -> None:
     if has_request_context():
         g.commit_in_doubt = False
+        g.committed = True
 
 
 def replay_safe() -> None:
-    """This request may run again even after a COMMIT that failed half-way: what it
-    writes is recorded once only (the report form's submission id)."""
+    """This request may run again even after it committed, or after a COMMIT that failed
+    half-way: what it writes is recorded once only (the report form's submission id)."""
     g.replay_safe = True
 
 
+def _may_have_written() -> bool:
+    """Whether this try committed something, or may have (a COMMIT failed half-way)."""
+    return g.get("committed", False) or g.get("commit_in_doubt", False)
+
+
 def retrying(work: Callable[[], T]) -> T:
-    """Run `work`, again after a pause when the database was unavailable, unless a COMMIT
-    failed half-way (it may have happened) in a request that is not `replay_safe`."""
+    """Run `work`, again after a pause when the database was unavailable and nothing of it
+    can have been written (or the request is `replay_safe`). A statement or lock timeout is
+    not tried again: the database is there, but busy, and more tries would only add to it
+    (and outlast the worker's timeout)."""
     for pause in (*PAUSES, None):
         g.commit_in_doubt = False
+        g.committed = False
         g.pop("uploads_kept", None)  # only this try's stored files count (`attachments`)
         try:
             return work()
         except (sa.exc.DBAPIError, sa.exc.TimeoutError) as error:
-            in_doubt = g.get("commit_in_doubt", False)
+            wrote = _may_have_written()
             _roll_back()
-            if pause is None or not unavailable(error):
+            if pause is None or not unavailable(error) or timed_out(error):
                 raise
-            if in_doubt and not g.get("replay_safe", False):
+            if wrote and not g.get("replay_safe", False):
                 raise
             time.sleep(pause)
             _rewind_uploads()
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+# Forms whose content is never put back on the 503 page: signing in and the receipt code.
+NOT_SHOWN_AGAIN = frozenset(
+    {
+        "auth.login",
+        "auth.second_factor",
+        "auth.enrol",
+        "auth.set_password",
+        "auth.change_password",
+        "auth.forgot_password",
+        "student.follow_up",
+    }
+)
+SECRET_FIELDS = ("password", "code", "secret", "token_plain")
 
 
 def calm_answer() -> Response:
@@ -157,11 +191,13 @@ def calm_answer() -> Response:
     from .attachments import kept_tokens
     from .i18n import select_locale
 
-    in_doubt = g.get("commit_in_doubt", False)
+    in_doubt = _may_have_written() and not g.get("replay_safe", False)
     _roll_back()
     fields, typed, file_fields = [], [], []
-    if request.method == "POST":
+    if request.method == "POST" and request.endpoint not in NOT_SHOWN_AGAIN:
         for name, value in request.form.items(multi=True):
+            if any(part in name for part in SECRET_FIELDS):
+                continue  # a password or a code is typed again, never put in a page
             if name == "attachment_token":
                 continue  # carried below, when their files were kept
             if len(value) >= 20 and any(ch.isspace() for ch in value):

@@ -10,7 +10,8 @@
 `create_app` refuses to start with one line naming every problem (`Refused`, a
 `SystemExit`, so that gunicorn, flask and alembic print it without a traceback), and
 `flask stagepact check` runs the same checks and says what it found. The first start on
-a database without a `SecretCheck` row writes one with the secrets it was started with.
+a database without a `SecretCheck` row writes one with the secrets it was started with,
+after checking them against a staff account when the database already holds data.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from flask_babel import lazy_gettext as _l
 
 from config import DEVELOPMENT_SECRETS, SETTING_PROBLEMS
 
-from .crypto import decrypt
+from .crypto import decrypt, email_lookup
 from .extensions import db
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
@@ -43,6 +44,15 @@ MIN_PEPPER_LENGTH = 16
 MIN_TOKEN_LENGTH = 24
 # What `SecretCheck.key_check` holds, encrypted; nothing secret.
 KEY_CHECK_TEXT = "stagepact key check"
+
+_OTHER_PEPPER = _l(
+    "RECEIPT_PEPPER is niet de pepper waarmee deze database is gemaakt: "
+    "geen ontvangstcode en geen e-mailadres zou nog kloppen"
+)
+_KEY_MISSING = _l(
+    "geen sleutel in ENCRYPTION_KEYS kan de gegevens van deze database lezen: "
+    "er ontbreekt een (oude) sleutel"
+)
 
 EXPECTED = {
     "number": _l("moet een geheel getal zijn"),
@@ -166,6 +176,27 @@ def _secret_check() -> tuple[str, str] | None:
     return tuple(row) if row else None
 
 
+def _existing_data_problems() -> list:
+    """Before the first SecretCheck is written on a database that already holds data: do
+    this start's key and pepper read it? One staff account tells both: its e-mail address
+    is encrypted, and its lookup is a keyed hash under the pepper."""
+    from .models import User
+
+    row = db.session.execute(
+        sa.select(sa.type_coerce(User.email, sa.Text), User.email_lookup).limit(1)
+    ).first()
+    if row is None:
+        return []
+    token, lookup = row
+    try:
+        email = decrypt(token)
+    except InvalidToken:
+        return [_KEY_MISSING]
+    if not hmac.compare_digest(email_lookup(email), lookup):
+        return [_OTHER_PEPPER]
+    return []
+
+
 def _adopt() -> None:
     """Write the first SecretCheck, with the secrets this start runs with."""
     from .models import SecretCheck
@@ -205,6 +236,9 @@ def database_state() -> DatabaseState:
     try:
         found = _secret_check()
         if found is None:
+            state.problems = _existing_data_problems()
+            if state.problems:
+                return state  # nothing written: these secrets are not the data's
             _adopt()
             state.adopted = True
             found = _secret_check()
@@ -212,23 +246,13 @@ def database_state() -> DatabaseState:
         db.session.remove()
     pepper, key_token = found
     if not hmac.compare_digest(pepper, pepper_check()):
-        state.problems.append(
-            _l(
-                "RECEIPT_PEPPER is niet de pepper waarmee deze database is gemaakt: "
-                "geen ontvangstcode en geen e-mailadres zou nog kloppen"
-            )
-        )
+        state.problems.append(_OTHER_PEPPER)
     try:
         readable = decrypt(key_token) == KEY_CHECK_TEXT
     except InvalidToken:
         readable = False
     if not readable:
-        state.problems.append(
-            _l(
-                "geen sleutel in ENCRYPTION_KEYS kan de gegevens van deze database lezen: "
-                "er ontbreekt een (oude) sleutel"
-            )
-        )
+        state.problems.append(_KEY_MISSING)
     return state
 
 

@@ -325,3 +325,64 @@ def test_a_read_only_database_keeps_the_report_on_a_503(client, meldpunt):
         sa.event.remove(db.engine, "before_cursor_execute", read_only)
     assert response.status_code == 503
     assert FormState(page_text(response)).values["narrative"] == [NARRATIVE]
+
+
+def _try_count(app, work, replay_safe=False) -> int:
+    calls = []
+
+    def counted():
+        calls.append(1)
+        return work()
+
+    with app.test_request_context("/", method="POST"):
+        if replay_safe:
+            database.replay_safe()
+        with contextlib.suppress(sa.exc.DBAPIError):
+            database.retrying(counted)
+    return len(calls)
+
+
+def test_a_try_that_committed_is_not_run_again_unless_it_records_itself_once(app):
+    make_meldpunt()
+
+    def commits_then_loses_the_database():
+        make_user(Role.HANDLER)
+        db.session.commit()
+        raise _lost()
+
+    assert _try_count(app, commits_then_loses_the_database) == 1
+    assert _try_count(app, commits_then_loses_the_database, replay_safe=True) == 4
+
+
+def test_a_statement_timeout_is_answered_calmly_but_never_tried_again(app):
+    timeout = sa.exc.OperationalError("SELECT", {}, _RefusalError("57014"))
+
+    def slow():
+        raise timeout
+
+    assert database.unavailable(timeout) and database.timed_out(timeout)
+    assert _try_count(app, slow) == 1
+
+
+def test_a_login_during_an_outage_puts_no_password_on_the_page(client):
+    user = make_user(Role.HANDLER, email="hanna@school.example")
+    db.session.commit()
+    password = "een heel geheim wachtwoord met spaties erin"
+    email = user.email
+    with refusing("SELECT user_account"):
+        response = client.post("/inloggen", data={"email": email, "password": password})
+    assert response.status_code == 503
+    page = page_text(response)
+    assert password not in page and "hanna@school.example" not in page
+    assert "<form" not in page.split("</header>")[-1].split("<footer")[0]
+
+
+def test_a_report_without_a_submission_id_is_not_sent_twice(client, meldpunt, monkeypatch):
+    data = _form(client, meldpunt)
+    del data["submission_id"]
+    with answer_lost(monkeypatch, Case) as state:
+        response = client.post(f"/meldpunt/{meldpunt.slug}/melden", data=data)
+    assert state["lost"] == 1
+    assert response.status_code == 503
+    assert "We weten niet zeker of dit al is opgeslagen" in page_text(response)
+    assert count(Case) == 1

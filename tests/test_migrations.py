@@ -246,6 +246,13 @@ def test_migration_0025_moves_every_file_into_the_database_and_back(new_database
     for number, content in contents.items():
         (folder / f"{keys[number]}.bin").write_bytes(crypto.encrypt_bytes(content))
 
+    # A missing file stops the migration before anything changes...
+    with pytest.raises(RuntimeError, match="1 of 3 evidence files are not in"):
+        command.upgrade(config, "0025")
+    assert current_revision(url) == "0024"
+    assert "attachment_content" not in table_names(url)
+    # ...unless the operator says that it is known to be lost.
+    config.attributes["allow_missing_files"] = True
     command.upgrade(config, "0025")
 
     migrated = create_app(TestConfig, {"SQLALCHEMY_DATABASE_URI": url})

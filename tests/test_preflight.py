@@ -10,6 +10,7 @@ import subprocess  # nosec B404
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from alembic import command
 from cryptography.fernet import Fernet
 
@@ -180,3 +181,21 @@ def test_alembic_migrates_a_database_behind_although_the_app_would_refuse_it(tmp
     with engine.connect() as conn:
         assert preflight.revision_of(conn) == preflight.head_revision()
     engine.dispose()
+
+
+def test_a_database_with_data_but_no_check_yet_adopts_only_secrets_that_read_it(migrated):
+    from stagepact.models import SecretCheck
+    from tests.factories import make_user
+
+    app = _start(migrated)
+    with app.app_context():
+        make_user(email="hanna@school.example")
+        db.session.execute(sa.delete(SecretCheck))  # as on a database upgraded to 0024
+        db.session.commit()
+        db.session.remove()
+    assert "RECEIPT_PEPPER is niet de pepper" in _refusal(migrated, RECEIPT_PEPPER="x" * 32)
+    assert "ontbreekt" in _refusal(migrated, ENCRYPTION_KEYS=[KEY_B])
+    app = _start(migrated)  # the right ones: adopted now
+    with app.app_context():
+        assert db.session.get(SecretCheck, 1) is not None
+        db.session.remove()

@@ -3,10 +3,12 @@ file and one database backup holds everything.
 
 Each file in the folder the app kept them in (ATTACHMENT_DIR, by default
 instance/attachments/) is copied as it is, still encrypted, into `attachment_content`;
-no key is needed. A row whose file is missing gets no content (a download of it then
-fails as it did before) and is counted in the message this migration prints. The files
-stay in the folder, so that a failed upgrade loses nothing: remove the folder once the
-upgrade has committed (docs/operations.md).
+no key is needed. Before anything changes, every file is looked for: when one is
+missing, the migration stops and changes nothing, so that a wrong ATTACHMENT_DIR cannot
+cut the rows from their files. Files known to be lost are let go with
+`alembic -x allow_missing_files=1 upgrade head`: their rows get no content (a download
+then fails, as it did before). The files stay in the folder, so that a failed upgrade
+loses nothing: remove the folder once the upgrade has committed (docs/operations.md).
 
 The downgrade writes every file back into that folder under a new random name.
 
@@ -50,7 +52,23 @@ def _folder() -> Path:
     return Path(folder)
 
 
+def _missing_allowed() -> bool:
+    return context.get_x_argument(as_dictionary=True).get('allow_missing_files') == '1' or bool(
+        context.config.attributes.get('allow_missing_files')
+    )
+
+
 def upgrade() -> None:
+    bind = op.get_bind()
+    folder = _folder()
+    rows = bind.execute(sa.select(attachment.c.id, attachment.c.storage_key)).all()
+    missing = [row.id for row in rows if not (folder / f'{row.storage_key}.bin').is_file()]
+    if missing and not _missing_allowed():
+        raise RuntimeError(
+            f'0025: {len(missing)} of {len(rows)} evidence files are not in {folder}; nothing '
+            'was changed. Set ATTACHMENT_DIR to the folder that holds them, or, for files '
+            'known to be lost, run `alembic -x allow_missing_files=1 upgrade head`.'
+        )
     op.create_table(
         'attachment_content',
         sa.Column('attachment_id', sa.Integer(), nullable=False),
@@ -63,21 +81,15 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint('attachment_id', name=op.f('pk_attachment_content')),
     )
-    bind = op.get_bind()
-    folder = _folder()
-    rows = bind.execute(sa.select(attachment.c.id, attachment.c.storage_key)).all()
-    missing = 0
     for row in rows:  # one file in memory at a time
-        try:
-            token = (folder / f'{row.storage_key}.bin').read_bytes()
-        except FileNotFoundError:
-            missing += 1
+        if row.id in missing:
             continue
+        token = (folder / f'{row.storage_key}.bin').read_bytes()
         bind.execute(sa.insert(content).values(attachment_id=row.id, data=token))
     if rows:
         print(
-            f'0025: {len(rows) - missing} of {len(rows)} evidence files copied into the '
-            f'database from {folder}; {missing} missing.',
+            f'0025: {len(rows) - len(missing)} of {len(rows)} evidence files copied into the '
+            f'database from {folder}; {len(missing)} missing.',
             file=sys.stderr,
         )
     with op.batch_alter_table('attachment', schema=None) as batch_op:

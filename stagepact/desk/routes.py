@@ -462,6 +462,22 @@ def sbb_message(case_id: int):
     return _done(case, _("Bericht aan SBB verstuurd."))
 
 
+def _enter_report(form: IntakeForm):
+    """Open the case, its files and its once-only record in one transaction; the receipt is
+    made of what was read before the commit."""
+    case, code = submit_report(
+        current_user.institution,
+        form.to_report_data(),
+        channel=Channel(form.channel.data),
+        entered_by=current_user,
+    )
+    attachments.attach(case, form.uploads)
+    submissions.record(form.submission_id.data, case, code)
+    shown = {"case_id": case.id, "number": case.number, "code": format_receipt_code(code)}
+    db.session.commit()
+    return render_template("desk/intake_receipt.html", **shown)
+
+
 @bp.route("/melding-invoeren", methods=["GET", "POST"])
 def new_report():
     """Enter a report for a student who called, came by or wrote.
@@ -471,6 +487,7 @@ def new_report():
     form = IntakeForm()
     if not form.submission_id.data:
         form.submission_id.data = new_submission_id()
+    submissions.browser_key()  # before the POST, so that a lost answer keeps this browser
     searching = "find_company" in request.form
     form.prepare_companies(searching)
     if form.is_submitted():
@@ -481,18 +498,15 @@ def new_report():
     if form.validate_on_submit():
         sent = submissions.earlier(form.submission_id.data)
         if sent is None:
-            database.replay_safe()  # the submission id answers a second run
-            case, code = submit_report(
-                current_user.institution,
-                form.to_report_data(),
-                channel=Channel(form.channel.data),
-                entered_by=current_user,
-            )
-            attachments.attach(case, form.uploads)
-            submissions.record(form.submission_id.data, case, code)
-            shown = {"case_id": case.id, "number": case.number, "code": format_receipt_code(code)}
-            db.session.commit()
-            return render_template("desk/intake_receipt.html", **shown)
+            if request.form.get("submission_id"):
+                database.replay_safe()  # the submission id answers a second run
+            try:
+                return _enter_report(form)
+            except sa.exc.IntegrityError:  # the same form, sent twice at the same moment
+                db.session.rollback()
+                sent = submissions.earlier(form.submission_id.data)
+                if sent is None:
+                    raise
         if sent.code is None:
             flash(_("Deze melding was al opgeslagen; hij is niet nog eens ingevoerd."), "info")
             return redirect(url_for("desk.inbox"))

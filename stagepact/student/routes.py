@@ -169,8 +169,9 @@ def report(slug: str):
     if form.validate_on_submit():
         sent = submissions.earlier(form.submission_id.data)
         if sent is None:
-            # Sent again (a retry after a commit in doubt), the row above answers instead.
-            database.replay_safe()
+            if request.form.get("submission_id"):
+                # Sent again (a retry after a commit in doubt), the row above answers.
+                database.replay_safe()
             try:
                 return _receipt(_open_case(institution, form))
             except sa.exc.IntegrityError:  # the same form, sent twice at the same moment
