@@ -87,6 +87,16 @@ def revision_of(conn: sa.Connection) -> str | None:
     return MigrationContext.configure(conn).get_current_revision()
 
 
+def database_revision() -> tuple[bool, str | None]:
+    """(whether the database answers, the revision it is at): what both the start-up check
+    and `/readyz` ask first."""
+    try:
+        with db.engine.connect() as conn:
+            return True, revision_of(conn)
+    except sa.exc.SQLAlchemyError:
+        return False, None
+
+
 # --- Settings ----------------------------------------------------------------------
 
 
@@ -211,10 +221,8 @@ def _adopt() -> None:
 def database_state() -> DatabaseState:
     """Reachable, at the head, and made with these secrets? (In an app context.)"""
     state = DatabaseState()
-    try:
-        with db.engine.connect() as conn:
-            state.revision = revision_of(conn)
-    except sa.exc.SQLAlchemyError:
+    reachable, state.revision = database_revision()
+    if not reachable:
         state.problems.append(_l("de database is niet bereikbaar (DATABASE_URL)"))
         return state
     head = head_revision()

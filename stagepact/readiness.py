@@ -9,20 +9,15 @@ still take reports: `flask stagepact status` is where those show.
 
 from __future__ import annotations
 
-import sqlalchemy as sa
 from flask import current_app
 
 from . import jobs
-from .extensions import db
-from .preflight import head_revision, revision_of
+from .preflight import database_revision, head_revision
 
 
 def _database() -> dict[str, str]:
-    try:
-        with db.engine.connect() as conn:
-            conn.execute(sa.select(1))
-            revision = revision_of(conn)
-    except sa.exc.SQLAlchemyError:
+    reachable, revision = database_revision()
+    if not reachable:
         return {"database": "unreachable"}
     schema = "at_head" if revision == head_revision() else "behind"
     return {"database": "ok", "schema": schema}
